@@ -1,0 +1,87 @@
+"""Wiring: build every part from `config.yml` once, and hand out the pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from bot.config import FancareConfig
+from bot.operators import LocalInbox, OperatorInbox
+from bot.orders import CsvOrderTable, OrderLookup
+from bot.pipeline import Pipeline
+from bot.store import Store
+from dialogs.domain import Domain
+from dialogs.policy import DialogPolicy
+from knowledge_base import KnowledgeBase
+from moderation import ModerationPolicy, Rule
+from nlu.model import NLUModel
+from nlu.readers import load_training_data
+from nlu.service import NLUService
+
+log = logging.getLogger("fancare.app")
+
+
+def nlu_config_fingerprint(cfg: FancareConfig) -> str:
+    body = {"encoder": cfg.nlu.encoder, "C": cfg.nlu.regularization, "threshold": cfg.nlu.fallback_threshold,
+            "max_chars": cfg.nlu.max_text_chars}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def model_root(cfg: FancareConfig) -> Path:
+    return cfg.resolve(cfg.nlu.model_dir)
+
+
+def train_model(cfg: FancareConfig) -> NLUModel:
+    td = load_training_data([cfg.resolve(p) for p in cfg.nlu.training_data])
+    return NLUModel.train(td, route=cfg.nlu.encoder, threshold=cfg.nlu.fallback_threshold,
+                          C=cfg.nlu.regularization, max_chars=cfg.nlu.max_text_chars,
+                          config_fingerprint=nlu_config_fingerprint(cfg))
+
+
+def load_model(cfg: FancareConfig) -> NLUModel:
+    """Load the newest trained model; never trains implicitly (that is `fancare train`'s job)."""
+    model = NLUModel.load(model_root(cfg))
+    try:
+        td = load_training_data([cfg.resolve(p) for p in cfg.nlu.training_data])
+        if td.fingerprint() != model.meta.get("data_fingerprint"):
+            log.warning("training data changed since model %s was trained; run `fancare train`", model.version)
+    except Exception:  # noqa: BLE001 - a warning only; serving goes on with the trained model
+        pass
+    return model
+
+
+class App:
+    def __init__(self, cfg: FancareConfig, *, model: NLUModel | None = None, operators: OperatorInbox | None = None,
+                 orders: OrderLookup | None = None) -> None:
+        self.cfg = cfg
+        self.store = Store(cfg.store_url(), echo=cfg.store.echo)
+        self.store.migrate()
+        self.model = model or load_model(cfg)
+        self.nlu = NLUService(self.model)
+        self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path))
+        self.domain = Domain.load(cfg.resolve(cfg.dialogs.domain))
+        self.orders = orders or CsvOrderTable(cfg.resolve(cfg.orders.demo_table))
+        self.policy = DialogPolicy(self.domain, self.kb, self.orders, kb_threshold=cfg.knowledge_base.threshold,
+                                   answer_chars=cfg.knowledge_base.answer_chars,
+                                   max_fallbacks=cfg.dialogs.max_fallbacks,
+                                   form_max_attempts=cfg.dialogs.form_max_attempts)
+        rules = [Rule(r.name, r.action, r.pattern) for r in cfg.moderation.rules]
+        self.pipeline = Pipeline(
+            self.store, self.nlu, self.policy, self.domain,
+            moderation=ModerationPolicy(rules, dry_run=cfg.moderation.dry_run),
+            operators=operators or LocalInbox(),
+            queue_priority={k: v.priority for k, v in cfg.escalation.queues.items()},
+            transcript_messages=cfg.escalation.transcript_messages,
+        )
+
+    def reload_model(self) -> NLUModel:
+        """Swap in the newest trained model without dropping messages."""
+        model = load_model(self.cfg)
+        self.nlu.swap(model)
+        self.model = model
+        return model
+
+    def close(self) -> None:
+        self.store.dispose()

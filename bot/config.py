@@ -1,0 +1,185 @@
+"""`config.yml`: one pydantic schema per section, `${VAR}` substitution, errors that name file/line/key.
+
+Secrets (tokens, signing secrets, passwords) never live in the file: fields that hold one must be
+written as `${ENV_VAR}` and are read from the environment at start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from nlu.yamlfile import DataError, load_located_file
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SECRET_KEYS = {"token", "bot_token", "app_token", "signing_secret", "secret_token", "password"}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BrandConfig(Section):
+    name: str = "Voltora"
+    default_language: str = "en"
+
+
+class StoreConfig(Section):
+    url: str = "sqlite:///fancare.db"
+    echo: bool = False
+
+
+class NLUConfig(Section):
+    training_data: list[str] = Field(default_factory=lambda: ["training_data"])
+    model_dir: str = "models"
+    encoder: Literal["minilm", "e5", "cascade"] = "cascade"
+    fallback_threshold: float = Field(0.40, ge=0.0, le=1.0)
+    min_examples_per_intent: int = Field(5, ge=1)
+    regularization: float = Field(10.0, gt=0)
+    max_text_chars: int = Field(1000, ge=16)
+
+
+class KnowledgeBaseConfig(Section):
+    path: str = "knowledge_base/articles"
+    threshold: float = Field(0.62, ge=0.0, le=1.0)
+    answer_chars: int = Field(700, ge=80)
+
+
+class DialogsConfig(Section):
+    domain: str = "dialogs/domain.yml"
+    max_fallbacks: int = Field(2, ge=1)
+    form_max_attempts: int = Field(2, ge=1)
+
+
+class QueueConfig(Section):
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+
+
+class EscalationConfig(Section):
+    queues: dict[str, QueueConfig] = Field(
+        default_factory=lambda: {
+            "crisis": QueueConfig(priority="urgent"),
+            "complaints": QueueConfig(priority="normal"),
+            "refunds": QueueConfig(priority="normal"),
+            "general": QueueConfig(priority="normal"),
+        }
+    )
+    transcript_messages: int = Field(10, ge=1)
+
+
+class OrdersConfig(Section):
+    demo_table: str = "dialogs/demo_orders.csv"
+
+
+class ModerationRule(Section):
+    name: str
+    pattern: str
+    action: Literal["allow", "flag", "hide", "warn", "mute", "ban"] = "flag"
+
+
+class ModerationConfig(Section):
+    dry_run: bool = False
+    rules: list[ModerationRule] = Field(default_factory=list)
+
+
+class LoggingConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    redact_personal_data: bool = True
+
+
+class ShellChannelConfig(Section):
+    user_id: str = "local-fan"
+    display_name: str = "Local fan"
+
+
+class ChannelsConfig(Section):
+    model_config = ConfigDict(extra="allow")
+    shell: ShellChannelConfig = Field(default_factory=ShellChannelConfig)
+
+
+class FancareConfig(Section):
+    brand: BrandConfig = Field(default_factory=BrandConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    nlu: NLUConfig = Field(default_factory=NLUConfig)
+    knowledge_base: KnowledgeBaseConfig = Field(default_factory=KnowledgeBaseConfig)
+    dialogs: DialogsConfig = Field(default_factory=DialogsConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    orders: OrdersConfig = Field(default_factory=OrdersConfig)
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+
+    # Where the file lives: relative paths in it are resolved against this directory.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: str = Field(default="<defaults>", exclude=True)
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def store_url(self) -> str:
+        """SQLite paths are relative to the config file, not to the working directory."""
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(url[len(prefix):]))
+        return url
+
+
+def _substitute(value: Any, path: tuple[str | int, ...], located: Any, file: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*path, str(k)), located, file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*path, i), located, file) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        key = str(path[-1]) if path else ""
+        if key in SECRET_KEYS and value and not _ENV_REF.fullmatch(value.strip()):
+            raise DataError(
+                "secrets must not be written in the config file; use ${ENV_VAR}",
+                file, located.line_of(path), ".".join(map(str, path)))
+
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise DataError(f"environment variable {name} is not set", file,
+                            located.line_of(path), ".".join(map(str, path)))
+
+        return _ENV_REF.sub(repl, value)
+    return value
+
+
+def load_config(path: str | Path = "config.yml") -> FancareConfig:
+    """Load and validate `path`. Raises DataError naming file, line and key."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("config file not found", p)
+    located = load_located_file(p)
+    raw = located.data if located.data is not None else {}
+    if not isinstance(raw, dict):
+        raise DataError("top level must be a mapping", p, 1)
+    data = _substitute(raw, (), located, str(p))
+    try:
+        cfg = FancareConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(str(x) for x in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise DataError(msg, p, located.line_of(loc), ".".join(loc)) from None
+    cfg.base_dir = p.resolve().parent
+    cfg.source = str(p)
+    return cfg
+
+
+def secret(value: SecretStr | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else value

@@ -1,0 +1,89 @@
+"""Operator actions on escalations, shared by `fancare inbox`, the shell's `#` commands and Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.store import Contact, Conversation, Escalation, Store
+from dialogs.domain import Domain
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    message: str
+
+
+def list_open(store: Store, states: tuple[str, ...] = ("open", "claimed")) -> list[dict[str, Any]]:
+    out = []
+    with store.session() as s:
+        for e in s.scalars(select(Escalation).where(Escalation.state.in_(states)).order_by(Escalation.id)):
+            conv = s.get(Conversation, e.conversation_id)
+            contact = s.get(Contact, conv.contact_id) if conv else None
+            out.append({"id": e.id, "queue": e.queue, "priority": e.priority, "state": e.state,
+                        "claimed_by": e.claimed_by, "fan": contact.display_name if contact else None,
+                        "channel": conv.channel if conv else None, "reason": e.reason,
+                        "created_at": e.created_at.isoformat(timespec="seconds"),
+                        "last": (e.transcript or [{}])[-1].get("text", "")[:80]})
+    return out
+
+
+def show(store: Store, escalation_id: int) -> dict[str, Any] | None:
+    with store.session() as s:
+        e = s.get(Escalation, escalation_id)
+        if e is None:
+            return None
+        return {"id": e.id, "queue": e.queue, "priority": e.priority, "state": e.state, "claimed_by": e.claimed_by,
+                "reason": e.reason, "transcript": e.transcript, "csat": e.csat}
+
+
+def claim(store: Store, escalation_id: int, operator: str) -> ActionResult:
+    won, esc = store.claim_escalation(escalation_id, operator)
+    if esc is None:
+        return ActionResult(False, f"no escalation #{escalation_id}")
+    if won:
+        return ActionResult(True, f"you have claimed #{escalation_id}")
+    if esc.state == "claimed":
+        return ActionResult(False, f"#{escalation_id} is already claimed by {esc.claimed_by}")
+    return ActionResult(False, f"#{escalation_id} is {esc.state}")
+
+
+def reply(store: Store, escalation_id: int, operator: str, text: str) -> ActionResult:
+    text = text.strip()
+    if not text:
+        return ActionResult(False, "empty reply")
+    with store.session() as s:
+        e = s.get(Escalation, escalation_id)
+        if e is None:
+            return ActionResult(False, f"no escalation #{escalation_id}")
+        if e.state == "open":
+            return ActionResult(False, f"#{escalation_id} is unclaimed: claim it before replying (not sent)")
+        if e.state != "claimed":
+            return ActionResult(False, f"#{escalation_id} is {e.state} (not sent)")
+        if e.claimed_by != operator:
+            return ActionResult(False, f"#{escalation_id} is claimed by {e.claimed_by} (not sent)")
+    m = store.operator_reply(escalation_id, operator, text)
+    if m is None:
+        return ActionResult(False, f"#{escalation_id} is closed (not sent)")
+    with store.session() as s:
+        e = s.get(Escalation, escalation_id)
+        if e is not None:
+            e.transcript = [*list(e.transcript or []), {"from": "operator", "text": text, "by": operator}]
+    return ActionResult(True, f"reply queued for the fan on #{escalation_id}")
+
+
+def close(store: Store, domain: Domain, escalation_id: int, operator: str, state: str) -> ActionResult:
+    esc = store.close_escalation(escalation_id, operator, state)
+    if esc is None:
+        return ActionResult(False, f"#{escalation_id} does not exist or is already closed")
+    with store.session() as s:
+        conv = s.get(Conversation, esc.conversation_id)
+        assert conv is not None
+        name = "utter_ask_csat" if state == "resolved" else "utter_handed_back"
+        out = domain.render(name, {"ticket": escalation_id}, seed=str(escalation_id))
+        store.add_outbound(s, conv, out.text, payload=out.as_payload())
+    word = "resolved" if state == "resolved" else "handed back to the bot"
+    return ActionResult(True, f"#{escalation_id} {word}")

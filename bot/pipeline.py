@@ -1,0 +1,329 @@
+"""The one path every message takes, whatever the channel.
+
+    record inbound (idempotent) -> per-conversation lock -> moderation -> NLU -> dialog policy
+    -> actions -> persist outbound + state in one transaction -> send (retried, in order)
+
+Crash safety: the inbound row is written before anything else; processing results and the outbound
+rows are committed together with the inbound's "handled" status. A crash before that commit leaves
+the message "received"/"processing" and `recover()` re-runs it; a crash after it leaves outbound rows
+"pending" and the dispatcher sends them. Only a crash between a platform accepting a message and
+our "sent" commit can repeat a send (counted in `metrics["possible_duplicate_sends"]`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.channels.base import Channel, Incoming, PermanentSendError, RetryableSendError
+from bot.operators import LocalInbox, OperatorInbox
+from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Store
+from bot.store.models import utcnow
+from dialogs.domain import Button, Domain, Outgoing
+from dialogs.policy import Decision, DialogPolicy, Turn
+from moderation import ModerationPolicy, Verdict
+from nlu.model import ParseResult
+from nlu.service import NLUService
+
+log = logging.getLogger("fancare.pipeline")
+MAX_SEND_ATTEMPTS = 8
+
+
+def storable(text: str) -> str:
+    """Text any database accepts: lone surrogates and NUL become U+FFFD; nothing else is lost."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text.replace("\x00", "\ufffd")
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    message_id: int
+    conversation_id: int
+    duplicate: bool = False
+    replies: int = 0
+    debug: dict[str, Any] | None = None
+
+
+class Pipeline:
+    def __init__(self, store: Store, nlu: NLUService, policy: DialogPolicy, domain: Domain, *,
+                 moderation: ModerationPolicy | None = None, operators: OperatorInbox | None = None,
+                 channels: dict[str, Channel] | None = None, queue_priority: dict[str, str] | None = None,
+                 transcript_messages: int = 10) -> None:
+        self.store = store
+        self.nlu = nlu
+        self.policy = policy
+        self.domain = domain
+        self.moderation = moderation or ModerationPolicy()
+        self.operators: OperatorInbox = operators or LocalInbox()
+        self.channels: dict[str, Channel] = dict(channels or {})
+        self.queue_priority = queue_priority or {}
+        self.transcript_messages = transcript_messages
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.metrics: Counter[str] = Counter()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self.last_debug: dict[int, dict[str, Any]] = {}
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    # -- entry point ------------------------------------------------------------------------------
+    async def handle(self, incoming: Incoming) -> HandleResult:
+        """Process one fan message end to end. Delivering the same message twice answers it once."""
+        rec = self.store.record_inbound(
+            channel=incoming.channel, external_id=incoming.external_id, chat_id=incoming.chat_id,
+            user_id=incoming.user_id, text=storable(incoming.text), display_name=incoming.display_name,
+            language=incoming.language, payload=dict(incoming.meta))
+        if not rec.created:
+            self.metrics["duplicates"] += 1
+            if rec.status == "handled":
+                await self.dispatch(rec.conversation_id)
+                return HandleResult(rec.message_id, rec.conversation_id, duplicate=True)
+        self.metrics["received"] += 1
+        replies = await self.process(rec.message_id, rec.conversation_id)
+        await self.dispatch(rec.conversation_id)
+        return HandleResult(rec.message_id, rec.conversation_id, duplicate=not rec.created, replies=replies,
+                            debug=self.last_debug.pop(rec.message_id, None))
+
+    async def recover(self) -> int:
+        """Finish what a crashed or stopped process left: unprocessed inbound, unsent outbound."""
+        n = 0
+        for mid in self.store.unfinished_inbound():
+            with self.store.session() as s:
+                m = s.get(Message, mid)
+                conv_id = m.conversation_id if m else None
+            if conv_id is not None and m is not None and m.channel in self.channels:
+                await self.process(mid, conv_id)
+                n += 1
+        await self.dispatch()
+        return n
+
+    # -- ordering -----------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def conversation_lock(self, conversation_id: int) -> AsyncIterator[None]:
+        """In-process lock plus a store lease, so two processes never interleave one conversation."""
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            delay = 0.005
+            while not self.store.try_lock_conversation(conversation_id, self.owner):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            try:
+                yield
+            finally:
+                self.store.unlock_conversation(conversation_id, self.owner)
+
+    # -- processing -----------------------------------------------------------------------------------
+    async def process(self, message_id: int, conversation_id: int) -> int:
+        async with self.conversation_lock(conversation_id):
+            if not self.store.claim_inbound(message_id):
+                return 0
+            with self.store.session() as s:
+                msg = s.get(Message, message_id)
+                conv = s.get(Conversation, conversation_id)
+                assert msg is not None and conv is not None
+                contact = s.get(Contact, conv.contact_id)
+                text = msg.text
+                state = dict(conv.state or {})
+                esc = s.get(Escalation, conv.active_escalation_id) if conv.active_escalation_id else None
+                esc_info = (esc.id, esc.state) if esc is not None else None
+                name = contact.display_name if contact else None
+                language = contact.language if contact else None
+            parse: ParseResult | None = None
+            verdict = Verdict()
+            relay = False
+            try:
+                verdict = self.moderation.check(text)
+                parse = await self.nlu.parse(text)
+                turn = Turn(conversation_id, text, display_name=name, language=parse.language
+                            if parse.language not in ("und", None) else language)
+                if verdict.blocks_reply:
+                    decision = Decision(state=state, action=f"moderation:{verdict.action}")
+                elif esc_info and esc_info[1] in ("open", "claimed"):
+                    decision = self._while_escalated(parse, state, turn, esc_info)
+                    relay = True
+                else:
+                    decision = self.policy.decide(parse, state, turn)
+            except Exception as exc:  # noqa: BLE001 - the fan gets an apology, the message stays
+                log.error("pipeline error on message %s in conversation %s: %s", message_id, conversation_id,
+                          type(exc).__name__, exc_info=True)
+                self.metrics["errors"] += 1
+                turn = Turn(conversation_id, text, display_name=name, language=language)
+                decision = Decision(state=state, action="error")
+                decision.replies.append(self.domain.render("utter_apology", {}, seed=str(message_id)))
+            new_esc = self._commit(message_id, conversation_id, parse, decision, turn, verdict,
+                                   esc_info[0] if relay and esc_info else None)
+        self.last_debug[message_id] = {
+            "intent": parse.intent if parse else None,
+            "confidence": round(parse.confidence, 3) if parse else None,
+            "fallback": parse.fallback if parse else None,
+            "language": parse.language if parse else None,
+            "encoder": parse.encoder if parse else None,
+            "entities": [{"entity": e["entity"], "value": e["value"]} for e in (parse.entities if parse else [])],
+            "action": decision.action,
+            "article": next((d.get("article") for k, d in decision.events if k == "faq.answered"), None),
+            "moderation": verdict.action,
+        }
+        if len(self.last_debug) > 1000:
+            self.last_debug.clear()
+        if new_esc is not None:
+            await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
+        if relay and esc_info:
+            await self._notify(self.operators.fan_message(esc_info[0], text))
+        return len(decision.replies)
+
+    def _while_escalated(self, parse: ParseResult, state: dict[str, Any], turn: Turn,
+                         esc_info: tuple[int, str]) -> Decision:
+        """A human has (or is about to have) the conversation: the bot relays and stays quiet,
+        except for one acknowledgement while nobody has claimed it and for a crisis."""
+        esc_id, esc_state = esc_info
+        decision = Decision(state=state, action="relay")
+        values = {"ticket": esc_id, "name": turn.display_name or "there"}
+        if parse.intent == "crisis" and not parse.fallback:
+            decision.events.append(("escalation.upgraded", {"escalation_id": esc_id, "queue": "crisis"}))
+            decision.replies.append(self.domain.render("utter_crisis", values, language=turn.language,
+                                                       seed=str(esc_id)))
+        elif esc_state == "open" and state.get("acked_escalation") != esc_id:
+            decision.state = {**state, "acked_escalation": esc_id}
+            decision.replies.append(self.domain.render("utter_waiting_for_human", values, language=turn.language,
+                                                       seed=str(esc_id)))
+        return decision
+
+    async def _notify(self, coro: Any) -> None:
+        try:
+            await coro
+        except Exception:  # noqa: BLE001 - the escalation is stored; the operator port retries on its own
+            log.exception("operator notification failed")
+
+    def _commit(self, message_id: int, conversation_id: int, parse: ParseResult | None, decision: Decision,
+                turn: Turn, verdict: Verdict, relay_to: int | None) -> tuple[int, str, str] | None:
+        new_esc: tuple[int, str, str] | None = None
+        with self.store.session() as s:
+            msg = s.get(Message, message_id)
+            conv = s.get(Conversation, conversation_id)
+            assert msg is not None and conv is not None
+            if parse is not None:
+                s.add(NLUResult(message_id=message_id, intent=parse.intent, confidence=parse.confidence,
+                                fallback=parse.fallback, ranking=[list(r) for r in parse.ranking[:5]],
+                                entities=parse.entities, language=parse.language, encoder=parse.encoder,
+                                model_version=parse.model_version,
+                                signals={"moderation": verdict.action, "rule": verdict.rule}))
+            if verdict.action != "allow":
+                self.store.audit(s, f"moderation.{verdict.action}", conversation_id=conversation_id,
+                                 data={"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run})
+            if decision.escalate is not None:
+                req = decision.escalate
+                priority = self.queue_priority.get(req.queue, "normal")
+                transcript = self._transcript(s, conversation_id)
+                esc = Escalation(conversation_id=conversation_id, queue=req.queue, priority=priority,
+                                 reason=req.reason, transcript=transcript, state="open")
+                s.add(esc)
+                s.flush()
+                conv.active_escalation_id = esc.id
+                self.policy.render_escalated(decision, turn, esc.id)
+                self.store.audit(s, "escalation.opened", conversation_id=conversation_id,
+                                 data={"escalation_id": esc.id, "queue": req.queue, "priority": priority})
+                new_esc = (esc.id, req.queue, priority)
+            if relay_to is not None:
+                esc2 = s.get(Escalation, relay_to)
+                if esc2 is not None and any(k == "escalation.upgraded" for k, _ in decision.events):
+                    esc2.queue, esc2.priority = "crisis", self.queue_priority.get("crisis", "urgent")
+                    new_esc = (esc2.id, esc2.queue, esc2.priority)
+                if esc2 is not None:
+                    esc2.transcript = [*list(esc2.transcript or []), {"from": "fan", "text": msg.text[:2000],
+                                                                      "at": utcnow().isoformat()}]
+            if decision.csat is not None:
+                esc3 = s.get(Escalation, decision.csat[0])
+                if esc3 is not None:
+                    esc3.csat = decision.csat[1]
+                    self.store.audit(s, "escalation.csat", conversation_id=conversation_id,
+                                     data={"escalation_id": esc3.id, "rating": decision.csat[1]})
+            conv.state = decision.state
+            conv.updated_at = utcnow()
+            for r in decision.replies:
+                if not r.text:
+                    continue
+                payload = r.as_payload()
+                if msg.external_id:
+                    payload["reply_to"] = msg.payload.get("reply_to_id") if msg.payload else None
+                self.store.add_outbound(s, conv, storable(r.text), payload=payload)
+            for kind, data in decision.events:
+                self.store.audit(s, kind, conversation_id=conversation_id, data={"message_id": message_id, **data})
+            msg.status = "handled"
+            msg.handled_at = utcnow()
+            msg.lease_until = None
+        return new_esc
+
+    def _transcript(self, s: Any, conversation_id: int) -> list[dict[str, Any]]:
+        rows = list(s.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                              .order_by(Message.id.desc()).limit(self.transcript_messages)))
+        return [{"from": m.sender, "text": m.text[:2000], "at": m.created_at.isoformat()} for m in reversed(rows)]
+
+    # -- sending ----------------------------------------------------------------------------------------
+    async def dispatch(self, conversation_id: int | None = None) -> int:
+        """Send pending outbound messages (for one conversation, or all), oldest first, each once."""
+        sent = 0
+        while True:
+            batch = self.store.claim_outbound(conversation_id=conversation_id)
+            batch = [m for m in batch if m.channel in self.channels]
+            if not batch:
+                return sent
+            results = await asyncio.gather(*(self._send_one(m) for m in batch))
+            sent += sum(results)
+            if not any(results):
+                return sent
+
+    async def _send_one(self, m: Message) -> bool:
+        channel = self.channels[m.channel]
+        with self.store.session() as s:
+            conv = s.get(Conversation, m.conversation_id)
+            chat_id = conv.chat_id if conv else ""
+        payload = m.payload or {}
+        out = Outgoing(text=m.text, buttons=tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", [])),
+                       response=payload.get("response"))
+        if m.status == "sending":  # a worker died after starting this send: it may have gone out
+            self.metrics["possible_duplicate_sends"] += 1
+        try:
+            ext = await channel.send(chat_id, out, reply_to=payload.get("reply_to"), meta=payload)
+        except RetryableSendError as exc:
+            retry = exc.retry_after if exc.retry_after is not None else min(2 ** m.attempts, 300)
+            self.store.mark_send_failed(m.id, str(exc), retry if m.attempts < MAX_SEND_ATTEMPTS else None)
+            self.metrics["send_retries"] += 1
+            return False
+        except PermanentSendError as exc:
+            self.store.mark_send_failed(m.id, str(exc), None)
+            self.metrics["send_dead"] += 1
+            return False
+        except Exception as exc:  # noqa: BLE001 - network errors and the like: retry with backoff
+            log.warning("send failed on %s: %s", m.channel, type(exc).__name__)
+            self.store.mark_send_failed(m.id, type(exc).__name__,
+                                        min(2 ** m.attempts, 300) if m.attempts < MAX_SEND_ATTEMPTS else None)
+            self.metrics["send_retries"] += 1
+            return False
+        self.store.mark_sent(m.id, ext)
+        self.metrics["sent"] += 1
+        return True
+
+    async def run_outbox(self, interval_s: float = 0.5, stop: asyncio.Event | None = None) -> None:
+        """Poll the outbox (operator replies written by other processes, retries that came due)."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                await self.dispatch()
+            except Exception:  # noqa: BLE001
+                log.exception("outbox dispatch failed")
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                pass

@@ -1,0 +1,113 @@
+"""Semantic FAQ retrieval. Reindexes by itself when an article file changes (no NLU retraining).
+
+Scores are cosine similarities between the fan's message and each chunk (title, question variants,
+body paragraphs); an article's score is its best chunk, with question variants counting fully and
+body text slightly discounted (a body that mentions a word is weaker evidence than a question).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_base.articles import Article, load_articles
+from nlu.encoders import get_encoder
+
+KIND_WEIGHT = {"question": 1.0, "title": 0.97, "body": 0.9}
+
+
+@dataclass(frozen=True)
+class Match:
+    article: Article
+    score: float
+    chunk: str
+
+
+class _Index:
+    def __init__(self, articles: list[Article], encoder_name: str, cache: dict[tuple[str, str], np.ndarray],
+                 encoder_path: str | None = None) -> None:
+        enc = get_encoder(encoder_name, encoder_path)
+        self.rows: list[tuple[int, str, str]] = []
+        for ai, a in enumerate(articles):
+            for kind, text in a.chunks():
+                self.rows.append((ai, kind, text))
+        missing = [(k, t) for _, k, t in self.rows if (encoder_name, k + "\0" + t) not in cache]
+        q = [t for k, t in missing if k != "body"]
+        p = [t for k, t in missing if k == "body"]
+        for texts, fn, kinds in ((q, enc.encode_queries, ("question", "title")), (p, enc.encode_passages, ("body",))):
+            if texts:
+                X = fn(texts)
+                it = iter(X)
+                for k, t in missing:
+                    if (k == "body") == (kinds == ("body",)):
+                        cache[(encoder_name, k + "\0" + t)] = next(it)
+        self.matrix = (np.vstack([cache[(encoder_name, k + "\0" + t)] for _, k, t in self.rows])
+                       if self.rows else np.zeros((0, enc.dim), dtype=np.float32))
+        self.weights = np.array([KIND_WEIGHT[k] for _, k, _ in self.rows], dtype=np.float32)
+
+
+class KnowledgeBase:
+    def __init__(self, directory: str | Path, check_every_s: float = 2.0,
+                 encoder_paths: dict[str, str] | None = None) -> None:
+        self.directory = Path(directory)
+        self.check_every_s = check_every_s
+        self.encoder_paths = encoder_paths or {}
+        self._lock = threading.Lock()
+        self._signature: tuple[tuple[str, float, int], ...] | None = None
+        self._checked_at = 0.0
+        self.articles: list[Article] = []
+        self._indexes: dict[str, _Index] = {}
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self.reload_if_changed(force=True)
+
+    def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
+        return tuple(sorted((f.name, f.stat().st_mtime, f.stat().st_size) for f in self.directory.glob("*.md")))
+
+    def reload_if_changed(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.check_every_s:
+            return False
+        self._checked_at = now
+        sig = self._current_signature()
+        if sig == self._signature and not force:
+            return False
+        with self._lock:
+            self.articles = load_articles(self.directory)
+            self._indexes = {}
+            self._signature = sig
+        return True
+
+    def _index(self, encoder_name: str) -> _Index:
+        idx = self._indexes.get(encoder_name)
+        if idx is None:
+            with self._lock:
+                idx = self._indexes.get(encoder_name)
+                if idx is None:
+                    idx = _Index(self.articles, encoder_name, self._cache, self.encoder_paths.get(encoder_name))
+                    self._indexes[encoder_name] = idx
+        return idx
+
+    def search(self, text: str, *, encoder: str = "e5", embedding: np.ndarray | None = None,
+               language: str | None = None, top_k: int = 3) -> list[Match]:
+        """Best articles for `text`. Pass the message's embedding to avoid encoding it twice."""
+        self.reload_if_changed()
+        idx = self._index(encoder)
+        if not idx.rows:
+            return []
+        if embedding is None:
+            embedding = get_encoder(encoder, self.encoder_paths.get(encoder)).encode_queries([text])[0]
+        scores = (idx.matrix @ embedding) * idx.weights
+        best: dict[int, tuple[float, str]] = {}
+        for (ai, _kind, chunk), s in zip(idx.rows, scores, strict=True):
+            a = self.articles[ai]
+            s = float(s)
+            if language and a.language not in (language, "und") and language != "und":
+                s -= 0.02  # prefer the fan's language among near-equal matches
+            if ai not in best or s > best[ai][0]:
+                best[ai] = (s, chunk)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:top_k]
+        return [Match(self.articles[ai], score, chunk) for ai, (score, chunk) in ranked]

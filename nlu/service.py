@@ -1,0 +1,82 @@
+"""`NLUService`: the pipeline's async entry to the NLU. Batches messages that arrive together.
+
+A message waits for no timer: if the encoder is idle it runs at once; if a batch is running, the
+messages that arrive meanwhile form the next batch. That keeps single-message latency at one encoder
+call and lets throughput grow with load. The model can be swapped atomically (`swap`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlu.encoders import get_encoder
+from nlu.model import OUT_OF_SCOPE, NLUModel, ParseResult, clean_text
+
+
+@dataclass
+class _Job:
+    text: str
+    future: asyncio.Future[np.ndarray]
+
+
+class _Batcher:
+    def __init__(self, encoder_name: str, encoder_path: str | None, max_batch: int = 64) -> None:
+        self.encoder = get_encoder(encoder_name, encoder_path)
+        self.max_batch = max_batch
+        self.queue: list[_Job] = []
+        self.running = False
+
+    async def embed(self, text: str) -> np.ndarray:
+        fut: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self.queue.append(_Job(text, fut))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                await asyncio.sleep(0)  # let messages that arrived together join the batch
+                batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch:]
+                try:
+                    X = await asyncio.to_thread(self.encoder.encode_queries, [j.text for j in batch])
+                except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
+                    for j in batch:
+                        if not j.future.done():
+                            j.future.set_exception(exc)
+                    continue
+                for j, vec in zip(batch, X, strict=True):
+                    if not j.future.done():
+                        j.future.set_result(vec)
+        finally:
+            self.running = False
+
+
+class NLUService:
+    def __init__(self, model: NLUModel) -> None:
+        self.model = model
+        self._batchers: dict[str, _Batcher] = {}
+
+    def swap(self, model: NLUModel) -> None:
+        """Serve `model` from the next message on; messages in flight finish on the old one."""
+        self._batchers = {}
+        self.model = model
+
+    async def parse(self, text: str) -> ParseResult:
+        model = self.model
+        payload = model.parse_payload(text)
+        if payload:
+            return payload
+        cleaned = clean_text(text, model.max_chars)
+        if not cleaned:
+            return ParseResult(cleaned, OUT_OF_SCOPE, 0.0, True, [], [], "und", None, model.version)
+        enc, lang = model.route_for(cleaned)
+        b = self._batchers.get(enc)
+        if b is None:
+            b = self._batchers[enc] = _Batcher(enc, model.encoder_paths.get(enc))
+        vec = await b.embed(cleaned)
+        return model.classify(cleaned, enc, vec, lang)

@@ -112,6 +112,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if cmd == "train":
         return _train(cfg)
+    if cmd == "run" and (cfg.channels.telegram is not None or cfg.channels.slack is not None):
+        from bot.app import App
+        from bot.runner import run
+
+        app = App(cfg)
+        try:
+            return asyncio.run(run(app))
+        finally:
+            app.close()
     if cmd in ("shell", "run"):
         from bot.app import App
         from bot.channels.shell import run_shell

@@ -96,9 +96,54 @@ class ShellChannelConfig(Section):
     display_name: str = "Local fan"
 
 
+class TelegramWebhookConfig(Section):
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "/telegram"
+    url: str | None = None  # public URL Telegram calls (behind your reverse proxy)
+    secret_token: SecretStr | None = None
+    max_body_bytes: int = 1_000_000
+
+
+class TelegramConfig(Section):
+    """`channels.telegram` (owned by bot/channels/telegram.py)."""
+
+    enabled: bool = True
+    token: SecretStr
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str | None = None  # self-hosted Bot API server (tests: the fake server)
+    webhook: TelegramWebhookConfig = Field(default_factory=TelegramWebhookConfig)
+    allowed_chats: list[int] | None = None  # None: every chat the bot is in
+    public_intents: list[str] = Field(default_factory=lambda: ["faq"])
+    private_intents: list[str] = Field(default_factory=lambda: ["order_status", "refund_request", "complaint"])
+
+
+class SlackConfig(Section):
+    """`channels.slack`: the operator console (owned by bot/channels/slack.py)."""
+
+    enabled: bool = True
+    mode: Literal["socket", "http"] = "http"
+    bot_token: SecretStr
+    app_token: SecretStr | None = None  # socket mode
+    signing_secret: SecretStr | None = None  # http mode
+    api_url: str | None = None  # Web API base, e.g. https://slack.com/api/ (tests: the fake server)
+    listen: str = "127.0.0.1"
+    port: int = 3000
+    default_channel: str = "#care"
+    queue_channels: dict[str, str] = Field(default_factory=dict)  # queue -> channel id
+    oncall_usergroup: str | None = None
+    operator_usergroup: str | None = None
+    operators: list[str] = Field(default_factory=list)  # allow-listed Slack user ids
+    note_prefix: str = "note:"
+    sla_minutes: dict[str, int] = Field(default_factory=lambda: {"urgent": 5, "high": 15, "normal": 60, "low": 240})
+    mask_personal_data: bool = True
+    max_attempts: int = 8
+
+
 class ChannelsConfig(Section):
-    model_config = ConfigDict(extra="allow")
     shell: ShellChannelConfig = Field(default_factory=ShellChannelConfig)
+    telegram: TelegramConfig | None = None
+    slack: SlackConfig | None = None
 
 
 class FancareConfig(Section):

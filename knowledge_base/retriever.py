@@ -52,8 +52,9 @@ class _Index:
 
 class KnowledgeBase:
     def __init__(self, directory: str | Path, check_every_s: float = 2.0,
-                 encoder_paths: dict[str, str] | None = None) -> None:
+                 encoder_paths: dict[str, str] | None = None, cache_file: str | Path | None = None) -> None:
         self.directory = Path(directory)
+        self.cache_file = Path(cache_file) if cache_file else None
         self.check_every_s = check_every_s
         self.encoder_paths = encoder_paths or {}
         self._lock = threading.Lock()
@@ -62,7 +63,37 @@ class KnowledgeBase:
         self.articles: list[Article] = []
         self._indexes: dict[str, _Index] = {}
         self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._load_cache()
         self.reload_if_changed(force=True)
+
+    def _load_cache(self) -> None:
+        """Chunk embeddings survive restarts, so start-up encodes only new or edited chunks."""
+        if self.cache_file is None or not self.cache_file.exists():
+            return
+        try:
+            with np.load(self.cache_file, allow_pickle=False) as z:
+                for enc, key, vec in zip(z["encoders"], z["keys"], z["vecs"], strict=True):
+                    self._cache[(str(enc), str(key))] = vec
+        except Exception:  # noqa: BLE001 - a corrupt cache is rebuilt, never fatal
+            self._cache = {}
+
+    def _save_cache(self) -> None:
+        if self.cache_file is None or not self._cache:
+            return
+        live = {(enc, k + "\0" + t) for enc in self._indexes for _, k, t in self._indexes[enc].rows}
+        items = [(k, v) for k, v in self._cache.items() if k in live]
+        if not items:
+            return
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_file.with_name(self.cache_file.name + ".tmp.npz")
+        np.savez(tmp, encoders=np.array([k[0] for k, _ in items]), keys=np.array([k[1] for k, _ in items]),
+                 vecs=np.vstack([v for _, v in items]))
+        tmp.replace(self.cache_file)
+
+    def warm(self, encoders: list[str]) -> None:
+        """Build (and cache) the index for each encoder now rather than on the first question."""
+        for enc in encoders:
+            self._index(enc)
 
     def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
         return tuple(sorted((f.name, f.stat().st_mtime, f.stat().st_size) for f in self.directory.glob("*.md")))
@@ -87,8 +118,11 @@ class KnowledgeBase:
             with self._lock:
                 idx = self._indexes.get(encoder_name)
                 if idx is None:
+                    before = len(self._cache)
                     idx = _Index(self.articles, encoder_name, self._cache, self.encoder_paths.get(encoder_name))
                     self._indexes[encoder_name] = idx
+                    if len(self._cache) != before:
+                        self._save_cache()
         return idx
 
     def search(self, text: str, *, encoder: str = "e5", embedding: np.ndarray | None = None,

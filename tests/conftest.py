@@ -16,6 +16,7 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+pytest_plugins = ["tests.fakes.telegram_fixtures", "tests.fakes.slack_fixtures"]
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("FANCARE_TEST_POSTGRES_URL")
 
@@ -43,8 +44,12 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     cfg = FancareConfig()
     cfg.base_dir = REPO
+    from knowledge_base import KnowledgeBase
+
     out = tmp_path_factory.mktemp("models")
-    train_model(cfg).save(out)
+    model = train_model(cfg)
+    model.save(out)
+    KnowledgeBase(REPO / "knowledge_base" / "articles", cache_file=out / "kb-embeddings.npz").warm(list(model.heads))
     return out
 
 

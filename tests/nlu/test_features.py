@@ -1,0 +1,89 @@
+"""NLU options measured in BENCHMARKS.md: concatenated encoders and the TF-IDF model (real encoders)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.config import NLUConfig
+from nlu.model import NLUModel
+from nlu.tfidf import TfidfIntentModel
+from nlu.training_data import Example, TrainingData
+
+DATA = {
+    "card_arrival": ["my card has not arrived", "where is my new card", "card still not delivered",
+                     "when will the card come", "how long until my card arrives", "card delivery is late"],
+    "top_up": ["how do I top up", "add money to my account", "top up with bank transfer",
+               "my top up failed", "can I top up by cash", "topping up my balance"],
+    "exchange_rate": ["what exchange rate do you use", "currency conversion rate", "is the rate fair",
+                      "how is the exchange rate set", "rate for euros to dollars", "exchange fees and rates"],
+}
+
+
+def _td() -> TrainingData:
+    return TrainingData([Example(t, lab) for lab, texts in DATA.items() for t in texts])
+
+
+def test_tfidf_model_learns_tokens_and_follows_the_callers_label_order() -> None:
+    texts, labels = _td().texts_and_labels()
+    m = TfidfIntentModel().fit(texts, labels)
+    assert m.labels == sorted(DATA)
+    p = m.predict_proba(["top up my account please"])
+    assert m.labels[int(np.argmax(p[0]))] == "top_up"
+    order = ["top_up", "exchange_rate", "unknown", "card_arrival"]
+    q = m.predict_proba(["top up my account please"], order)
+    assert q.shape == (1, 4) and q[0, 2] == 0.0
+    assert q[0, 0] == pytest.approx(p[0, m.labels.index("top_up")])
+
+
+def test_concatenated_encoders_and_tfidf_round_trip(tmp_path: Path) -> None:
+    model = NLUModel.train(_td(), route="minilm", features=["e5", "tfidf"], threshold=0.0, calibrate=False)
+    assert model.head_inputs == {"minilm": ["minilm", "e5"]}
+    assert model.heads["minilm"]._lr is not None and model.heads["minilm"]._lr.coef_.shape[1] == 768
+    assert model.encoder_names == ["e5", "minilm"]
+    probe = ["has my card shipped yet", "which rate do you apply to dollars", "put money on my balance"]
+    one = [model.parse(t) for t in probe]
+    many = model.parse_many(probe)
+    assert [r.intent for r in one] == ["card_arrival", "exchange_rate", "top_up"]
+    assert [r.intent for r in many] == [r.intent for r in one]
+    assert [r.confidence for r in many] == pytest.approx([r.confidence for r in one], abs=1e-5)
+    model.save(tmp_path)
+    loaded = NLUModel.load(tmp_path)
+    assert loaded.text_model is not None and loaded.text_weight == pytest.approx(0.3)
+    assert loaded.meta["features"] == ["e5", "tfidf"]
+    assert [r.confidence for r in loaded.parse_many(probe)] == pytest.approx([r.confidence for r in one], abs=1e-5)
+
+
+def test_tfidf_weight_changes_the_probabilities() -> None:
+    plain = NLUModel.train(_td(), route="minilm", threshold=0.0, calibrate=False)
+    mixed = NLUModel.train(_td(), route="minilm", features=["tfidf"], text_weight=0.5, threshold=0.0,
+                           calibrate=False)
+    a, b = plain.parse("top up"), mixed.parse("top up")
+    assert a.intent == b.intent == "top_up"
+    assert a.confidence != pytest.approx(b.confidence, abs=1e-4)
+    assert plain.text_model is None and plain.head_inputs == {"minilm": ["minilm"]}
+
+
+def test_models_saved_before_the_options_still_load(tmp_path: Path) -> None:
+    model = NLUModel.train(_td(), route="minilm", threshold=0.0, calibrate=False)
+    out = model.save(tmp_path)
+    with open(out / "model.pkl", "rb") as f:
+        state = pickle.load(f)  # noqa: S301 - our own artifact
+    for key in ("head_inputs", "text_model", "text_weight"):
+        state.pop(key)
+    with open(out / "model.pkl", "wb") as f:
+        pickle.dump(state, f)
+    loaded = NLUModel.load(tmp_path)
+    assert loaded.head_inputs == {"minilm": ["minilm"]} and loaded.text_model is None
+    assert loaded.parse("where is my new card").intent == "card_arrival"
+
+
+def test_unknown_feature_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown NLU features"):
+        NLUModel.train(_td(), route="minilm", features=["bert"])
+    with pytest.raises(ValueError):
+        NLUConfig(features=["bert"])  # type: ignore[list-item]
+    assert NLUConfig().features == [] and NLUConfig().finetune is False

@@ -30,6 +30,7 @@ run: install model  ## set up everything and chat with the demo brand in the ter
 	$(FANCARE) shell
 
 test: install  ## set up and run the whole test suite (SQLite and a throwaway PostgreSQL)
+	scripts/ensure-chromium.sh
 	scripts/with-postgres.sh $(PY) -m pytest -q
 
 lint:  ## ruff and mypy

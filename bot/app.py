@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from bot.config import FancareConfig
 from bot.operators import LocalInbox, OperatorInbox
@@ -15,7 +16,7 @@ from bot.store import Store
 from dialogs.domain import Domain
 from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
-from moderation import ModerationPolicy, Rule
+from moderation.setup import build_moderator
 from nlu.model import NLUModel
 from nlu.readers import load_training_data
 from nlu.service import NLUService
@@ -26,6 +27,9 @@ log = logging.getLogger("fancare.app")
 def nlu_config_fingerprint(cfg: FancareConfig) -> str:
     body = {"encoder": cfg.nlu.encoder, "C": cfg.nlu.regularization, "threshold": cfg.nlu.fallback_threshold,
             "max_chars": cfg.nlu.max_text_chars}
+    if cfg.nlu.features or cfg.nlu.finetune:  # only then, so that default fingerprints stay as they were
+        body.update(features=cfg.nlu.features, tfidf_weight=cfg.nlu.tfidf_weight, finetune=cfg.nlu.finetune,
+                    finetune_epochs=cfg.nlu.finetune_epochs)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -33,11 +37,17 @@ def model_root(cfg: FancareConfig) -> Path:
     return cfg.resolve(cfg.nlu.model_dir)
 
 
+def train_options(cfg: FancareConfig, route: str | None = None) -> dict[str, Any]:
+    """`NLUModel.train` keyword arguments from `nlu:` (shared by `fancare train` and `fancare test nlu`)."""
+    return {"route": route or cfg.nlu.encoder, "threshold": cfg.nlu.fallback_threshold, "C": cfg.nlu.regularization,
+            "max_chars": cfg.nlu.max_text_chars, "config_fingerprint": nlu_config_fingerprint(cfg),
+            "features": list(cfg.nlu.features), "text_weight": cfg.nlu.tfidf_weight,
+            "finetune": cfg.nlu.finetune, "finetune_epochs": cfg.nlu.finetune_epochs}
+
+
 def train_model(cfg: FancareConfig) -> NLUModel:
     td = load_training_data([cfg.resolve(p) for p in cfg.nlu.training_data])
-    return NLUModel.train(td, route=cfg.nlu.encoder, threshold=cfg.nlu.fallback_threshold,
-                          C=cfg.nlu.regularization, max_chars=cfg.nlu.max_text_chars,
-                          config_fingerprint=nlu_config_fingerprint(cfg))
+    return NLUModel.train(td, **train_options(cfg))
 
 
 def load_model(cfg: FancareConfig) -> NLUModel:
@@ -60,17 +70,18 @@ class App:
         self.store.migrate()
         self.model = model or load_model(cfg)
         self.nlu = NLUService(self.model)
-        self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path))
+        self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path), encoder_paths=self.model.encoder_paths,
+                                cache_file=model_root(cfg) / "kb-embeddings.npz")
         self.domain = Domain.load(cfg.resolve(cfg.dialogs.domain))
         self.orders = orders or CsvOrderTable(cfg.resolve(cfg.orders.demo_table))
         self.policy = DialogPolicy(self.domain, self.kb, self.orders, kb_threshold=cfg.knowledge_base.threshold,
                                    answer_chars=cfg.knowledge_base.answer_chars,
                                    max_fallbacks=cfg.dialogs.max_fallbacks,
                                    form_max_attempts=cfg.dialogs.form_max_attempts)
-        rules = [Rule(r.name, r.action, r.pattern) for r in cfg.moderation.rules]
+        self.moderator = build_moderator(cfg, model_root(cfg))
         self.pipeline = Pipeline(
             self.store, self.nlu, self.policy, self.domain,
-            moderation=ModerationPolicy(rules, dry_run=cfg.moderation.dry_run),
+            moderator=self.moderator,
             operators=operators or LocalInbox(),
             queue_priority={k: v.priority for k, v in cfg.escalation.queues.items()},
             transcript_messages=cfg.escalation.transcript_messages,

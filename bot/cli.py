@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the NLU model from training data")
     _add_config(p)
+    p.add_argument("--force", action="store_true", help="serve the new model even if it scores worse")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the before/after comparison")
 
     p = sub.add_parser("nlu", help="NLU tools")
     _add_config(p)
@@ -57,11 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     q = dsub.add_parser("validate", help="check training data; non-zero exit on errors")
     _add_config(q)
     q.add_argument("paths", nargs="*", help="files or directories (default: nlu.training_data)")
+    q = dsub.add_parser("import-rasa", help="import a Rasa project (NLU data, responses, simple rules)")
+    _add_config(q)
+    q.add_argument("directory", help="the Rasa project (with data/ and domain.yml)")
+    q.add_argument("--training-out", default=None, help="NLU output (default: <training dir>/rasa_import.yml)")
+    q.add_argument("--domain-out", default=None, help="domain output (default: <domain dir>/domain.rasa.yml)")
+    q = dsub.add_parser("export-rasa", help="export training data and responses as a Rasa project")
+    _add_config(q)
+    q.add_argument("directory")
     q = dsub.add_parser("convert", help="convert CSV or Rasa YAML to Rasa YAML")
     _add_config(q)
     q.add_argument("source")
     q.add_argument("target", help="output .yml path, or - for stdout")
 
+    from moderation.cli import add_parser as _add_moderation_parser
+
+    _add_moderation_parser(sub)
     p = sub.add_parser("inbox", help="operator inbox: list, claim, reply to and resolve escalations")
     _add_config(p)
     p.add_argument("action", nargs="?", default="list",
@@ -76,10 +89,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", required=True)
     p.add_argument("--user", required=True, help="the fan's id on that channel")
 
+    p = sub.add_parser("report", help="the community report: self-contained HTML plus a JSON twin")
+    _add_report_window(p, days=30)
+    p.add_argument("--out", default="report.html", help="HTML path; the JSON goes next to it (default report.html)")
+    p = sub.add_parser("stats", help="the report's headline numbers in a few lines")
+    _add_report_window(p, days=7)
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p = sub.add_parser("review", help="label messages the NLU was unsure about (writes training data)")
+    _add_config(p)
+    p.add_argument("--since", default=None, help="only messages since this date (YYYY-MM-DD)")
+    p.add_argument("--limit", type=int, default=30, help="items per session (default 30)")
+    p.add_argument("--margin", type=float, default=0.15, help="top-2 intent margin counted as unsure")
+    p.add_argument("--as", dest="operator", default="cli-trainer", help="trainer name")
+    p.add_argument("--list", action="store_true", help="print the inbox and exit")
+
     p = sub.add_parser("db", help="database tools")
     _add_config(p)
     p.add_argument("action", choices=["upgrade"])
     return parser
+
+
+def _add_report_window(p: argparse.ArgumentParser, days: int) -> None:
+    _add_config(p)
+    p.add_argument("--since", default=None, help="start, YYYY-MM-DD or ISO time, UTC (default: --days before --until)")
+    p.add_argument("--until", default=None, help="end (exclusive), YYYY-MM-DD or ISO time, UTC (default: now)")
+    p.add_argument("--days", type=int, default=days, help=f"length of the period when --since is not given ({days})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +145,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _data(args)
     cfg = _config(args)
     if cmd == "train":
-        return _train(cfg)
+        return _train(cfg, args)
+    if cmd in ("report", "stats"):
+        return _report(cfg, args)
+    if cmd == "review":
+        return _review(cfg, args)
     if cmd == "run" and (cfg.channels.telegram is not None or cfg.channels.slack is not None):
         from bot.app import App
         from bot.runner import run
@@ -134,12 +172,17 @@ def _dispatch(args: argparse.Namespace) -> int:
             app.close()
     if cmd == "nlu":
         from bot.app import load_model
+        from moderation.cli import parse_with_signals
 
         model = load_model(cfg)
-        print(json.dumps(model.parse(args.text).as_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(parse_with_signals(cfg, model, args.text), ensure_ascii=False, indent=2))
         return 0
     if cmd == "test":
         return _test_nlu(cfg, args)
+    if cmd == "moderation":
+        from moderation.cli import run_moderation
+
+        return run_moderation(cfg, args)
     if cmd == "inbox":
         return _inbox(cfg, args)
     if cmd == "privacy":
@@ -166,8 +209,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 2
 
 
-def _train(cfg: FancareConfig) -> int:
-    from bot.app import model_root, train_model
+def _train(cfg: FancareConfig, args: argparse.Namespace | None = None) -> int:
+    from bot.app import model_root
+    from bot.training import train_and_promote
     from nlu.readers import load_training_data
     from nlu.validate import validate
 
@@ -177,11 +221,24 @@ def _train(cfg: FancareConfig) -> int:
         for p in errors:
             print(p.describe(), file=sys.stderr)
         return 2
-    model = train_model(cfg)
-    path = model.save(model_root(cfg))
+    outcome = train_and_promote(cfg, force=bool(getattr(args, "force", False)), folds=getattr(args, "folds", 5),
+                                out=sys.stdout)
+    model, path = outcome.model, outcome.path
+    from knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path), encoder_paths=model.encoder_paths,
+                       cache_file=model_root(cfg) / "kb-embeddings.npz")
+    kb.warm(list(model.heads))
     m = model.meta
     print(f"trained model {m['version']} on {m['examples']} examples, {len(m['intents'])} intents, "
           f"encoders {', '.join(m['encoders'])} in {m['train_seconds']} s -> {path}")
+    from moderation.cli import train_moderation
+
+    train_moderation(cfg, model)
+    if not outcome.promoted:
+        print("NOT PROMOTED: the new model scores worse than the current one; models/LATEST is unchanged "
+              "(fix the data, or `fancare train --force`)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -189,6 +246,11 @@ def _data(args: argparse.Namespace) -> int:
     from nlu.readers import load_training_data, to_rasa_yaml
     from nlu.validate import validate
 
+    if args.data_command in ("import-rasa", "export-rasa"):
+        from bot.rasa_cli import export_rasa, import_rasa
+
+        cfg = load_config(args.config) if Path(args.config).exists() else FancareConfig()
+        return import_rasa(cfg, args) if args.data_command == "import-rasa" else export_rasa(cfg, args)
     if args.data_command == "convert":
         td = load_training_data([args.source])
         text = to_rasa_yaml(td)
@@ -216,8 +278,20 @@ def _data(args: argparse.Namespace) -> int:
     return 2 if n_err else 0
 
 
+def _report(cfg: FancareConfig, args: argparse.Namespace) -> int:
+    from bot.analytics.cli import report_command
+
+    return report_command(cfg, args)
+
+
+def _review(cfg: FancareConfig, args: argparse.Namespace) -> int:
+    from bot.review_cli import review_command
+
+    return review_command(cfg, args)
+
+
 def _test_nlu(cfg: FancareConfig, args: argparse.Namespace) -> int:
-    from bot.app import load_model, nlu_config_fingerprint
+    from bot.app import load_model, train_options
     from nlu.evaluate import cross_validate, evaluate, format_table, write_report
     from nlu.model import NLUModel
     from nlu.readers import load_training_data
@@ -227,8 +301,7 @@ def _test_nlu(cfg: FancareConfig, args: argparse.Namespace) -> int:
     data = load_training_data([args.data])
 
     def train(td: TrainingData) -> NLUModel:
-        return NLUModel.train(td, route=route, threshold=cfg.nlu.fallback_threshold, C=cfg.nlu.regularization,
-                              max_chars=cfg.nlu.max_text_chars, config_fingerprint=nlu_config_fingerprint(cfg))
+        return NLUModel.train(td, **train_options(cfg, route))
 
     report: dict[str, Any]
     if args.cv:
@@ -259,6 +332,9 @@ def _inbox(cfg: FancareConfig, args: argparse.Namespace) -> int:
         for r in rows:
             who = f" by {r['claimed_by']}" if r["claimed_by"] else ""
             print(f"#{r['id']} [{r['priority']}] {r['queue']} {r['state']}{who} {r['fan'] or ''}: {r['last']}")
+        for d in inbox.dead_letters(store):
+            ref = f"escalation #{d['escalation_id']}" if "escalation_id" in d else f"conversation {d['conversation_id']}"
+            print(f"dead letter: {d['where']} message {d['id']} ({ref}, {d['at']}): {d['error']}")
         return 0
     if args.id is None:
         print("error: an escalation id is needed", file=sys.stderr)

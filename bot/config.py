@@ -41,6 +41,11 @@ class NLUConfig(Section):
     min_examples_per_intent: int = Field(5, ge=1)
     regularization: float = Field(10.0, gt=0)
     max_text_chars: int = Field(1000, ge=16)
+    # Measured in BENCHMARKS.md; off by default (accuracy gain vs. training time and latency).
+    features: list[Literal["minilm", "e5", "tfidf"]] = Field(default_factory=list)  # extra head inputs
+    tfidf_weight: float = Field(0.3, ge=0.0, le=1.0)  # share of the TF-IDF model in the averaged probabilities
+    finetune: bool = False  # contrastive fine-tune of MiniLM on the training data (`fancare train`)
+    finetune_epochs: int = Field(1, ge=1)
 
 
 class KnowledgeBaseConfig(Section):
@@ -76,14 +81,51 @@ class OrdersConfig(Section):
 
 
 class ModerationRule(Section):
+    """One ordered rule: fires on `signal` >= `min_score`, on `pattern`, or on both (see moderation/rules.py)."""
+
     name: str
-    pattern: str
+    pattern: str | None = None
+    signal: str | None = None  # offensive, hate, spam, spam.<reason>, negative, flood, repeat, pii, pii.card, ...
+    min_score: float = 0.5
     action: Literal["allow", "flag", "hide", "warn", "mute", "ban"] = "flag"
+    strike: float | None = Field(None, ge=0)  # default: 1, or 0 for flag/allow
+    mute_minutes: int = Field(60, ge=1)
+    notice: bool = False  # short public notice in the group when enforced
+    chats: list[str] | None = None  # only in these chat ids
+
+
+class ModerationStrikesConfig(Section):
+    decay_days: float = Field(30.0, gt=0)  # strikes older than this no longer count
+    mute_after: float = Field(3.0, gt=0)
+    ban_after: float = Field(5.0, gt=0)
+
+
+class CrisisConfig(Section):
+    """Crisis early warning (moderation/crisis.py): rolling windows vs. an EWMA + robust z baseline."""
+
+    enabled: bool = True
+    window_minutes: int = Field(10, ge=1)
+    short_minutes: int = Field(5, ge=1)  # a second, shorter window (faster on sharp storms)
+    z_threshold: float = Field(4.0, gt=0)
+    min_count: int = Field(8, ge=1)  # negative messages in the window before anything can alarm
+    ratio_threshold: float = Field(2.0, gt=1)  # and at least this multiple of the baseline
+    cooldown_minutes: int = Field(60, ge=1)
 
 
 class ModerationConfig(Section):
     dry_run: bool = False
+    dry_run_chats: list[str] = Field(default_factory=list)  # record only, in these chats
+    preset: Literal["none", "standard"] = "none"  # "standard": moderation.rules.STANDARD_RULES after `rules`
     rules: list[ModerationRule] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)  # user ids never acted on
+    trusted: list[str] = Field(default_factory=list)  # user ids at most flagged
+    allowed_links: list[str] = Field(default_factory=list)  # hosts (and their subdomains) that are not spam
+    strikes: ModerationStrikesConfig = Field(default_factory=ModerationStrikesConfig)
+    flood_window_s: float = Field(60.0, gt=0)
+    notice_text: str = "A message was removed under the community rules ({rule})."
+    appeal_queue: str = "moderation"
+    training_data: str = "training_data/moderation"  # hand-written CC0 examples (moderation/train.py)
+    crisis: CrisisConfig = Field(default_factory=CrisisConfig)
 
 
 class LoggingConfig(Section):
@@ -97,12 +139,22 @@ class ShellChannelConfig(Section):
 
 
 class TelegramWebhookConfig(Section):
+    """Webhook mode: Telegram POSTs updates to `url`; we listen on `listen:port` + `path`."""
+
     listen: str = "127.0.0.1"
-    port: int = 8443
+    port: int = Field(8443, ge=0, le=65535)
     path: str = "/telegram"
-    url: str | None = None  # public URL Telegram calls (behind your reverse proxy)
-    secret_token: SecretStr | None = None
-    max_body_bytes: int = 1_000_000
+    url: str | None = None  # public URL Telegram calls (behind your reverse proxy); set on start
+    secret_token: SecretStr | None = None  # required in webhook mode: checked on every request
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+
+
+class TelegramRateLimits(Section):
+    """Outbound flood limits (Telegram's documented ones by default)."""
+
+    overall_per_s: float = Field(30.0, gt=0)
+    group_per_min: float = Field(20.0, gt=0)
+    chat_per_s: float = Field(1.0, gt=0)  # private chats; short bursts of 3 allowed
 
 
 class TelegramConfig(Section):
@@ -111,33 +163,47 @@ class TelegramConfig(Section):
     enabled: bool = True
     token: SecretStr
     mode: Literal["polling", "webhook"] = "polling"
-    base_url: str | None = None  # self-hosted Bot API server (tests: the fake server)
+    base_url: str | None = None  # self-hosted Bot API server, e.g. http://host:8081/bot (tests: the fake)
     webhook: TelegramWebhookConfig = Field(default_factory=TelegramWebhookConfig)
-    allowed_chats: list[int] | None = None  # None: every chat the bot is in
-    public_intents: list[str] = Field(default_factory=lambda: ["faq"])
+    poll_timeout_s: int = Field(30, ge=0, le=50)  # getUpdates long-poll
+    private_chats: bool = True  # answer fans in private chats with the bot
+    allowed_chats: list[int] | None = None  # groups the bot works in; None: every group it is in
+    public_intents: list[str] = Field(default_factory=lambda: ["faq"])  # answered in groups unasked
     private_intents: list[str] = Field(default_factory=lambda: ["order_status", "refund_request", "complaint"])
+    typing_indicator: bool = True
+    max_concurrency: int = Field(32, ge=1)  # updates processed at once
+    rate_limits: TelegramRateLimits = Field(default_factory=TelegramRateLimits)
 
 
 class SlackConfig(Section):
-    """`channels.slack`: the operator console (owned by bot/channels/slack.py)."""
+    """`channels.slack`: the operator console (owned by bot/channels/slack.py).
+
+    Channels are Slack channel ids (C0123...) or names (#care); `operators` are Slack user ids.
+    Only members of `operator_usergroup` or `operators` may act; with neither set, nobody may.
+    """
 
     enabled: bool = True
     mode: Literal["socket", "http"] = "http"
     bot_token: SecretStr
-    app_token: SecretStr | None = None  # socket mode
+    app_token: SecretStr | None = None  # socket mode (xapp-...)
     signing_secret: SecretStr | None = None  # http mode
     api_url: str | None = None  # Web API base, e.g. https://slack.com/api/ (tests: the fake server)
     listen: str = "127.0.0.1"
-    port: int = 3000
+    port: int = Field(3000, ge=0, le=65535)
+    path: str = "/slack/events"
+    max_body_bytes: int = Field(1_000_000, ge=1024)
     default_channel: str = "#care"
     queue_channels: dict[str, str] = Field(default_factory=dict)  # queue -> channel id
-    oncall_usergroup: str | None = None
+    oncall_usergroup: str | None = None  # subteam id (S0123...) mentioned on crisis cards
+    oncall_queues: list[str] = Field(default_factory=lambda: ["crisis"])
     operator_usergroup: str | None = None
     operators: list[str] = Field(default_factory=list)  # allow-listed Slack user ids
     note_prefix: str = "note:"
+    card_messages: int = Field(5, ge=1, le=20)  # last messages of the conversation on the card
     sla_minutes: dict[str, int] = Field(default_factory=lambda: {"urgent": 5, "high": 15, "normal": 60, "low": 240})
+    sla_check_s: float = Field(30.0, gt=0)
     mask_personal_data: bool = True
-    max_attempts: int = 8
+    max_attempts: int = Field(8, ge=1)
 
 
 class ChannelsConfig(Section):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
 from typing import Any
 
 from sqlalchemy import select
@@ -87,3 +89,52 @@ def close(store: Store, domain: Domain, escalation_id: int, operator: str, state
         store.add_outbound(s, conv, out.text, payload=out.as_payload())
     word = "resolved" if state == "resolved" else "handed back to the bot"
     return ActionResult(True, f"#{escalation_id} {word}")
+
+
+def note(store: Store, escalation_id: int, operator: str, text: str) -> ActionResult:
+    """An internal note: kept in the ticket's transcript and audit log, never sent to the fan."""
+    text = text.strip()
+    if not text:
+        return ActionResult(False, "empty note")
+    with store.session() as s:
+        e = s.get(Escalation, escalation_id)
+        if e is None:
+            return ActionResult(False, f"no escalation #{escalation_id}")
+        e.transcript = [*list(e.transcript or []), {"from": "note", "text": text, "by": operator}]
+        store.audit(s, "escalation.note", actor=operator, conversation_id=e.conversation_id,
+                    data={"escalation_id": escalation_id})
+    return ActionResult(True, f"note added to #{escalation_id} (not sent to the fan)")
+
+
+def stats(store: Store, since: datetime) -> dict[str, Any]:
+    """Volumes and times of escalations opened since `since` (response/resolution in seconds)."""
+    with store.session() as s:
+        rows = list(s.scalars(select(Escalation).where(Escalation.created_at >= since)))
+        open_now = len(list(s.scalars(select(Escalation.id).where(Escalation.state.in_(("open", "claimed"))))))
+    first = sorted((e.first_response_at - e.created_at).total_seconds() for e in rows if e.first_response_at)
+    done = sorted((e.resolved_at - e.created_at).total_seconds() for e in rows
+                  if e.resolved_at and e.state == "resolved")
+    csat = [e.csat for e in rows if e.csat is not None]
+    return {"opened": len(rows), "open_now": open_now,
+            "resolved": sum(e.state == "resolved" for e in rows),
+            "handed_back": sum(e.state == "handed_back" for e in rows),
+            "median_first_response_s": median(first) if first else None,
+            "median_resolution_s": median(done) if done else None,
+            "csat_avg": round(sum(csat) / len(csat), 2) if csat else None, "csat_count": len(csat)}
+
+
+def dead_letters(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Messages that could not be delivered after all retries: fan outbox and Slack outbox."""
+    from bot.store import Message
+    from bot.store.slack_models import SlackPost
+
+    with store.session() as s:
+        out = [{"where": m.channel, "id": m.id, "conversation_id": m.conversation_id, "error": m.error,
+                "at": m.created_at.isoformat(timespec="seconds")}
+               for m in s.scalars(select(Message).where(Message.direction == "out", Message.status == "dead")
+                                  .order_by(Message.id.desc()).limit(limit))]
+        out += [{"where": f"slack:{p.kind}", "id": p.id, "escalation_id": p.escalation_id, "error": p.error,
+                 "at": p.created_at.isoformat(timespec="seconds")}
+                for p in s.scalars(select(SlackPost).where(SlackPost.status == "dead")
+                                   .order_by(SlackPost.id.desc()).limit(limit))]
+    return out

@@ -1,7 +1,8 @@
 """The one path every message takes, whatever the channel.
 
-    record inbound (idempotent) -> per-conversation lock -> moderation -> NLU -> dialog policy
-    -> actions -> persist outbound + state in one transaction -> send (retried, in order)
+    record inbound (idempotent) -> per-conversation lock -> NLU -> signals (on the NLU's embedding)
+    -> moderation verdict -> dialog policy -> actions -> persist outbound + state + moderation record
+    in one transaction -> send (retried, in order) -> platform moderation actions, crisis watch
 
 Crash safety: the inbound row is written before anything else; processing results and the outbound
 rows are committed together with the inbound's "handled" status. A crash before that commit leaves
@@ -30,8 +31,11 @@ from bot.operators import LocalInbox, OperatorInbox
 from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Store
 from bot.store.models import utcnow
 from dialogs.domain import Button, Domain, Outgoing
-from dialogs.policy import Decision, DialogPolicy, Turn
+from dialogs.policy import Decision, DialogPolicy, EscalationRequest, Turn
 from moderation import ModerationPolicy, Verdict
+from moderation.actions import Target
+from moderation.service import Moderator
+from moderation.signals import Signals
 from nlu.model import ParseResult
 from nlu.service import NLUService
 
@@ -47,6 +51,13 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
+def _signal_summary(sig: Signals) -> dict[str, Any]:
+    """What an operator sees on an escalation: how the fan sounds and what was found (no values)."""
+    return {"sentiment": sig.sentiment, "sentiment_score": round(sig.sentiment_score, 3),
+            "offensive": round(sig.offensive, 3), "hate": round(sig.hate, 3), "spam": round(sig.spam, 3),
+            "pii": sorted(sig.pii), "language": sig.language}
+
+
 @dataclass(frozen=True)
 class HandleResult:
     message_id: int
@@ -60,12 +71,13 @@ class Pipeline:
     def __init__(self, store: Store, nlu: NLUService, policy: DialogPolicy, domain: Domain, *,
                  moderation: ModerationPolicy | None = None, operators: OperatorInbox | None = None,
                  channels: dict[str, Channel] | None = None, queue_priority: dict[str, str] | None = None,
-                 transcript_messages: int = 10) -> None:
+                 transcript_messages: int = 10, moderator: Moderator | None = None) -> None:
         self.store = store
         self.nlu = nlu
         self.policy = policy
         self.domain = domain
-        self.moderation = moderation or ModerationPolicy()
+        self.moderator = moderator or Moderator(policy=moderation or ModerationPolicy())
+        self.moderation = self.moderator.policy
         self.operators: OperatorInbox = operators or LocalInbox()
         self.channels: dict[str, Channel] = dict(channels or {})
         self.queue_priority = queue_priority or {}
@@ -135,17 +147,21 @@ class Pipeline:
                 assert msg is not None and conv is not None
                 contact = s.get(Contact, conv.contact_id)
                 text = msg.text
+                meta = dict(msg.payload or {})
+                gate = getattr(self.channels.get(msg.channel), "gate", None)
                 state = dict(conv.state or {})
                 esc = s.get(Escalation, conv.active_escalation_id) if conv.active_escalation_id else None
                 esc_info = (esc.id, esc.state) if esc is not None else None
                 name = contact.display_name if contact else None
                 language = contact.language if contact else None
+                who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
             parse: ParseResult | None = None
             verdict = Verdict()
+            signals: Signals | None = None
             relay = False
             try:
-                verdict = self.moderation.check(text)
                 parse = await self.nlu.parse(text)
+                signals, verdict = self._moderate(text, parse, meta, who)
                 turn = Turn(conversation_id, text, display_name=name, language=parse.language
                             if parse.language not in ("und", None) else language)
                 if verdict.blocks_reply:
@@ -153,8 +169,16 @@ class Pipeline:
                 elif esc_info and esc_info[1] in ("open", "claimed"):
                     decision = self._while_escalated(parse, state, turn, esc_info)
                     relay = True
+                elif self.moderator.is_appeal(text):  # "why was my comment deleted?": a human answers
+                    decision = Decision(state=state, action=f"escalate:{self.moderator.appeal_queue}")
+                    decision.escalate = EscalationRequest(self.moderator.appeal_queue, {
+                        "intent": "moderation_appeal", "language": parse.language,
+                        "last_moderation": self.moderator.last_action(self.store, **who)})
+                    decision.replies.append(Outgoing(text="", response="utter_handoff"))
                 else:
                     decision = self.policy.decide(parse, state, turn)
+                    if gate is not None:  # the channel may silence or redirect (e.g. group chats)
+                        decision = gate(meta, parse, state, decision)
             except Exception as exc:  # noqa: BLE001 - the fan gets an apology, the message stays
                 log.error("pipeline error on message %s in conversation %s: %s", message_id, conversation_id,
                           type(exc).__name__, exc_info=True)
@@ -163,7 +187,7 @@ class Pipeline:
                 decision = Decision(state=state, action="error")
                 decision.replies.append(self.domain.render("utter_apology", {}, seed=str(message_id)))
             new_esc = self._commit(message_id, conversation_id, parse, decision, turn, verdict,
-                                   esc_info[0] if relay and esc_info else None)
+                                   esc_info[0] if relay and esc_info else None, signals, who)
         self.last_debug[message_id] = {
             "intent": parse.intent if parse else None,
             "confidence": round(parse.confidence, 3) if parse else None,
@@ -174,6 +198,8 @@ class Pipeline:
             "action": decision.action,
             "article": next((d.get("article") for k, d in decision.events if k == "faq.answered"), None),
             "moderation": verdict.action,
+            "moderation_rule": verdict.rule,
+            "signals": signals.as_dict() if signals else None,
         }
         if len(self.last_debug) > 1000:
             self.last_debug.clear()
@@ -181,7 +207,42 @@ class Pipeline:
             await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
         if relay and esc_info:
             await self._notify(self.operators.fan_message(esc_info[0], text))
+        await self._after_moderation(verdict, signals, parse, meta, who, text)
         return len(decision.replies)
+
+    def _moderate(self, text: str, parse: ParseResult, meta: dict[str, Any],
+                  who: dict[str, str]) -> tuple[Signals | None, Verdict]:
+        """Signals on the NLU's embedding, then the verdict. A failure here never costs the fan a
+        reply: it is logged and the message is allowed (pattern rules still apply)."""
+        try:
+            signals = self.moderator.signals(text, embedding=parse.embedding, encoder=parse.encoder,
+                                             sender=who["user_id"], chat=who["chat_id"], language=parse.language)
+            admin = bool(meta.get("is_admin") or meta.get("channel_post")
+                         or (meta.get("sender_chat") is not None and meta.get("sender_chat") == meta.get("chat_id")))
+            return signals, self.moderator.judge(self.store, text, signals, is_admin=admin, **who)
+        except Exception as exc:  # noqa: BLE001
+            log.error("moderation failed: %s", type(exc).__name__, exc_info=True)
+            self.metrics["moderation_errors"] += 1
+            return None, self.moderation.check(text)
+
+    async def _after_moderation(self, verdict: Verdict, signals: Signals | None, parse: ParseResult | None,
+                                meta: dict[str, Any], who: dict[str, str], text: str) -> None:
+        ext = meta.get("message_id")
+        sender_chat = meta.get("sender_chat")
+        target = Target(who["channel"], who["chat_id"], who["user_id"], str(ext) if ext is not None else None,
+                        str(sender_chat) if sender_chat is not None else None)
+        try:
+            alerts = await self.moderator.after_commit(verdict, target, signals, parse.intent if parse else None,
+                                                       text)
+        except Exception:  # noqa: BLE001 - the message is handled; moderation side effects are best effort
+            log.exception("moderation side effects failed")
+            return
+        for alert in alerts:
+            log.warning("crisis warning [%s]: %s negative in %s min vs %.1f expected", alert.key, alert.observed,
+                        alert.window_minutes, alert.expected)
+            notify = getattr(self.operators, "crisis_alert", None)
+            if notify is not None:
+                await self._notify(notify(alert))
 
     def _while_escalated(self, parse: ParseResult, state: dict[str, Any], turn: Turn,
                          esc_info: tuple[int, str]) -> Decision:
@@ -207,7 +268,8 @@ class Pipeline:
             log.exception("operator notification failed")
 
     def _commit(self, message_id: int, conversation_id: int, parse: ParseResult | None, decision: Decision,
-                turn: Turn, verdict: Verdict, relay_to: int | None) -> tuple[int, str, str] | None:
+                turn: Turn, verdict: Verdict, relay_to: int | None, signals: Signals | None = None,
+                who: dict[str, str] | None = None) -> tuple[int, str, str] | None:
         new_esc: tuple[int, str, str] | None = None
         with self.store.session() as s:
             msg = s.get(Message, message_id)
@@ -218,7 +280,11 @@ class Pipeline:
                                 fallback=parse.fallback, ranking=[list(r) for r in parse.ranking[:5]],
                                 entities=parse.entities, language=parse.language, encoder=parse.encoder,
                                 model_version=parse.model_version,
-                                signals={"moderation": verdict.action, "rule": verdict.rule}))
+                                signals={"moderation": verdict.action, "rule": verdict.rule,
+                                         **({"verdict": verdict.details} if verdict.action != "allow" else {}),
+                                         **(signals.as_dict() if signals else {})}))
+            if verdict.action != "allow" and who is not None:
+                self.moderator.record(s, verdict, message_id=message_id, conversation_id=conversation_id, **who)
             if verdict.action != "allow":
                 self.store.audit(s, f"moderation.{verdict.action}", conversation_id=conversation_id,
                                  data={"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run})
@@ -226,8 +292,9 @@ class Pipeline:
                 req = decision.escalate
                 priority = self.queue_priority.get(req.queue, "normal")
                 transcript = self._transcript(s, conversation_id)
+                reason = {**req.reason, **({"signals": _signal_summary(signals)} if signals else {})}
                 esc = Escalation(conversation_id=conversation_id, queue=req.queue, priority=priority,
-                                 reason=req.reason, transcript=transcript, state="open")
+                                 reason=reason, transcript=transcript, state="open")
                 s.add(esc)
                 s.flush()
                 conv.active_escalation_id = esc.id

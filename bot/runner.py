@@ -11,6 +11,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from bot.app import App
+from bot.model_watch import watch
 
 log = logging.getLogger("fancare.run")
 
@@ -44,6 +45,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> int:
     log.info("starting %s", ", ".join(n for n, _ in servers))
     tasks = [asyncio.create_task(fn(app, stop), name=name) for name, fn in servers]
     tasks.append(asyncio.create_task(app.pipeline.run_outbox(0.5, stop), name="outbox"))
+    tasks.append(asyncio.create_task(watch(app, stop), name="reload"))  # new models/LATEST, domain edits
     await app.pipeline.recover()
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     for t in done:

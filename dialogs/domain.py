@@ -49,8 +49,8 @@ class Domain:
     file: str = ""
 
     @classmethod
-    def load(cls, path: str | Path) -> Domain:
-        located = load_located_file(path)
+    def load(cls, source: str | Path) -> Domain:
+        located = load_located_file(source)
         data = located.data or {}
         file = located.file
         if not isinstance(data, dict):
@@ -63,7 +63,7 @@ class Domain:
         if not isinstance(raw, dict):
             raise DataError("'responses' must be a mapping", file, located.line_of(("responses",)), "responses")
         for name, variations in raw.items():
-            path = ("responses", str(name))
+            path: tuple[str | int, ...] = ("responses", str(name))
             if not isinstance(variations, list) or not variations:
                 raise DataError("a response needs a list of variations", file, located.line_of(path), str(name))
             out = []

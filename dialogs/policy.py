@@ -122,7 +122,9 @@ class DialogPolicy:
         st = d.state
         intent = parse.intent
         d.action = intent
-        if parse.fallback or intent == "out_of_scope":
+        unsure_silence = intent in SILENT_INTENTS and parse.confidence < self.confident
+        if parse.fallback or intent == "out_of_scope" or unsure_silence:
+            # Silence is only for messages we are sure are spam/abuse; a fan we misread gets an answer.
             return self._fallback(parse, turn, d)
         st["fallbacks"] = 0
         if intent in SILENT_INTENTS:
@@ -156,6 +158,8 @@ class DialogPolicy:
             self._say(d, turn, "utter_no_giveaway")
         elif intent == "poll_vote":
             self._say(d, turn, "utter_no_poll")
+        elif f"utter_{intent}" in self.domain.responses:  # an intent answered by its own response (Rasa rules)
+            self._say(d, turn, f"utter_{intent}")
         else:
             self._say(d, turn, "utter_default")
         return d

@@ -107,3 +107,10 @@ def get_encoder(name: str, model_path: str | None = None) -> Encoder:
                 raise ValueError(f"unknown encoder {name!r} (use 'minilm' or 'e5')")
             _cache[key] = enc
         return enc
+
+
+def install_encoder(name: str, encoder: Encoder, model_path: str | None = None) -> None:
+    """Serve `encoder` for `get_encoder(name, model_path)` from now on (benchmarks wrap the real
+    encoders in an embedding cache; a fine-tuned model is registered under its own path)."""
+    with _cache_lock:
+        _cache[(name, model_path)] = encoder

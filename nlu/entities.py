@@ -43,7 +43,7 @@ class EntityExtractor:
                     lookups.setdefault(s.entity, []).append(s.text)
         # A synonym variant of a looked-up value is itself a mention of that entity.
         for variant, canonical in td.synonyms.items():
-            for name, values in lookups.items():
+            for values in lookups.values():
                 if canonical.casefold() in {v.casefold() for v in values}:
                     values.append(variant)
         return cls(td.regexes, lookups, td.synonyms)

@@ -2,6 +2,12 @@
 
 Routing (`encoder: cascade`): English messages go to MiniLM (fast, batches well), everything else
 to multilingual e5. `minilm` or `e5` use that encoder for every message.
+
+Options measured in BENCHMARKS.md (all off by default):
+- `features`: extra inputs of every head: another encoder's embedding, concatenated to the routed
+  one ("minilm", "e5"), and/or "tfidf", a word+char n-gram model whose probabilities are averaged in;
+- `finetune`: a contrastive fine-tune of MiniLM on the training examples (nlu/finetune.py), saved
+  inside the model directory.
 """
 
 from __future__ import annotations
@@ -9,7 +15,9 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +26,18 @@ from typing import Any
 import numpy as np
 
 from nlu.classifier import IntentClassifier
-from nlu.encoders import get_encoder
+from nlu.encoders import get_encoder, install_encoder
 from nlu.entities import EntityExtractor
 from nlu.language import detect_language
+from nlu.tfidf import TfidfIntentModel
 from nlu.training_data import TrainingData
 
 FORMAT_VERSION = 1
 OUT_OF_SCOPE = "out_of_scope"
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<ents>\{.*\})?$", re.DOTALL)
+ENCODERS = ("minilm", "e5")
+FEATURES = (*ENCODERS, "tfidf")
+FINETUNED_DIR = "minilm-finetuned"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -69,7 +81,8 @@ class ParseResult:
 class NLUModel:
     def __init__(self, route: str, heads: dict[str, IntentClassifier], extractor: EntityExtractor,
                  threshold: float, meta: dict[str, Any], max_chars: int = 1000,
-                 encoder_paths: dict[str, str] | None = None) -> None:
+                 encoder_paths: dict[str, str] | None = None, *, head_inputs: dict[str, list[str]] | None = None,
+                 text_model: TfidfIntentModel | None = None, text_weight: float = 0.0) -> None:
         self.route = route
         self.heads = heads
         self.extractor = extractor
@@ -77,6 +90,10 @@ class NLUModel:
         self.meta = meta
         self.max_chars = max_chars
         self.encoder_paths = encoder_paths or {}
+        # head name -> the encoders whose embeddings it reads, concatenated in this order (routed first)
+        self.head_inputs = head_inputs or {name: [name] for name in heads}
+        self.text_model = text_model
+        self.text_weight = text_weight if text_model is not None else 0.0
 
     @property
     def version(self) -> str:
@@ -94,18 +111,35 @@ class NLUModel:
     @classmethod
     def train(cls, td: TrainingData, *, route: str = "cascade", threshold: float = 0.4, C: float = 10.0,
               max_chars: int = 1000, config_fingerprint: str = "", calibrate: bool = True,
-              encoder_paths: dict[str, str] | None = None) -> NLUModel:
+              encoder_paths: dict[str, str] | None = None, features: Sequence[str] = (),
+              text_weight: float = 0.3, finetune: bool = False, finetune_epochs: int = 1,
+              seed: int = 0) -> NLUModel:
         texts, labels = td.texts_and_labels()
         if len(set(labels)) < 2:
             raise ValueError("at least two intents are needed to train")
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown NLU features {unknown} (use {', '.join(FEATURES)})")
         started = time.perf_counter()
         heads: dict[str, IntentClassifier] = {}
-        paths = encoder_paths or {}
+        paths = dict(encoder_paths or {})
         cleaned = [clean_text(t, max_chars) for t in texts]
-        for name in cls.encoders_for(route):
-            enc = get_encoder(name, paths.get(name))
-            X = enc.encode_queries(cleaned)
-            heads[name] = IntentClassifier(C=C).fit(X, labels, calibrate=calibrate)
+        head_inputs = {name: [name, *[f for f in ENCODERS if f in features and f != name]]
+                       for name in cls.encoders_for(route)}
+        needed = {e for inputs in head_inputs.values() for e in inputs}
+        finetune_seconds = None
+        if finetune and "minilm" in needed:
+            from nlu.finetune import finetune_minilm
+
+            t0 = time.perf_counter()
+            paths["minilm"] = str(finetune_minilm(cleaned, labels, epochs=finetune_epochs, seed=seed,
+                                                  base_path=paths.get("minilm")))
+            finetune_seconds = round(time.perf_counter() - t0, 2)
+        vectors = {name: get_encoder(name, paths.get(name)).encode_queries(cleaned) for name in sorted(needed)}
+        for name, inputs in head_inputs.items():
+            X = np.hstack([vectors[e] for e in inputs])
+            heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate)
+        text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels) if "tfidf" in features else None
         fp = td.fingerprint()
         now = datetime.now(UTC)
         meta = {
@@ -120,8 +154,13 @@ class NLUModel:
             "examples": len(texts),
             "train_seconds": round(time.perf_counter() - started, 2),
             "temperature": {k: h.temperature for k, h in heads.items()},
+            "features": list(features),
+            "head_inputs": head_inputs,
+            "finetuned": finetune_seconds is not None,
+            "finetune_seconds": finetune_seconds,
         }
-        return cls(route, heads, EntityExtractor.from_training_data(td), threshold, meta, max_chars, paths)
+        return cls(route, heads, EntityExtractor.from_training_data(td), threshold, meta, max_chars, paths,
+                   head_inputs=head_inputs, text_model=text_model, text_weight=text_weight)
 
     # -- artifact -----------------------------------------------------------------------------
     def save(self, model_dir: str | Path) -> Path:
@@ -129,10 +168,20 @@ class NLUModel:
         root = Path(model_dir)
         out = root / self.version
         out.mkdir(parents=True, exist_ok=True)
+        paths = dict(self.encoder_paths)
+        if self.meta.get("finetuned") and "minilm" in paths:
+            # The fine-tuned encoder travels with the model: copied in, referred to relatively.
+            src, dst = Path(paths["minilm"]), out / FINETUNED_DIR
+            if src.resolve() != dst.resolve():
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+                install_encoder("minilm", get_encoder("minilm", str(src)), str(dst))
+                self.encoder_paths["minilm"] = str(dst)
+            paths["minilm"] = FINETUNED_DIR
         with open(out / "model.pkl", "wb") as f:
             pickle.dump({"route": self.route, "heads": self.heads, "extractor": self.extractor,
                          "threshold": self.threshold, "max_chars": self.max_chars,
-                         "encoder_paths": self.encoder_paths}, f)
+                         "encoder_paths": paths, "head_inputs": self.head_inputs,
+                         "text_model": self.text_model, "text_weight": self.text_weight}, f)
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
         tmp = root / ".LATEST.tmp"
         tmp.write_text(self.version + "\n")
@@ -152,11 +201,19 @@ class NLUModel:
             raise ValueError(f"model {p} has format {meta.get('format')}, expected {FORMAT_VERSION}; retrain")
         with open(p / "model.pkl", "rb") as f:
             state = pickle.load(f)  # noqa: S301 - our own artifact
+        paths = {k: (str(p / v) if not Path(v).is_absolute() else v)
+                 for k, v in (state.get("encoder_paths") or {}).items()}
         model = cls(state["route"], state["heads"], state["extractor"], state["threshold"], meta,
-                    state.get("max_chars", 1000), state.get("encoder_paths"))
-        for name in model.heads:  # warm the encoders now, not on the first fan message
+                    state.get("max_chars", 1000), paths, head_inputs=state.get("head_inputs"),
+                    text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0))
+        for name in model.encoder_names:  # warm the encoders now, not on the first fan message
             get_encoder(name, model.encoder_paths.get(name))
         return model
+
+    @property
+    def encoder_names(self) -> list[str]:
+        """Every encoder some head reads (the routed ones and the concatenated extras)."""
+        return sorted({e for inputs in self.head_inputs.values() for e in inputs})
 
     # -- inference ----------------------------------------------------------------------------
     def route_for(self, text: str) -> tuple[str, str]:
@@ -181,9 +238,26 @@ class NLUModel:
         intent = m.group("intent")
         return ParseResult(text, intent, 1.0, False, [(intent, 1.0)], ents, "und", None, self.version)
 
-    def classify(self, text: str, encoder: str, embedding: np.ndarray, language: str) -> ParseResult:
+    def _extras(self, encoder: str, texts: list[str]) -> dict[str, np.ndarray]:
+        """Embeddings of `texts` from the encoders a head reads besides the routed one."""
+        return {e: get_encoder(e, self.encoder_paths.get(e)).encode_queries(texts)
+                for e in self.head_inputs.get(encoder, [encoder])[1:]}
+
+    def classify(self, text: str, encoder: str, embedding: np.ndarray, language: str,
+                 extra: dict[str, np.ndarray] | None = None) -> ParseResult:
+        """Intent for one cleaned text from its routed embedding (and the head's extra inputs;
+        those are computed here when not given, which is what the pipeline's single messages do)."""
         head = self.heads[encoder]
-        probs = head.predict_proba(embedding.reshape(1, -1))[0]
+        inputs = self.head_inputs.get(encoder, [encoder])
+        if len(inputs) > 1:
+            extra = extra if extra is not None else {k: v[0] for k, v in self._extras(encoder, [text]).items()}
+            x = np.concatenate([embedding, *[extra[e] for e in inputs[1:]]])
+        else:
+            x = embedding
+        probs = head.predict_proba(x.reshape(1, -1))[0]
+        if self.text_model is not None and self.text_weight > 0:
+            tp = self.text_model.predict_proba([text], head.labels)[0]
+            probs = (1 - self.text_weight) * probs + self.text_weight * tp
         order = np.argsort(-probs)
         ranking = [(head.labels[i], float(probs[i])) for i in order[:10]]
         intent, conf = ranking[0]
@@ -217,7 +291,9 @@ class NLUModel:
             enc, lang = self.route_for(cleaned)
             groups.setdefault(enc, []).append((i, cleaned, lang))
         for enc, items in groups.items():
-            X = get_encoder(enc, self.encoder_paths.get(enc)).encode_queries([c for _, c, _ in items])
-            for (i, c, lang), vec in zip(items, X, strict=True):
-                results[i] = self.classify(c, enc, vec, lang)
+            batch = [c for _, c, _ in items]
+            X = get_encoder(enc, self.encoder_paths.get(enc)).encode_queries(batch)
+            extras = self._extras(enc, batch)
+            for j, ((i, c, lang), vec) in enumerate(zip(items, X, strict=True)):
+                results[i] = self.classify(c, enc, vec, lang, {k: v[j] for k, v in extras.items()})
         return [r for r in results if r is not None]

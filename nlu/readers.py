@@ -178,12 +178,13 @@ def read_file(path: str | Path) -> TrainingData:
 
 
 def load_training_data(paths: Iterable[str | Path]) -> TrainingData:
-    """Read files and directories (recursively: *.yml, *.yaml, *.csv) into one TrainingData."""
+    """Read files and directories (*.yml, *.yaml, *.csv directly inside; subdirectories such as
+    `training_data/moderation/` hold other models' data) into one TrainingData."""
     td = TrainingData()
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".yml", ".yaml", ".csv"))
+            files = sorted(f for f in p.glob("*") if f.is_file() and f.suffix.lower() in (".yml", ".yaml", ".csv"))
         elif p.exists():
             files = [p]
         else:

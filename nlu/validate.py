@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from nlu.training_data import TrainingData
+from nlu.training_data import Example, TrainingData
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def validate(td: TrainingData, *, min_examples: int = 5, known_entities: set[str
             problems.append(Problem("warning", f"duplicate example {text!r} in intent {where[0][0]}",
                                     where[1][1], where[1][2]))
     counts = Counter(ex.intent for ex in td.examples)
-    first = {}
+    first: dict[str, Example] = {}
     for ex in td.examples:
         first.setdefault(ex.intent, ex)
     for intent, n in sorted(counts.items()):

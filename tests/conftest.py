@@ -38,18 +38,39 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train the demo model once (cascade: MiniLM + e5 heads) and share it."""
+    """Train the demo model once (cascade: MiniLM + e5 heads) and share it.
+
+    The trained model is cached in `.test-cache/` under a key made of the training data, the
+    knowledge base and the NLU source code, so repeated test runs on the same code skip training."""
+    import hashlib
+    import shutil
+
     from bot.app import train_model
     from bot.config import FancareConfig
-
-    cfg = FancareConfig()
-    cfg.base_dir = REPO
     from knowledge_base import KnowledgeBase
 
+    h = hashlib.sha256()
+    for folder, pattern in (("training_data", "*"), ("knowledge_base/articles", "*.md"), ("nlu", "*.py"),
+                            ("knowledge_base", "*.py")):
+        for f in sorted((REPO / folder).glob(pattern)):
+            if f.is_file():
+                h.update(f.name.encode() + f.read_bytes())
+    cached = REPO / ".test-cache" / f"model-{h.hexdigest()[:16]}"
     out = tmp_path_factory.mktemp("models")
+    if (cached / "LATEST").exists():
+        shutil.copytree(cached, out, dirs_exist_ok=True)
+        return out
+    cfg = FancareConfig()
+    cfg.base_dir = REPO
     model = train_model(cfg)
     model.save(out)
     KnowledgeBase(REPO / "knowledge_base" / "articles", cache_file=out / "kb-embeddings.npz").warm(list(model.heads))
+    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
+    shutil.copytree(out, tmp, dirs_exist_ok=True)
+    try:
+        tmp.rename(cached)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from bot import inbox
 from bot.app import App
 from bot.channels.base import Incoming
+from bot.model_watch import watch
 from dialogs.domain import Outgoing
 
 OPERATOR = "local-operator"
@@ -82,6 +83,7 @@ async def run_shell(app: App, *, user_id: str, display_name: str, debug: bool = 
     await app.pipeline.recover()
     stop = asyncio.Event()
     poller = asyncio.create_task(app.pipeline.run_outbox(0.3, stop))
+    reloader = asyncio.create_task(watch(app, stop))  # a new model from `fancare train` is picked up live
     if interactive:
         stdout.write(f"{app.cfg.brand.name} assistant (model {app.model.version}). Type a message; "
                      "Ctrl-D to quit; '#' for operator commands.\n")
@@ -114,6 +116,7 @@ async def run_shell(app: App, *, user_id: str, display_name: str, debug: bool = 
     finally:
         stop.set()
         await poller
+        await reloader
         await app.pipeline.dispatch()
     return 0
 

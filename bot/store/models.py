@@ -146,3 +146,11 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(128), default="fancare")
     conversation_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# The Slack console's tables share this metadata (Alembic autogenerate sees them).
+from bot.store import slack_models as _slack_models  # noqa: E402,F401
+
+from bot.store import moderation_models as _moderation_models  # noqa: E402,F401
+
+from bot.store import review_models as _review_models  # noqa: E402,F401

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, create_engine, event, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,11 +84,12 @@ class Store:
 
     def drop_all(self) -> None:
         """Tests only: remove every table, including Alembic's version table."""
-        from sqlalchemy import text
+        from sqlalchemy import MetaData
 
+        found = MetaData()
+        found.reflect(self.engine)  # every table present, including ones no model declares (yet)
+        found.drop_all(self.engine)
         Base.metadata.drop_all(self.engine)
-        with self.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -163,7 +164,7 @@ class Store:
                 .values(status="processing", lease_until=now + timedelta(seconds=lease_s),
                         attempts=Message.attempts + 1)
             )
-            return bool(res.rowcount)
+            return bool(_rows(res))
 
     def unfinished_inbound(self, channel: str | None = None, limit: int = 500) -> list[int]:
         """Inbound messages a crashed or stopped worker left behind (received, or lease expired)."""
@@ -186,7 +187,7 @@ class Store:
                            Conversation.lock_until < now))
                 .values(lock_owner=owner, lock_until=now + timedelta(seconds=ttl_s))
             )
-            return bool(res.rowcount)
+            return bool(_rows(res))
 
     def unlock_conversation(self, conversation_id: int, owner: str) -> None:
         with self.session() as s:
@@ -222,7 +223,7 @@ class Store:
                 res = s.execute(update(Message).where(Message.id == m.id, Message.status == m.status)
                                 .values(status="sending", lease_until=now + timedelta(seconds=lease_s),
                                         attempts=Message.attempts + 1))
-                if res.rowcount:
+                if _rows(res):
                     seen_convs.add(m.conversation_id)
                     claimed.append(m)
         return claimed
@@ -267,7 +268,7 @@ class Store:
             res = s.execute(update(Escalation)
                             .where(Escalation.id == escalation_id, Escalation.state == "open")
                             .values(state="claimed", claimed_by=operator, claimed_at=utcnow()))
-            won = bool(res.rowcount)
+            won = bool(_rows(res))
             esc = s.get(Escalation, escalation_id)
             if won and esc is not None:
                 self.audit(s, "escalation.claimed", actor=operator, conversation_id=esc.conversation_id,
@@ -372,6 +373,11 @@ class Store:
             c.erased_at = utcnow()
             self.audit(s, "privacy.erased", actor=actor, data={"contact_id": c.id})
             return True
+
+
+def _rows(result: Any) -> int:
+    """Rows matched by an UPDATE (a CursorResult; typed loosely by SQLAlchemy's stubs)."""
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

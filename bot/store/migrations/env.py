@@ -12,7 +12,7 @@ target_metadata = Base.metadata
 def run() -> None:
     conn = config.attributes.get("connection")
     if conn is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
         with engine.begin() as c:
             context.configure(connection=c, target_metadata=target_metadata, render_as_batch=True)
             with context.begin_transaction():

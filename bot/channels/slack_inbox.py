@@ -1,0 +1,114 @@
+"""The `OperatorInbox` port's Slack adapter and the card snapshot it renders.
+
+It never calls Slack itself: it writes outbox rows in the same transaction that reads the state
+they report, then kicks delivery in the background, so a slow or unreachable Slack never delays
+the fan's reply and nothing is lost when Slack is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.channels.slack_blocks import CardInfo, card_blocks, card_text
+from bot.channels.slack_outbox import SlackOutbox
+from bot.channels.slack_text import escape, fan_text_for_slack
+from bot.config import SlackConfig
+from bot.store import Contact, Conversation, Escalation, Store
+from bot.store.slack_models import SlackTicket
+
+
+def load_card(s: Session, escalation_id: int) -> CardInfo | None:
+    esc = s.get(Escalation, escalation_id)
+    if esc is None:
+        return None
+    conv = s.get(Conversation, esc.conversation_id)
+    contact = s.get(Contact, conv.contact_id) if conv else None
+    return CardInfo(escalation_id=esc.id, queue=esc.queue, priority=esc.priority, state=esc.state,
+                    claimed_by=esc.claimed_by, fan_name=contact.display_name if contact else None,
+                    fan_channel=conv.channel if conv else "?", language=contact.language if contact else None,
+                    reason=dict(esc.reason or {}), transcript=list(esc.transcript or []))
+
+
+class SlackInbox:
+    """`OperatorInbox` for Slack: queue the card or the relayed message, then deliver in the background."""
+
+    def __init__(self, store: Store, cfg: SlackConfig, outbox: SlackOutbox) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.outbox = outbox
+        self._tasks: set[asyncio.Task[int]] = set()
+
+    def channel_for(self, queue: str) -> str:
+        return self.cfg.queue_channels.get(queue, self.cfg.default_channel)
+
+    def oncall_mention(self, queue: str) -> str | None:
+        if queue in self.cfg.oncall_queues and self.cfg.oncall_usergroup:
+            return f"<!subteam^{self.cfg.oncall_usergroup}>"
+        return None
+
+    def render(self, info: CardInfo, mention: str | None = None) -> list[dict[str, Any]]:
+        return card_blocks(info, mask=self.cfg.mask_personal_data, messages=self.cfg.card_messages,
+                           mention=mention)
+
+    async def escalation_opened(self, escalation_id: int, queue: str, priority: str) -> None:
+        with self.store.session() as s:
+            self.queue_card(s, escalation_id)
+        self.kick()
+
+    def queue_card(self, s: Session, escalation_id: int) -> SlackTicket | None:
+        """Post the card (first time) or update it and say so in the thread (e.g. upgraded to crisis)."""
+        info = load_card(s, escalation_id)
+        if info is None:
+            return None
+        mention = self.oncall_mention(info.queue)
+        ticket = s.get(SlackTicket, escalation_id)
+        if ticket is None:
+            ticket = SlackTicket(escalation_id=escalation_id, channel=self.channel_for(info.queue), sla_reposts=0)
+            s.add(ticket)
+            text = f"{mention} {card_text(info)}" if mention else card_text(info)  # mentions notify from `text`
+            self.outbox.enqueue(s, escalation_id, "card", ticket.channel, text,
+                                blocks=self.render(info, mention), in_thread=False)
+        else:
+            self.outbox.enqueue(s, escalation_id, "update", ticket.channel, card_text(info),
+                                blocks=self.render(info))
+            self.outbox.enqueue(s, escalation_id, "notice", ticket.channel,
+                                f"{mention or ''} Escalation #{escalation_id} is now *{escape(info.priority)}* "
+                                f"in `{escape(info.queue)}`.".strip())
+        return ticket
+
+    async def fan_message(self, escalation_id: int, text: str) -> None:
+        with self.store.session() as s:
+            ticket = s.get(SlackTicket, escalation_id) or self.queue_card(s, escalation_id)
+            if ticket is None:
+                return
+            body = fan_text_for_slack(text, mask=self.cfg.mask_personal_data)
+            self.outbox.enqueue(s, escalation_id, "fan", ticket.channel, f"*Fan:* {body}")
+        self.kick()
+
+    def notice(self, escalation_id: int, text: str, *, refresh_card: bool = False) -> None:
+        """A message in the escalation's thread (and optionally a re-rendered card), via the outbox."""
+        with self.store.session() as s:
+            ticket = s.get(SlackTicket, escalation_id)
+            if ticket is None:
+                return
+            if refresh_card:
+                info = load_card(s, escalation_id)
+                if info is not None:
+                    self.outbox.enqueue(s, escalation_id, "update", ticket.channel, card_text(info),
+                                        blocks=self.render(info))
+            self.outbox.enqueue(s, escalation_id, "notice", ticket.channel, text)
+        self.kick()
+
+    def kick(self) -> None:
+        """Deliver now, in the background: the caller (often the fan's pipeline) does not wait for Slack."""
+        task = asyncio.get_running_loop().create_task(self.outbox.deliver())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for the background deliveries started so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,350 @@
+"""The Telegram channel: python-telegram-bot as the transport, fancare's store as the inbox.
+
+    getUpdates / webhook POST -> classify (telegram_updates) -> store.record_inbound (durable)
+    -> confirm to Telegram (next getUpdates offset / HTTP 200) -> pipeline.process -> outbox
+    -> TelegramChannel.send (split, buttons, rate limits; 429/5xx become retries in the outbox)
+
+We call `Bot.get_updates` ourselves instead of PTB's `Updater`, because the Updater confirms an
+update (advances the offset) as soon as it is fetched; we confirm only after our own commit, so a
+process killed at any point loses nothing, and the `update_id` dedup in the store makes every
+redelivery harmless. PTB's per-chat dicts are not used: dialog state lives in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update, User
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.app import App
+from bot.channels.base import Incoming, PermanentSendError, RetryableSendError
+from bot.channels.telegram_edits import apply_edit
+from bot.channels.telegram_text import split_message
+from bot.channels.telegram_updates import ALLOWED_UPDATES, CHANNEL, GROUP_TYPES, Edit, classify
+from bot.config import TelegramConfig, secret
+from bot.pipeline import Pipeline, storable
+from dialogs.domain import Button, Outgoing
+from dialogs.policy import Decision
+from nlu.model import ParseResult
+
+__all__ = ["TelegramChannel", "TelegramService", "build_bot", "serve"]
+
+log = logging.getLogger("fancare.telegram")
+# httpx logs every request URL at INFO, and a Bot API URL contains the bot token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+CALLBACK_DATA_MAX_BYTES = 64
+RECOVER_EVERY_S = 10.0
+
+
+def build_bot(cfg: TelegramConfig) -> ExtBot[Any]:
+    """A PTB bot with Telegram's flood limits (overall, per group) and separate connection pools for
+    the long poll and for sends, so a long poll never blocks a reply."""
+    token = secret(cfg.token) or ""
+    rl = cfg.rate_limits
+    limiter = AIORateLimiter(overall_max_rate=rl.overall_per_s, overall_time_period=1,
+                             group_max_rate=rl.group_per_min, group_time_period=60, max_retries=0)
+    return ExtBot(token, base_url=cfg.base_url or DEFAULT_BASE_URL,
+                  request=HTTPXRequest(connection_pool_size=max(8, cfg.max_concurrency), read_timeout=15.0),
+                  get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=cfg.poll_timeout_s + 15.0),
+                  rate_limiter=limiter)
+
+
+def _seconds(value: int | float | dtm.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """Inline buttons whose callback data is the response's payload (Telegram caps it at 64 bytes)."""
+    rows = [[InlineKeyboardButton(b.title, callback_data=b.payload)] for b in buttons
+            if len(b.payload.encode()) <= CALLBACK_DATA_MAX_BYTES]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+class TelegramChannel:
+    """The outbound half (the pipeline's `Channel` port) plus the group gate.
+
+    Replies are plain text (no parse mode), so nothing a fan or an article says can break markup.
+    Errors map onto the outbox's retry rules: 429 -> retry after Telegram's `retry_after`; 5xx and
+    network errors -> retry with backoff; "blocked by the user", "chat not found" -> dead.
+    """
+
+    name = CHANNEL
+
+    def __init__(self, bot: ExtBot[Any], cfg: TelegramConfig, me: User | None = None) -> None:
+        self.bot = bot
+        self.cfg = cfg
+        self.me = me
+        self._chat_limiters: dict[int, AsyncLimiter] = {}
+        # parts of a long answer already delivered, so a retry after a failure mid-way sends the rest
+        self._parts_done: dict[tuple[str, str], int] = {}
+
+    def _limiter(self, chat_id: int) -> contextlib.AbstractAsyncContextManager[Any]:
+        if chat_id < 0:  # groups: PTB's AIORateLimiter already applies the per-group limit
+            return contextlib.nullcontext()
+        lim = self._chat_limiters.get(chat_id)
+        if lim is None:
+            if len(self._chat_limiters) > 10_000:
+                self._chat_limiters.clear()
+            rate = self.cfg.rate_limits.chat_per_s
+            lim = self._chat_limiters[chat_id] = AsyncLimiter(max_rate=3 * rate, time_period=3)
+        return lim
+
+    async def send(self, chat_id: str, message: Outgoing, *, reply_to: str | None = None,
+                   meta: dict[str, Any] | None = None) -> str | None:
+        parts = split_message(message.text)
+        key = (chat_id, message.text)
+        done = self._parts_done.get(key, 0)
+        cid = int(chat_id)
+        last_id: int | None = None
+        for i in range(done, len(parts)):
+            reply = (ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                     if reply_to and i == 0 else None)
+            markup = _keyboard(message.buttons) if i == len(parts) - 1 else None
+            async with self._limiter(cid):
+                sent = await self._call(self.bot.send_message(cid, parts[i], reply_parameters=reply,
+                                                              reply_markup=markup))
+            last_id = sent.message_id
+            if len(parts) > 1:
+                self._parts_done[key] = i + 1
+        self._parts_done.pop(key, None)
+        # Telegram message ids are unique per chat only; the store's external ids are per channel
+        return f"{chat_id}:{last_id}" if last_id is not None else None
+
+    @staticmethod
+    async def _call(coro: Any) -> Any:
+        try:
+            return await coro
+        except RetryAfter as exc:
+            raise RetryableSendError("telegram: flood control (429)", retry_after=_seconds(exc.retry_after)) from exc
+        except ChatMigrated as exc:
+            raise PermanentSendError(f"telegram: chat migrated to {exc.new_chat_id}") from exc
+        except (Forbidden, BadRequest, InvalidToken) as exc:
+            raise PermanentSendError(f"telegram: {type(exc).__name__}: {exc.message}") from exc
+        except (NetworkError, TelegramError) as exc:  # 5xx, timeouts, connection errors
+            raise RetryableSendError(f"telegram: {type(exc).__name__}") from exc
+
+    def gate(self, meta: dict[str, Any], parse: ParseResult, state: dict[str, Any],
+             decision: Decision) -> Decision:
+        """Group etiquette, applied by the pipeline after the policy decided.
+
+        In a group the bot answers when addressed, or unasked for `public_intents` (e.g. FAQ).
+        Sensitive matters (`private_intents`) move to a private chat with a deep link; the group
+        gets no details. A silenced message keeps the conversation's state unchanged."""
+        if meta.get("chat_type") not in GROUP_TYPES:
+            return decision
+        intent = None if parse.fallback else parse.intent
+        if not meta.get("addressed") and intent not in self.cfg.public_intents:
+            return Decision(state=state, action="telegram:not_addressed")
+        if intent in self.cfg.private_intents and self.me is not None and self.me.username:
+            link = f"https://t.me/{self.me.username}?start=g{abs(int(meta.get('chat_id', 0)))}"
+            text = (f"Let's sort this out in a private chat, so your details stay private: {link}")
+            return Decision(state=state, action="telegram:moved_private", replies=[Outgoing(text=text)],
+                            events=[("telegram.moved_private", {"intent": intent})])
+        return decision
+
+
+class TelegramService:
+    """Receives updates (polling or webhook), records them, processes them from the store."""
+
+    def __init__(self, app: App, cfg: TelegramConfig, bot: ExtBot[Any] | None = None) -> None:
+        self.app = app
+        self.cfg = cfg
+        self.pipeline: Pipeline = app.pipeline
+        self.bot = bot or build_bot(cfg)
+        self.channel = TelegramChannel(self.bot, cfg)
+        self._sem = asyncio.Semaphore(cfg.max_concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.offset: int | None = None
+        self.metrics = self.pipeline.metrics
+        self.webhook_port: int | None = None
+        self.ready = asyncio.Event()  # set once updates are being received
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set, then finish the messages in flight (drain) and return."""
+        async with self.bot:
+            me = await self.bot.get_me()
+            self.channel.me = me
+            self.pipeline.add_channel(self.channel)
+            self._spawn(self.pipeline.recover())  # what a previous process left unfinished
+            log.info("telegram: connected as bot id %s in %s mode", me.id, self.cfg.mode)
+            janitor = asyncio.create_task(self._recover_loop(stop), name="telegram-recover")
+            try:
+                if self.cfg.mode == "webhook":
+                    from bot.channels.telegram_webhook import run_webhook
+
+                    await run_webhook(self, stop)
+                else:
+                    await self.bot.delete_webhook(drop_pending_updates=False)
+                    self.ready.set()
+                    await self.poll(stop)
+            finally:
+                janitor.cancel()
+                await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for every recorded update being processed; then send what is left in the outbox."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.pipeline.dispatch()
+        log.info("telegram: drained")
+
+    async def _recover_loop(self, stop: asyncio.Event) -> None:
+        """Messages left `processing` by a killed process are re-run when their lease expires."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RECOVER_EVERY_S)
+            if stop.is_set():
+                return
+            try:
+                await self.pipeline.recover()
+            except Exception:  # noqa: BLE001 - try again next round
+                log.exception("telegram: recovery round failed")
+
+    # -- polling --------------------------------------------------------------------------------
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll getUpdates. The offset (Telegram's confirmation) advances only past updates that
+        `ingest` has committed; a failure before that makes Telegram deliver them again."""
+        backoff = 1.0
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.create_task(self.bot.get_updates(
+                    offset=self.offset, timeout=self.cfg.poll_timeout_s, allowed_updates=ALLOWED_UPDATES))
+                await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    with contextlib.suppress(BaseException):
+                        await fetch
+                    return
+                try:
+                    updates = fetch.result()
+                except RetryAfter as exc:
+                    await self._sleep(stop, _seconds(exc.retry_after))
+                    continue
+                except (InvalidToken, Conflict) as exc:
+                    log.error("telegram: getUpdates refused (%s); retrying in 30s", type(exc).__name__)
+                    await self._sleep(stop, 30.0)
+                    continue
+                except (NetworkError, TelegramError) as exc:
+                    log.warning("telegram: getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                    await self._sleep(stop, backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                backoff = 1.0
+                if not updates:
+                    continue
+                try:
+                    await self.ingest(updates)
+                except Exception:  # noqa: BLE001 - e.g. the database is down: do not confirm
+                    log.exception("telegram: could not record %d updates; they will be fetched again", len(updates))
+                    await self._sleep(stop, 2.0)
+                    continue
+                self.offset = updates[-1].update_id + 1
+        finally:
+            stopper.cancel()
+
+    @staticmethod
+    async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    # -- the durable inbox ------------------------------------------------------------------------
+    async def ingest(self, updates: Sequence[Update]) -> None:
+        """Commit every update to the store, in order, then schedule its processing. Returns once the
+        updates are durable: that is the moment the caller may confirm them to Telegram."""
+        me = self.channel.me
+        assert me is not None
+        for update in updates:
+            item = classify(update, me, self.cfg)
+            if isinstance(item, Edit):
+                await self._edit(item)
+            elif isinstance(item, Incoming):
+                self._record(item)
+            else:
+                self.metrics["telegram_ignored"] += 1
+
+    def _record(self, item: Incoming) -> None:
+        rec = self.pipeline.store.record_inbound(
+            channel=item.channel, external_id=item.external_id, chat_id=item.chat_id, user_id=item.user_id,
+            text=storable(item.text), display_name=item.display_name, language=item.language,
+            payload=dict(item.meta))
+        cq_id = item.meta.get("callback_query_id")
+        if cq_id:
+            self._spawn(self._answer_callback(cq_id))
+        if not rec.created:
+            self.metrics["duplicates"] += 1
+            if rec.status == "handled":
+                return
+        else:
+            self.metrics["received"] += 1
+        typing = self.cfg.typing_indicator and item.meta.get("chat_type") == "private"
+        self._spawn(self._work(rec.message_id, rec.conversation_id, int(item.chat_id) if typing else None))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _work(self, message_id: int, conversation_id: int, typing_chat: int | None) -> None:
+        """One recorded update through the pipeline. A failure never stops the loop: the message
+        stays unfinished in the store and the recovery round runs it again."""
+        async with self._sem:
+            if typing_chat is not None:
+                self._spawn(self._typing(typing_chat))
+            try:
+                await self.pipeline.process(message_id, conversation_id)
+                await self.pipeline.dispatch(conversation_id)
+            except Exception:  # noqa: BLE001
+                log.exception("telegram: processing message %s failed", message_id)
+
+    async def _typing(self, chat_id: int) -> None:
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_chat_action(chat_id, "typing")
+
+    async def _answer_callback(self, callback_query_id: str) -> None:
+        """Stop the button's spinner. Best effort: an expired query is not worth a retry."""
+        with contextlib.suppress(TelegramError):
+            await self.bot.answer_callback_query(callback_query_id)
+
+    async def _edit(self, edit: Edit) -> None:
+        res = apply_edit(self.pipeline.store, edit)
+        if res is None:
+            self.metrics["telegram_edits_ignored"] += 1
+            return
+        self.metrics["telegram_edits"] += 1
+        if res.escalation_id is not None:
+            try:
+                await self.pipeline.operators.fan_message(res.escalation_id, f"(edited) {edit.text}")
+            except Exception:  # noqa: BLE001 - the transcript already has the edit
+                log.exception("telegram: operator notification of an edit failed")
+
+
+async def serve(app: App, stop: asyncio.Event) -> None:
+    """`fancare run` entry point: serve `channels.telegram` until `stop`, then drain."""
+    cfg = app.cfg.channels.telegram
+    if cfg is None:
+        raise RuntimeError("channels.telegram is not configured")
+    await TelegramService(app, cfg).run(stop)

@@ -1,0 +1,128 @@
+"""`fancare moderation review|report` and the moderation parts of `fancare train` / `fancare nlu parse`.
+
+    fancare moderation review                 # pending flags, oldest first
+    fancare moderation review --all           # also enforced and dry-run actions
+    fancare moderation review restore 12      # a false positive: strike withdrawn, labelled "no"
+    fancare moderation review confirm 12      # right call, labelled "yes"
+    fancare moderation review ban 12          # right call, and the fan is banned (through the platform)
+    fancare moderation report                 # per rule: actions, restored, false-positive rate
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from bot.config import FancareConfig
+
+
+def add_parser(sub: Any) -> None:
+    from bot.cli import _add_config
+
+    p = sub.add_parser("moderation", help="moderation review queue and per-rule report")
+    _add_config(p)
+    msub = p.add_subparsers(dest="moderation_command", required=True)
+    q = msub.add_parser("review", help="list flagged items, or restore / confirm / ban one")
+    _add_config(q)
+    q.add_argument("decision", nargs="?", choices=["list", "restore", "confirm", "ban"], default="list")
+    q.add_argument("id", nargs="?", type=int)
+    q.add_argument("--all", action="store_true", help="list enforced and dry-run items too")
+    q.add_argument("--as", dest="moderator", default="cli-moderator")
+    q = msub.add_parser("report", help="actions and false-positive rate per rule")
+    _add_config(q)
+    q.add_argument("--json", action="store_true")
+
+
+def run_moderation(cfg: FancareConfig, args: argparse.Namespace) -> int:
+    from bot.store import Store
+    from moderation import review
+
+    store = Store(cfg.store_url())
+    store.migrate()
+    try:
+        if args.moderation_command == "report":
+            rows = review.report(store)
+            if args.json:
+                print(json.dumps(rows, indent=2))
+                return 0
+            print(f"{'rule':24} {'actions':>7} {'dry-run':>7} {'pending':>7} {'reviewed':>8} {'restored':>8} {'FP rate':>7}")
+            for r in rows:
+                fp = "-" if r["false_positive_rate"] is None else f"{r['false_positive_rate']:.0%}"
+                print(f"{r['rule']:24} {r['actions']:>7} {r['dry_run']:>7} {r['pending']:>7} {r['reviewed']:>8} "
+                      f"{r['restored']:>8} {fp:>7}")
+            return 0
+        if args.decision == "list":
+            statuses = ("pending", "acted") if args.all else ("pending",)
+            items = review.list_items(store, statuses)
+            if not items:
+                print("nothing to review")
+            for i in items:
+                score = "" if i.score is None else f"{i.score:.2f}"
+                dry = " (dry-run)" if i.dry_run else ""
+                print(f"#{i.id} [{i.status}] {i.action}{dry} by rule {i.rule} ({i.signal} {score}) "
+                      f"{i.channel}/{i.chat_id} user {i.user_id}: {i.text[:160]!r}")
+            return 0
+        if args.id is None:
+            print("error: give the item id", file=sys.stderr)
+            return 2
+        item = review.decide(store, args.id, args.decision, args.moderator)
+        if item is None:
+            print(f"error: no moderation item #{args.id}", file=sys.stderr)
+            return 1
+        if args.decision == "ban":
+            asyncio.run(_ban_on_platform(cfg, item))
+        print(f"#{item.id} {item.status} by {args.moderator}; it is a training example from the next `fancare train`")
+        return 0
+    finally:
+        store.dispose()
+
+
+async def _ban_on_platform(cfg: FancareConfig, item: Any) -> None:
+    from moderation.actions import LogActions, ModerationActions, Target
+
+    port: ModerationActions = LogActions()
+    if item.channel == "telegram" and cfg.channels.telegram is not None:
+        from moderation.telegram_actions import TelegramActions
+
+        port = TelegramActions.from_config(cfg.channels.telegram)
+    await port.ban(Target(item.channel, item.chat_id, item.user_id))
+
+
+def train_moderation(cfg: FancareConfig, model: Any) -> None:
+    """After the NLU model: heads on each of its encoders, from CC0 files + moderators' labels."""
+    from bot.app import model_root
+    from bot.store import Store
+    from moderation import review
+    from moderation.train import train_and_save
+
+    labelled: list[tuple[str, str, str]] = []
+    try:
+        store = Store(cfg.store_url())
+        store.migrate()
+        labelled = review.labelled_examples(store)
+        store.dispose()
+    except Exception as exc:  # noqa: BLE001 - no database yet: train on the files alone
+        print(f"moderation: no moderator labels ({type(exc).__name__})", file=sys.stderr)
+    path, heads = train_and_save(cfg.resolve(cfg.moderation.training_data), model_root(cfg),
+                                 list(model.heads), model.encoder_paths, labelled)
+    ex = heads.meta["examples"]
+    print(f"trained moderation heads ({', '.join(f'{k} {v}' for k, v in ex.items())} examples, "
+          f"{heads.meta['moderator_labels']} from moderators) in {heads.meta['train_seconds']} s -> {path}")
+
+
+def parse_with_signals(cfg: FancareConfig, model: Any, text: str) -> dict[str, Any]:
+    """`fancare nlu parse`: the NLU result plus every moderation signal and the verdict."""
+    from bot.app import model_root
+    from moderation.rules import Subject
+    from moderation.setup import build_moderator
+    parse = model.parse(text)
+    out: dict[str, Any] = parse.as_dict()
+    mod = build_moderator(cfg, model_root(cfg))
+    sig = mod.signals(text, embedding=parse.embedding, encoder=parse.encoder, sender="", chat="", language=parse.language)
+    verdict = mod.policy.decide(text, sig, Subject())
+    out["signals"] = sig.as_dict()
+    out["moderation"] = {"action": verdict.action, "rule": verdict.rule, **verdict.details}
+    return out

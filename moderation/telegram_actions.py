@@ -1,0 +1,86 @@
+"""Moderation actions on Telegram groups through the Bot API (python-telegram-bot).
+
+deleteMessage / restrictChatMember (mute until a date) / banChatMember, and a short public notice.
+Never against admins (checked with getChatMember right before acting: roles change), the bot itself,
+anonymous admins or messages sent as a channel (the brand's own channel posts in its discussion
+group that way); in private chats only the delete applies.
+"""
+
+from __future__ import annotations
+
+import datetime as dtm
+import logging
+from typing import Any
+
+from telegram import Bot, ChatPermissions
+
+from bot.config import TelegramConfig, secret
+from moderation.actions import Target
+
+log = logging.getLogger("fancare.moderation.telegram")
+CHANNEL_BOT_ID = 136817688  # author of messages sent as a channel
+ANON_ADMIN_ID = 1087968824  # author of anonymous admins' messages
+PROTECTED_ROLES = {"creator", "administrator"}
+
+
+class TelegramActions:
+    """The `ModerationActions` port on a PTB `Bot` (the channel's own, or one built from config)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._ready = False
+
+    @classmethod
+    def from_config(cls, cfg: TelegramConfig) -> TelegramActions:
+        return cls(Bot(secret(cfg.token) or "", base_url=cfg.base_url or "https://api.telegram.org/bot"))
+
+    async def _bot(self) -> Bot:
+        if not self._ready:
+            await self.bot.initialize()
+            self._ready = True
+        return self.bot
+
+    async def _protected(self, t: Target) -> bool:
+        """True when nobody may act on this sender: admins, the bot, channels, anonymous admins."""
+        if t.sender_chat is not None or not t.user_id.lstrip("-").isdigit():
+            return True
+        uid = int(t.user_id)
+        bot = await self._bot()
+        if uid in (CHANNEL_BOT_ID, ANON_ADMIN_ID, bot.id) or uid < 0:
+            return True
+        if int(t.chat_id) > 0:  # a private chat: there is nobody to restrict
+            return True
+        member = await bot.get_chat_member(int(t.chat_id), uid)
+        return member.status in PROTECTED_ROLES
+
+    async def delete_message(self, t: Target) -> bool:
+        if t.message_id is None or await self._protected(t):
+            log.info("moderation: not deleting message %s in %s (protected sender)", t.message_id, t.chat_id)
+            return False
+        return await (await self._bot()).delete_message(int(t.chat_id), int(t.message_id))
+
+    async def restrict(self, t: Target, minutes: int) -> bool:
+        if await self._protected(t):
+            log.info("moderation: not muting protected sender in %s", t.chat_id)
+            return False
+        until = dtm.datetime.now(dtm.UTC) + dtm.timedelta(minutes=minutes)
+        return await (await self._bot()).restrict_chat_member(int(t.chat_id), int(t.user_id), _MUTED,
+                                                              until_date=until)
+
+    async def ban(self, t: Target) -> bool:
+        if await self._protected(t):
+            log.info("moderation: not banning protected sender in %s", t.chat_id)
+            return False
+        return await (await self._bot()).ban_chat_member(int(t.chat_id), int(t.user_id), revoke_messages=False)
+
+    async def notice(self, t: Target, text: str) -> bool:
+        await (await self._bot()).send_message(int(t.chat_id), text)
+        return True
+
+    async def close(self) -> None:
+        if self._ready:
+            await self.bot.shutdown()
+            self._ready = False
+
+
+_MUTED: Any = ChatPermissions.no_permissions()

@@ -1,0 +1,92 @@
+"""Train the moderation heads (`fancare train` calls `train_and_save` after the NLU model).
+
+Training data, all with a clear licence: the hand-written CC0 files in `training_data/moderation/`
+(`sentiment.csv`: text,label; `toxicity.csv`: text,offensive,hate) plus the decisions of this
+brand's moderators from the review queue (restored -> "no", confirmed / banned -> "yes" for the
+signal that fired). One head set per encoder the NLU routes to, so that the heads read the very
+embedding the NLU computed for the message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from pathlib import Path
+
+from moderation.heads import SignalHead
+from moderation.normalize import normalize
+from moderation.signals import HEADS_FILE, ModerationHeads
+from nlu.encoders import Encoder, get_encoder
+from nlu.model import clean_text
+
+log = logging.getLogger("fancare.moderation")
+Examples = dict[str, list[tuple[str, str]]]  # head -> [(text, label)]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(io.StringIO("\n".join(lines))))
+
+
+def load_examples(data_dir: Path) -> Examples:
+    """Examples per head from `sentiment.csv` and `toxicity.csv` in `data_dir` (missing files: none)."""
+    ex: Examples = {"sentiment": [], "offensive": [], "hate": []}
+    if (data_dir / "sentiment.csv").exists():
+        ex["sentiment"] = [(r["text"], r["label"].strip()) for r in _rows(data_dir / "sentiment.csv")]
+    if (data_dir / "toxicity.csv").exists():
+        for r in _rows(data_dir / "toxicity.csv"):
+            ex["offensive"].append((r["text"], r["offensive"].strip()))
+            ex["hate"].append((r["text"], r["hate"].strip()))
+    # sentiment examples are clean by construction: more negatives for the toxicity heads
+    seen = {t for t, _ in ex["offensive"]}
+    for text, _label in ex["sentiment"]:
+        if text not in seen:
+            ex["offensive"].append((text, "no"))
+            ex["hate"].append((text, "no"))
+    return ex
+
+
+def add_moderator_labels(ex: Examples, labelled: list[tuple[str, str, str]]) -> int:
+    """Fold in (text, signal, yes/no) decisions for the heads that exist; returns how many."""
+    n = 0
+    for text, signal, label in labelled:
+        if signal in ("offensive", "hate"):
+            ex[signal].append((text, label))
+            if signal == "hate" and label == "yes":
+                ex["offensive"].append((text, "yes"))
+            n += 1
+    return n
+
+
+def train_heads(ex: Examples, encoders: dict[str, Encoder], seed: int = 0) -> ModerationHeads:
+    heads = ModerationHeads(meta={"examples": {k: len(v) for k, v in ex.items()}, "encoders": sorted(encoders)})
+    for enc_name, enc in encoders.items():
+        heads.by_encoder[enc_name] = {}
+        for name, rows in ex.items():
+            if len({lab for _, lab in rows}) < 2:
+                continue
+            texts = [t for t, _ in rows]
+            X = enc.encode_queries([clean_text(t) for t in texts])
+            metric = "macro_recall" if name == "sentiment" else "macro_f1"
+            head = SignalHead(name, metric=metric, C_emb=4.0, C_text=8.0, text_weight=0.5)
+            heads.by_encoder[enc_name][name] = head.fit([normalize(t) for t in texts], X, [lab for _, lab in rows],
+                                                        seed=seed)
+    return heads
+
+
+def train_heads_from_dir(data_dir: Path, encoder: Encoder) -> ModerationHeads:
+    return train_heads(load_examples(data_dir), {encoder.name: encoder})
+
+
+def train_and_save(data_dir: Path, model_dir: Path, encoder_names: list[str],
+                   encoder_paths: dict[str, str] | None = None,
+                   labelled: list[tuple[str, str, str]] | None = None) -> tuple[Path, ModerationHeads]:
+    t0 = time.perf_counter()
+    ex = load_examples(data_dir)
+    n = add_moderator_labels(ex, labelled or [])
+    encoders = {e: get_encoder(e, (encoder_paths or {}).get(e)) for e in encoder_names}
+    heads = train_heads(ex, encoders)
+    heads.meta.update(moderator_labels=n, train_seconds=round(time.perf_counter() - t0, 2))
+    return heads.save(model_dir / HEADS_FILE), heads

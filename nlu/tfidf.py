@@ -1,0 +1,56 @@
+"""A TF-IDF word + character n-gram intent model, averaged with the embedding head (`nlu.features: [tfidf]`).
+
+Why: sentence encoders smooth away the exact tokens that separate close intents ("card" vs "virtual
+card", "top up" vs "transfer"); a sparse n-gram model sees them. Its errors are different from the
+encoder's, so averaging the two probability vectors fixes some of each (see BENCHMARKS.md). It costs
+well under a millisecond per message and no extra model download.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+
+class TfidfIntentModel:
+    """Logistic regression on [word 1-2 grams | char_wb 2-5 grams] TF-IDF features."""
+
+    def __init__(self, C: float = 20.0, seed: int = 0) -> None:
+        self.C = C
+        self.seed = seed
+        self.labels: list[str] = []
+        self._word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                     lowercase=True, token_pattern=r"(?u)\b\w+\b")
+        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
+                                     lowercase=True, max_features=200_000)
+        self._lr: LogisticRegression | None = None
+
+    def _features(self, texts: list[str], fit: bool = False) -> sparse.csr_matrix:
+        if fit:
+            w = self._word.fit_transform(texts)
+            c = self._char.fit_transform(texts)
+        else:
+            w = self._word.transform(texts)
+            c = self._char.transform(texts)
+        return sparse.hstack([w, c], format="csr")
+
+    def fit(self, texts: list[str], labels: list[str]) -> TfidfIntentModel:
+        X = self._features(texts, fit=True)
+        self._lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, np.asarray(labels))
+        self.labels = [str(c) for c in self._lr.classes_]
+        return self
+
+    def predict_proba(self, texts: list[str], labels: list[str] | None = None) -> np.ndarray:
+        """Probabilities per text; columns follow `labels` when given (the embedding head's order)."""
+        assert self._lr is not None, "TF-IDF model is not trained"
+        p = self._lr.predict_proba(self._features(texts))
+        if labels is None or labels == self.labels:
+            return p
+        index = {lab: i for i, lab in enumerate(self.labels)}
+        out = np.zeros((p.shape[0], len(labels)), dtype=p.dtype)
+        for j, lab in enumerate(labels):
+            if lab in index:
+                out[:, j] = p[:, index[lab]]
+        return out

@@ -1,0 +1,112 @@
+"""The community report end to end: data made by the real pipeline (SQLite and PostgreSQL), SQL
+aggregates checked against what the pipeline did, the HTML/JSON files and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot import inbox
+from bot.analytics import build_report, default_window, format_stats, write_report
+from bot.cli import main
+from bot.store import Escalation, Message
+from nlu.similar import default_embedder
+from tests.fakes.recording_channel import RecordingChannel, fan_message
+
+UNCLEAR = ["blorp fizzle wumbo", "Blorp fizzle wumbo!!", "blorp  fizzle wumbo?", "zzkq vrrp"]
+
+
+async def _community(app) -> dict:
+    """A small day of the demo brand: chit-chat, FAQ, unclear messages, two escalations, a rating."""
+    ch = RecordingChannel()
+    app.pipeline.add_channel(ch)
+    results = []
+    for text, user in [("hello!", "u1"), ("how long does shipping to Germany take?", "u1"), ("thanks!", "u1"),
+                       ("hi there", "u2"), ("where is my order VT-482913", "u2")]:
+        results.append(await app.pipeline.handle(fan_message(text, user=user)))
+    for i, text in enumerate(UNCLEAR):
+        results.append(await app.pipeline.handle(fan_message(text, user=f"v{i}", chat="group-1")))
+    results.append(await app.pipeline.handle(fan_message("I want to talk to a human please", user="u3")))
+    results.append(await app.pipeline.handle(fan_message(
+        "my Pulse 3 started smoking and burned my wrist!!", user="u4")))
+    with app.store.session() as s:
+        first = s.scalars(select(Escalation).order_by(Escalation.id)).first()
+    assert inbox.claim(app.store, first.id, "op").ok
+    assert inbox.reply(app.store, first.id, "op", "Hi, I'm here to help").ok
+    assert inbox.close(app.store, app.domain, first.id, "op", "resolved").ok
+    await app.pipeline.dispatch()
+    results.append(await app.pipeline.handle(fan_message("5", user="u3")))
+    return {"results": results, "first_escalation": first.id}
+
+
+async def test_report_counts_what_the_pipeline_did(app):
+    made = await _community(app)
+    results = made["results"]
+    esc_id = made["first_escalation"]
+    # Known timings and a known weekday/hour, to check the dialect-specific SQL arithmetic.
+    wednesday = datetime(2026, 11, 25, 14, 30)
+    with app.store.session() as s:
+        e = s.get(Escalation, esc_id)
+        s.execute(update(Escalation).where(Escalation.id == esc_id).values(
+            created_at=e.first_response_at - timedelta(minutes=90), resolved_at=e.first_response_at +
+            timedelta(hours=2)))
+        s.execute(update(Message).where(Message.id == results[0].message_id).values(created_at=wednesday))
+    window = default_window(datetime(2026, 11, 1), None)
+    report = build_report(app.store, window, embed=default_embedder(), brand="Voltora")
+    s = report["summary"]
+    assert s["messages_in"] == len(results)
+    assert report["volume"]["by_channel"] == [{"channel": "test", "n": len(results)}]
+    assert s["conversations"] == len({r.conversation_id for r in results})
+    assert s["escalations"] == 2 and s["open_escalations"] == 1
+    assert s["containment"] == round(1 - 2 / s["conversations"], 4)
+    assert {q["queue"] for q in report["escalations"]["by_queue"]} == {"general", "crisis"}
+    times = report["escalations"]["times_by_priority"]["normal"]
+    assert times["first_response"] == {"n": 1, "median_s": 5400.0, "p90_s": 5400.0}
+    assert abs(times["resolution"]["median_s"] - 5400 - 7200) < 2
+    assert report["escalations"]["csat"]["average"] == 5 and s["csat_count"] == 1
+    assert report["volume"]["by_weekday_hour"][2][14] >= 1  # Wednesday, 14:00 UTC
+    chat = next(c for c in report["volume"]["top_chats"] if c["chat_id"] == "group-1")
+    assert chat == {"channel": "test", "chat_id": "group-1", "n": len(UNCLEAR), "fans": len(UNCLEAR)}
+    intents = {d["intent"]: d["n"] for d in report["intents"]["distribution"]}
+    assert sum(intents.values()) == len(results)
+    assert intents.get("faq", 0) >= 1 and intents.get("greet", 0) >= 2
+    faq = {a["article"]: a for a in report["faq_articles"]}
+    assert faq["shipping-times"]["answers"] == 1 and faq["shipping-times"]["helpful_share"] == 1.0
+    # the three wordings of the same unclear message are one group, named after the first
+    fell_back = [r for r in results if r.debug and r.debug["fallback"]]
+    assert s["unanswered"] >= 3 and len(fell_back) >= 3
+    blorps = [r for r, t in zip(results[5:9], UNCLEAR, strict=True) if t.lower().startswith("blorp")
+              and r.debug["fallback"]]
+    top = report["unanswered"][0]
+    assert len(blorps) >= 2 and top["count"] == len(blorps) and top["text"].lower().startswith("blorp")
+    assert report["sentiment"]["by_day"] and report["engagement"]["poll_vote"] == {"messages": 0, "fans": 0}
+    assert "containment" in format_stats(report) and "blorp" in format_stats(report).lower()
+
+
+async def test_report_files_and_cli(app, config_path, tmp_path, capsys):
+    await _community(app)
+    out = tmp_path / "out" / "report.html"
+    assert main(["report", "--config", str(config_path), "--since", "2026-01-01", "--out", str(out)]) == 0
+    html = out.read_text()
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert data["summary"]["messages_in"] == 12
+    assert html.count("data:image/png;base64,") >= 5
+    assert "http://" not in html and "https://" not in html  # opens offline
+    assert "<script" not in html
+    assert main(["stats", "--config", str(config_path), "--days", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "12 in" in text and "escalation rate" in text
+
+
+async def test_fan_text_is_escaped_in_the_html(app, tmp_path):
+    app.pipeline.add_channel(RecordingChannel())
+    for i in range(2):
+        await app.pipeline.handle(fan_message("<img src=x onerror=alert(1)> qqq zzz", user=f"x{i}"))
+    report = build_report(app.store, default_window(None, None))
+    html_path, _ = write_report(report, tmp_path / "r.html")
+    html = html_path.read_text()
+    if report["unanswered"]:
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img src=x" not in html

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import cache
-from benchmarks.common import CACHE, Timer, table, write_config, write_result
+from benchmarks.common import CACHE, RESULTS, Timer, table, write_config, write_result
 from bot.cli import main as fancare
 from nlu.evaluate import evaluate
 from nlu.finetune import finetune_minilm
@@ -39,6 +39,7 @@ FULL_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("minilm C=100", "minilm", {"regularization": 100.0}),
     ("minilm + tfidf", "minilm", {"features": ["tfidf"]}),
     ("minilm C=100 + tfidf", "minilm", {"regularization": 100.0, "features": ["tfidf"]}),
+    ("minilm + tfidf w=0.5", "minilm", {"features": ["tfidf"], "tfidf_weight": 0.5}),
 ]
 FULL_E5_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [  # with FANCARE_BENCH_E5=1 (13,000 e5 encodings)
     ("e5", "e5", {}),
@@ -83,12 +84,27 @@ def encoder_speed(data_dir: Path, n: int = 500) -> list[dict[str, Any]]:
     return rows
 
 
+def _selected(variants: list[Any]) -> list[Any]:
+    """`FANCARE_BENCH_VARIANTS="name,name"` re-measures only those variants (the rest are kept)."""
+    wanted = [w.strip() for w in os.environ.get("FANCARE_BENCH_VARIANTS", "").split(",") if w.strip()]
+    return [v for v in variants if v[0] in wanted] if wanted else variants
+
+
+def _kept_rows(name: str, measuring: set[str]) -> list[dict[str, Any]]:
+    """Rows of an earlier run that this run does not re-measure (only when a subset is selected)."""
+    path = RESULTS / f"{name}.json"
+    if not os.environ.get("FANCARE_BENCH_VARIANTS") or not path.exists():
+        return []
+    return [r for r in json.loads(path.read_text())["variants"] if r["variant"] not in measuring]
+
+
 def run_full(data_dir: Path, variants: list[tuple[str, str, dict[str, Any]]] | None = None) -> dict[str, Any]:
     cache.install(CACHE)
     train, test = data_dir / "banking77" / "train.csv", data_dir / "banking77" / "test.csv"
     if variants is None:
         variants = FULL_VARIANTS + (FULL_E5_VARIANTS if os.environ.get("FANCARE_BENCH_E5") else [])
-    rows: list[dict[str, Any]] = []
+    variants = _selected(variants)
+    rows: list[dict[str, Any]] = _kept_rows("banking77_full", {v[0] for v in variants})
     with tempfile.TemporaryDirectory(prefix="fancare-bench-") as tmp:
         for name, route, nlu in variants:
             # BANKING77 has no out-of-scope class: a fallback would only turn answers into errors.

@@ -14,6 +14,7 @@ from bot.orders import CsvOrderTable, OrderLookup
 from bot.pipeline import Pipeline
 from bot.store import Store
 from dialogs.domain import Domain
+from dialogs.engagement import Engagement
 from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
 from moderation.setup import build_moderator
@@ -25,7 +26,7 @@ log = logging.getLogger("fancare.app")
 
 
 def nlu_config_fingerprint(cfg: FancareConfig) -> str:
-    body = {"encoder": cfg.nlu.encoder, "C": cfg.nlu.regularization, "threshold": cfg.nlu.fallback_threshold,
+    body: dict[str, Any] = {"encoder": cfg.nlu.encoder, "C": cfg.nlu.regularization, "threshold": cfg.nlu.fallback_threshold,
             "max_chars": cfg.nlu.max_text_chars}
     if cfg.nlu.features or cfg.nlu.finetune:  # only then, so that default fingerprints stay as they were
         body.update(features=cfg.nlu.features, tfidf_weight=cfg.nlu.tfidf_weight, finetune=cfg.nlu.finetune,
@@ -86,6 +87,8 @@ class App:
             queue_priority={k: v.priority for k, v in cfg.escalation.queues.items()},
             transcript_messages=cfg.escalation.transcript_messages,
         )
+        self.engagement = Engagement(self.store)
+        self.pipeline.engagement = self.engagement
 
     def reload_model(self) -> NLUModel:
         """Swap in the newest trained model without dropping messages."""

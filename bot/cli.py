@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="operator", default="cli-trainer", help="trainer name")
     p.add_argument("--list", action="store_true", help="print the inbox and exit")
 
+    from dialogs.engagement_commands import add_parsers as _add_engagement_parsers
+
+    _add_engagement_parsers(sub, _add_config)
     p = sub.add_parser("db", help="database tools")
     _add_config(p)
     p.add_argument("action", choices=["upgrade"])
@@ -185,6 +188,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_moderation(cfg, args)
     if cmd == "inbox":
         return _inbox(cfg, args)
+    if cmd in ("poll", "giveaway"):
+        return asyncio.run(_engagement(cfg, args))
     if cmd == "privacy":
         from bot.store import Store
 
@@ -315,6 +320,38 @@ def _test_nlu(cfg: FancareConfig, args: argparse.Namespace) -> int:
     out = write_report(args.out, report, errors, true, pred)
     print(format_table(report))
     print(f"report: {out / 'report.json'}")
+    return 0
+
+
+async def _engagement(cfg: FancareConfig, args: argparse.Namespace) -> int:
+    """Polls and giveaways from the terminal (local, trusted: no operator check). Draws check
+    membership through the configured Telegram bot; messages are sent by the running `fancare run`."""
+    import contextlib
+
+    from bot.store import Store
+    from dialogs.engagement import Engagement
+    from dialogs.engagement_commands import CommandError, run
+
+    store = Store(cfg.store_url())
+    store.migrate()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            member = None
+            if cfg.channels.telegram is not None and getattr(args, "giveaway_command", "") in ("close", "redraw"):
+                from bot.channels.telegram import build_bot
+                from bot.channels.telegram_engagement import TelegramMembership
+
+                bot = await stack.enter_async_context(build_bot(cfg.channels.telegram))
+                member = TelegramMembership(bot)
+            out = await run(Engagement(store), args, "cli", member)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.dispose()
+    print(out)
+    if "FAILED" in out.split("\n", 1)[0] or out.startswith("TAMPERED"):
+        return 1
     return 0
 
 

@@ -86,6 +86,8 @@ class Pipeline:
         self.metrics: Counter[str] = Counter()
         self._locks: dict[int, asyncio.Lock] = {}
         self.last_debug: dict[int, dict[str, Any]] = {}
+        #: polls and giveaways (dialogs.engagement.Engagement), asked before the policy when set
+        self.engagement: Any = None
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -176,7 +178,8 @@ class Pipeline:
                         "last_moderation": self.moderator.last_action(self.store, **who)})
                     decision.replies.append(Outgoing(text="", response="utter_handoff"))
                 else:
-                    decision = self.policy.decide(parse, state, turn)
+                    hooked = self.engagement.decide(parse, state, turn, who) if self.engagement else None
+                    decision = hooked or self.policy.decide(parse, state, turn)
                     if gate is not None:  # the channel may silence or redirect (e.g. group chats)
                         decision = gate(meta, parse, state, decision)
             except Exception as exc:  # noqa: BLE001 - the fan gets an apology, the message stays

@@ -23,6 +23,9 @@ from nlu.model import clean_text
 
 log = logging.getLogger("fancare.moderation")
 Examples = dict[str, list[tuple[str, str]]]  # head -> [(text, label)]
+# Share of the TF-IDF model in each head's blend (BENCHMARKS.md): word n-grams help offensive and
+# sentiment, but over-fit hate's targets, so the hate head leans on the embedding.
+TEXT_WEIGHTS = {"offensive": 0.5, "sentiment": 0.5, "hate": 0.25}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -70,7 +73,7 @@ def train_heads(ex: Examples, encoders: dict[str, Encoder], seed: int = 0) -> Mo
             texts = [t for t, _ in rows]
             X = enc.encode_queries([clean_text(t) for t in texts])
             metric = "macro_recall" if name == "sentiment" else "macro_f1"
-            head = SignalHead(name, metric=metric, C_emb=4.0, C_text=8.0, text_weight=0.5)
+            head = SignalHead(name, metric=metric, C_emb=4.0, C_text=8.0, text_weight=TEXT_WEIGHTS.get(name, 0.5))
             heads.by_encoder[enc_name][name] = head.fit([normalize(t) for t in texts], X, [lab for _, lab in rows],
                                                         seed=seed)
     return heads

@@ -17,6 +17,10 @@ import random
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("fancare.nlu.finetune")
 
@@ -92,10 +96,9 @@ def finetune_minilm(texts: list[str], labels: list[str], *, epochs: int = 1, bat
     return out
 
 
-def _embed(model: object, texts: list[str]) -> object:
+def _embed(model: Any, texts: list[str]) -> torch.Tensor:
     import torch
 
-    prepare = getattr(model, "preprocess", None) or model.tokenize  # type: ignore[attr-defined]
-    features = prepare(texts)
-    out = model(features)["sentence_embedding"]  # type: ignore[operator]
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    out = model(prepare(texts))["sentence_embedding"]
     return torch.nn.functional.normalize(out, dim=-1)

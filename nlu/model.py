@@ -112,7 +112,7 @@ class NLUModel:
     def train(cls, td: TrainingData, *, route: str = "cascade", threshold: float = 0.4, C: float = 10.0,
               max_chars: int = 1000, config_fingerprint: str = "", calibrate: bool = True,
               encoder_paths: dict[str, str] | None = None, features: Sequence[str] = (),
-              text_weight: float = 0.3, finetune: bool = False, finetune_epochs: int = 1,
+              text_weight: float = 0.5, finetune: bool = False, finetune_epochs: int = 1,
               seed: int = 0) -> NLUModel:
         texts, labels = td.texts_and_labels()
         if len(set(labels)) < 2:
@@ -176,6 +176,8 @@ class NLUModel:
                 shutil.copytree(src, dst, dirs_exist_ok=True)
                 install_encoder("minilm", get_encoder("minilm", str(src)), str(dst))
                 self.encoder_paths["minilm"] = str(dst)
+                if src.name.startswith("fancare-minilm-ft-"):  # the fine-tune's scratch copy
+                    shutil.rmtree(src, ignore_errors=True)
             paths["minilm"] = FINETUNED_DIR
         with open(out / "model.pkl", "wb") as f:
             pickle.dump({"route": self.route, "heads": self.heads, "extractor": self.extractor,
@@ -216,12 +218,17 @@ class NLUModel:
         return sorted({e for inputs in self.head_inputs.values() for e in inputs})
 
     # -- inference ----------------------------------------------------------------------------
-    def route_for(self, text: str) -> tuple[str, str]:
-        """Return (encoder name, language) for a cleaned text."""
+    def route_for(self, text: str, busy: bool = False) -> tuple[str, str]:
+        """Return (encoder name, language) for a cleaned text.
+
+        `cascade` is load-adaptive: every message goes to multilingual e5 (the more accurate encoder,
+        English included) while it keeps up; when e5 has a backlog (`busy`), English messages are
+        shed to MiniLM, which batches several times faster, so throughput holds under a burst and
+        only English messages pay a small accuracy cost, only while the burst lasts."""
         lang, _conf = detect_language(text)
         if self.route != "cascade":
             return self.route, lang
-        return ("minilm" if lang == "en" else "e5"), lang
+        return ("minilm" if busy and lang == "en" else "e5"), lang
 
     def parse_payload(self, text: str) -> ParseResult | None:
         """`/intent` or `/intent{"entity": "value"}` (button payloads), like Rasa."""

@@ -28,6 +28,11 @@ class _Batcher:
         self.max_batch = max_batch
         self.queue: list[_Job] = []
         self.running = False
+        self.in_flight = 0
+
+    def backlog(self) -> int:
+        """Messages waiting for, or inside, the running encoder batch."""
+        return len(self.queue) + self.in_flight
 
     async def embed(self, text: str) -> np.ndarray:
         fut: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
@@ -42,6 +47,7 @@ class _Batcher:
             while self.queue:
                 await asyncio.sleep(0)  # let messages that arrived together join the batch
                 batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch:]
+                self.in_flight = len(batch)
                 try:
                     X = await asyncio.to_thread(self.encoder.encode_queries, [j.text for j in batch])
                 except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
@@ -49,6 +55,8 @@ class _Batcher:
                         if not j.future.done():
                             j.future.set_exception(exc)
                     continue
+                finally:
+                    self.in_flight = 0
                 for j, vec in zip(batch, X, strict=True):
                     if not j.future.done():
                         j.future.set_result(vec)
@@ -57,8 +65,10 @@ class _Batcher:
 
 
 class NLUService:
-    def __init__(self, model: NLUModel) -> None:
+    def __init__(self, model: NLUModel, shed_backlog: int = 4) -> None:
         self.model = model
+        self.shed_backlog = shed_backlog  # e5 messages waiting before English is shed to MiniLM
+        self.shed = 0
         self._batchers: dict[str, _Batcher] = {}
 
     def swap(self, model: NLUModel) -> None:
@@ -74,7 +84,11 @@ class NLUService:
         cleaned = clean_text(text, model.max_chars)
         if not cleaned:
             return ParseResult(cleaned, OUT_OF_SCOPE, 0.0, True, [], [], "und", None, model.version)
-        enc, lang = model.route_for(cleaned)
+        e5 = self._batchers.get("e5")
+        busy = e5 is not None and e5.backlog() >= self.shed_backlog
+        enc, lang = model.route_for(cleaned, busy=busy)
+        if busy and enc == "minilm":
+            self.shed += 1
         b = self._batchers.get(enc)
         if b is None:
             b = self._batchers[enc] = _Batcher(enc, model.encoder_paths.get(enc))

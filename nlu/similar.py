@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,11 +72,11 @@ def group_similar(rows: Iterable[tuple[str, int]], embed: Embed | None = None, t
     if not items:
         return []
     texts = [t for t, _ in items]
-    sim: np.ndarray
+    sim: np.ndarray[Any, Any]
     if embed is not None:
         vecs = np.asarray(embed(texts), dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        vecs = vecs / np.where(norms == 0, 1.0, norms)
+        vecs = (vecs / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         sim, cut = vecs @ vecs.T, threshold
     else:
         sim, cut = _jaccard_matrix(texts), jaccard_threshold

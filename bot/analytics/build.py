@@ -25,14 +25,14 @@ def build_report(store: Store, window: q.Window, *, embed: Embed | None = None, 
     with store.session() as s:
         volume = q.volume(s, window, d)
     with store.session() as s:
-        intents = q.intents(s, window, d)
-        sentiment = q.sentiment(s, window, d)
+        intents, sentiment = q.intents_and_sentiment(s, window, d)
     with store.session() as s:
         esc = q.escalations(s, window, d, volume["conversations"])
         faq = q.faq_articles(s, window, d)
     with store.session() as s:
         unanswered, n_unanswered = q.unanswered(s, window, embed)
         engagement = q.engagement(s, window)
+        campaigns = q.polls_and_giveaways(s, window)
         moderation = q.moderation(s, window)
         new_fans = q.new_fans(s, window)
     return {
@@ -50,7 +50,8 @@ def build_report(store: Store, window: q.Window, *, embed: Embed | None = None, 
             "unanswered": n_unanswered, "negative_share": sentiment["negative_share"],
         },
         "volume": volume, "intents": intents, "sentiment": sentiment, "escalations": esc,
-        "faq_articles": faq, "unanswered": unanswered, "engagement": engagement, "moderation": moderation,
+        "faq_articles": faq, "unanswered": unanswered, "engagement": engagement, "campaigns": campaigns,
+        "moderation": moderation,
     }
 
 

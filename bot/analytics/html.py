@@ -90,8 +90,14 @@ def render_html(r: dict[str, Any]) -> str:
         _img(charts.lines(it["trend"]["days"], it["trend"]["series"], "Top intents per day"), "intent trend"),
         "</div>", _img(sentiment_chart, "sentiment"),
         "<h3>Polls and giveaways</h3>",
-        _table(["request", "messages", "fans"], [[k.replace("_", " "), x["messages"], x["fans"]]
-                                                 for k, x in eng.items()]),
+        _table(["poll", "status", "voters", "vote changes"],
+               [[p["question"], p["status"], p["voters"], p["changes"]] for p in r["campaigns"]["polls"]],
+               "No poll ran in this period."),
+        _table(["giveaway", "status", "entries", "bot entries left out"],
+               [[g["prize"], g["status"], g["entries"], g["bot_entries"]] for g in r["campaigns"]["giveaways"]],
+               "No giveaway ran in this period."),
+        _table(["fan messages read as", "messages", "fans"], [[k.replace("_", " "), x["messages"], x["fans"]]
+                                                              for k, x in eng.items()]),
         "</section><section><h2>The care team</h2><div class=\"grid\">",
         _img(charts.barh([(q["queue"], q["n"]) for q in esc["by_queue"]], "Escalations by queue", charts.ORANGE),
              "escalations by queue"),

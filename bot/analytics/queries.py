@@ -6,8 +6,9 @@ percentiles) and the top few hundred distinct unanswered texts (to group them by
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from sqlalchemy import and_, case, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.analytics.sqlfuncs import Dialect
+from bot.store.engagement_models import Giveaway, GiveawayEntry, Poll, PollVote
 from bot.store.models import AuditEvent, Contact, Conversation, Escalation, Message, NLUResult
 from bot.store.moderation_models import ModerationItem
 from nlu.similar import Embed, group_similar
@@ -22,6 +24,7 @@ from nlu.similar import Embed, group_similar
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ENGAGEMENT_INTENTS = ("poll_vote", "giveaway_enter")
 HELPFUL_WINDOW_MIN = 30
+
 
 @dataclass(frozen=True)
 class Window:
@@ -33,6 +36,7 @@ class Window:
     def on(self, col: Any) -> Any:
         return and_(col >= self.since, col < self.until)
 
+
 def _pct(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0, "median_s": None, "p90_s": None}
@@ -40,71 +44,73 @@ def _pct(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "median_s": round(float(np.percentile(arr, 50)), 1),
             "p90_s": round(float(np.percentile(arr, 90)), 1)}
 
+
 def volume(s: Session, w: Window, d: Dialect) -> dict[str, Any]:
+    """Two scans of the window's inbound messages: by (day, hour, channel), and by conversation."""
     inbound = and_(Message.direction == "in", w.on(Message.created_at))
-    day = d.day(Message.created_at).label("day")
-    by_day = [{"day": r.day, "n": r.n} for r in s.execute(
-        select(day, func.count().label("n")).where(inbound).group_by(day).order_by(day))]
-    wd, hr = d.weekday(Message.created_at).label("wd"), d.hour(Message.created_at).label("hr")
+    day, hr = d.day(Message.created_at).label("day"), d.hour(Message.created_at).label("hr")
+    per_day: Counter[str] = Counter()
+    by_channel: Counter[str] = Counter()
     grid = [[0] * 24 for _ in range(7)]
-    for r in s.execute(select(wd, hr, func.count().label("n")).where(inbound).group_by(wd, hr)):
-        grid[int(r.wd)][int(r.hr)] = int(r.n)
-    by_channel = [{"channel": r.channel, "n": r.n} for r in s.execute(
-        select(Message.channel, func.count().label("n")).where(inbound).group_by(Message.channel)
-        .order_by(func.count().desc()))]
-    n_msgs = func.count().label("n")
-    top_chats = [{"channel": r.channel, "chat_id": r.chat_id, "n": r.n, "fans": r.fans} for r in s.execute(
-        select(Conversation.channel, Conversation.chat_id, n_msgs,
-               func.count(distinct(Conversation.contact_id)).label("fans"))
-        .join(Message, Message.conversation_id == Conversation.id).where(inbound)
-        .group_by(Conversation.channel, Conversation.chat_id).order_by(n_msgs.desc(), Conversation.chat_id)
-        .limit(10))]
-    totals = s.execute(select(func.count().label("n"), func.count(distinct(Message.conversation_id)).label("c"))
-                       .where(inbound)).one()
-    fans = s.scalar(select(func.count(distinct(Conversation.contact_id)))
-                    .join(Message, Message.conversation_id == Conversation.id).where(inbound)) or 0
+    for r in s.execute(select(day, hr, Message.channel, func.count().label("n")).where(inbound)
+                       .group_by(day, hr, Message.channel)):
+        n = int(r.n)
+        per_day[r.day] += n
+        by_channel[r.channel] += n
+        grid[date.fromisoformat(r.day).weekday()][int(r.hr)] += n  # weekday from the day: no third scan
+    per_conv = (select(Message.conversation_id, func.count().label("n")).where(inbound)
+                .group_by(Message.conversation_id).subquery())
+    chats: dict[tuple[str, str], list[Any]] = {}
+    fans: set[int] = set()
+    conversations = 0
+    for r in s.execute(select(Conversation.channel, Conversation.chat_id, Conversation.contact_id, per_conv.c.n)
+                       .join(per_conv, per_conv.c.conversation_id == Conversation.id)):
+        conversations += 1
+        fans.add(r.contact_id)
+        c = chats.setdefault((r.channel, r.chat_id), [0, set()])
+        c[0] += int(r.n)
+        c[1].add(r.contact_id)
+    top_chats = [{"channel": k[0], "chat_id": k[1], "n": v[0], "fans": len(v[1])}
+                 for k, v in sorted(chats.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]]
     out = s.scalar(select(func.count()).where(Message.direction == "out", w.on(Message.created_at))) or 0
     by_hour = [sum(grid[x][h] for x in range(7)) for h in range(24)]
     busiest = sorted(((grid[x][h], x, h) for x in range(7) for h in range(24) if grid[x][h]), reverse=True)[:5]
-    return {"messages_in": int(totals.n), "messages_out": int(out), "conversations": int(totals.c),
-            "fans": int(fans), "by_day": by_day, "by_hour": by_hour, "by_weekday_hour": grid,
-            "by_channel": by_channel, "top_chats": top_chats,
+    return {"messages_in": sum(per_day.values()), "messages_out": int(out), "conversations": conversations,
+            "fans": len(fans), "by_day": [{"day": k, "n": per_day[k]} for k in sorted(per_day)],
+            "by_hour": by_hour, "by_weekday_hour": grid,
+            "by_channel": [{"channel": k, "n": n} for k, n in by_channel.most_common()], "top_chats": top_chats,
             "busiest_hours": [{"weekday": WEEKDAYS[x], "hour": h, "n": n} for n, x, h in busiest]}
 
-def intents(s: Session, w: Window, d: Dialect, top: int = 8) -> dict[str, Any]:
-    when = w.on(NLUResult.created_at)
-    dist = [{"intent": r.intent, "n": r.n} for r in s.execute(
-        select(NLUResult.intent, func.count().label("n")).where(when).group_by(NLUResult.intent)
-        .order_by(func.count().desc(), NLUResult.intent))]
-    leaders = [r["intent"] for r in dist[:top]]
-    day = d.day(NLUResult.created_at).label("day")
-    series: dict[str, dict[str, int]] = {i: {} for i in leaders}
-    days: set[str] = set()
-    if leaders:
-        for r in s.execute(select(day, NLUResult.intent, func.count().label("n"))
-                           .where(when, NLUResult.intent.in_(leaders)).group_by(day, NLUResult.intent)):
-            series[r.intent][r.day] = int(r.n)
-            days.add(r.day)
-    order = sorted(days)
-    fallbacks = s.scalar(select(func.count()).where(when, NLUResult.fallback.is_(True))) or 0
-    total = sum(r["n"] for r in dist)
-    return {"distribution": dist, "fallbacks": int(fallbacks),
-            "fallback_rate": round(fallbacks / total, 4) if total else None,
-            "trend": {"days": order, "series": {i: [series[i].get(x, 0) for x in order] for i in leaders}}}
 
-def sentiment(s: Session, w: Window, d: Dialect) -> dict[str, Any]:
-    label = NLUResult.signals["sentiment"].as_string().label("sentiment")
+def intents_and_sentiment(s: Session, w: Window, d: Dialect, top: int = 8) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One scan of the window's NLU results: intents, their daily trend, fallbacks and sentiment."""
     day = d.day(NLUResult.created_at).label("day")
-    rows: dict[str, dict[str, int]] = {}
-    for r in s.execute(select(day, label, func.count().label("n")).where(w.on(NLUResult.created_at))
-                       .group_by(day, label)):
+    mood = NLUResult.signals["sentiment"].as_string().label("sentiment")
+    per_intent: Counter[str] = Counter()
+    per_day_intent: dict[str, Counter[str]] = {}
+    moods: dict[str, Counter[str]] = {}
+    fallbacks = 0
+    for r in s.execute(select(day, NLUResult.intent, NLUResult.fallback, mood, func.count().label("n"))
+                       .where(w.on(NLUResult.created_at)).group_by(day, NLUResult.intent, NLUResult.fallback, mood)):
+        n = int(r.n)
+        per_intent[r.intent] += n
+        per_day_intent.setdefault(r.day, Counter())[r.intent] += n
+        fallbacks += n if r.fallback else 0
         if r.sentiment:
-            rows.setdefault(r.day, {})[r.sentiment] = int(r.n)
-    by_day = [{"day": k, **{x: v.get(x, 0) for x in ("negative", "neutral", "positive")}}
-              for k, v in sorted(rows.items())]
-    neg = sum(r["negative"] for r in by_day)
-    tot = sum(r["negative"] + r["neutral"] + r["positive"] for r in by_day)
-    return {"by_day": by_day, "negative_share": round(neg / tot, 4) if tot else None}
+            moods.setdefault(r.day, Counter())[r.sentiment] += n
+    dist = [{"intent": i, "n": n} for i, n in sorted(per_intent.items(), key=lambda kv: (-kv[1], kv[0]))]
+    leaders = [r["intent"] for r in dist[:top]]
+    days = sorted(per_day_intent)
+    total = sum(per_intent.values())
+    intents = {"distribution": dist, "fallbacks": fallbacks, "fallback_rate": round(fallbacks / total, 4)
+               if total else None,
+               "trend": {"days": days, "series": {i: [per_day_intent[x][i] for x in days] for i in leaders}}}
+    labels = ("negative", "neutral", "positive")
+    by_day: list[dict[str, Any]] = [{"day": k, **{x: v[x] for x in labels}} for k, v in sorted(moods.items())]
+    neg = sum(v["negative"] for v in moods.values())
+    tot = sum(v[x] for v in moods.values() for x in labels)
+    return intents, {"by_day": by_day, "negative_share": round(neg / tot, 4) if tot else None}
+
 
 def escalations(s: Session, w: Window, d: Dialect, conversations: int) -> dict[str, Any]:
     when = w.on(Escalation.created_at)
@@ -148,6 +154,7 @@ def escalations(s: Session, w: Window, d: Dialect, conversations: int) -> dict[s
                  if n_csat else None},
     }
 
+
 def faq_articles(s: Session, w: Window, d: Dialect) -> list[dict[str, Any]]:
     """Answers per article, and how many were followed by a hand-off to a human within 30 minutes
     in the same conversation (the answer did not settle it): helpful share = the rest."""
@@ -161,6 +168,7 @@ def faq_articles(s: Session, w: Window, d: Dialect) -> list[dict[str, Any]]:
                      .order_by(func.count().desc(), article))
     return [{"article": r.article, "answers": int(r.n), "escalated_after": int(r.esc or 0),
              "helpful_share": round(1 - int(r.esc or 0) / int(r.n), 4) if r.n else None} for r in rows]
+
 
 def unanswered(s: Session, w: Window, embed: Embed | None, top: int = 15, distinct_limit: int = 400
                ) -> tuple[list[dict[str, Any]], int]:
@@ -180,9 +188,10 @@ def unanswered(s: Session, w: Window, embed: Embed | None, top: int = 15, distin
     groups = group_similar(sorted(counts.items(), key=lambda kv: -kv[1])[:distinct_limit], embed)
     return [g.as_dict(3) for g in groups[:top]], total
 
+
 def engagement(s: Session, w: Window) -> dict[str, Any]:
-    """Poll votes and giveaway entries fans asked for (fancare runs no polls or giveaways itself yet:
-    these are the requests the NLU recognised, per intent, with distinct fans)."""
+    """Messages the NLU read as a poll vote or a giveaway entry, per intent, with distinct fans (the
+    conversational side; `polls_and_giveaways` counts the recorded votes and entries)."""
     rows = s.execute(select(NLUResult.intent, func.count().label("n"),
                             func.count(distinct(Conversation.contact_id)).label("fans"))
                      .join(Message, Message.id == NLUResult.message_id)
@@ -194,6 +203,28 @@ def engagement(s: Session, w: Window) -> dict[str, Any]:
     for r in rows:
         out[r.intent] = {"messages": int(r.n), "fans": int(r.fans)}
     return out
+
+
+def polls_and_giveaways(s: Session, w: Window, limit: int = 20) -> dict[str, Any]:
+    """Polls and giveaways that ran in the window (opened before its end, not closed before its start),
+    with voters and entries (bots apart)."""
+    polls = [{"id": r.id, "question": r.question, "status": r.status, "voters": int(r.voters),
+              "changes": int(r.changes or 0)} for r in s.execute(
+        select(Poll.id, Poll.question, Poll.status, func.count(PollVote.id).label("voters"),
+               func.sum(PollVote.changes).label("changes"))
+        .outerjoin(PollVote, PollVote.poll_id == Poll.id)
+        .where(Poll.opens_at < w.until, (Poll.closed_at.is_(None)) | (Poll.closed_at >= w.since))
+        .group_by(Poll.id, Poll.question, Poll.status).order_by(Poll.id.desc()).limit(limit))]
+    humans = func.sum(case((GiveawayEntry.is_bot.is_(False), 1), else_=0))
+    giveaways = [{"id": r.id, "prize": r.prize, "status": r.status, "entries": int(r.entries or 0),
+                  "bot_entries": int(r.n or 0) - int(r.entries or 0)} for r in s.execute(
+        select(Giveaway.id, Giveaway.prize, Giveaway.status, humans.label("entries"),
+               func.count(GiveawayEntry.id).label("n"))
+        .outerjoin(GiveawayEntry, GiveawayEntry.giveaway_id == Giveaway.id)
+        .where(Giveaway.opens_at < w.until, Giveaway.closes_at >= w.since)
+        .group_by(Giveaway.id, Giveaway.prize, Giveaway.status).order_by(Giveaway.id.desc()).limit(limit))]
+    return {"polls": polls, "giveaways": giveaways}
+
 
 def moderation(s: Session, w: Window) -> dict[str, Any]:
     m = ModerationItem
@@ -211,6 +242,7 @@ def moderation(s: Session, w: Window) -> dict[str, Any]:
     return {"by_action": by_action, "by_rule": by_rule, "by_status": by_status, "audit_events": audit,
             "dry_run": int(dry), "pending_review": by_status.get("pending", 0),
             "restored_false_positives": by_status.get("restored", 0)}
+
 
 def new_fans(s: Session, w: Window) -> int:
     return int(s.scalar(select(func.count()).where(w.on(Contact.created_at))) or 0)

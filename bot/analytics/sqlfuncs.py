@@ -27,12 +27,6 @@ class Dialect:
             return cast(func.strftime("%H", col), Integer)
         return cast(func.extract("hour", col), Integer)
 
-    def weekday(self, col: Any) -> ColumnElement[Any]:
-        """Day of week, 0 = Monday .. 6 = Sunday (ISO order, whatever the dialect's own numbering)."""
-        if self.sqlite:  # %w: 0 = Sunday
-            return (cast(func.strftime("%w", col), Integer) + 6) % 7
-        return cast(func.extract("isodow", col), Integer) - 1
-
     def seconds(self, start: Any, end: Any) -> ColumnElement[Any]:
         """`end - start` in seconds, as a float."""
         if self.sqlite:

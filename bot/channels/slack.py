@@ -42,7 +42,7 @@ __all__ = ["SlackConsole", "SlackInbox", "serve"]
 log = logging.getLogger("fancare.slack")
 DEFAULT_API_URL = "https://slack.com/api/"
 USAGE = ("usage: `/fancare queue` | `/fancare claim N` | `/fancare resolve N` | `/fancare handback N` | "
-         "`/fancare note N text` | `/fancare stats`")
+         "`/fancare note N text` | `/fancare stats` | `/fancare poll ...` | `/fancare giveaway ...`")
 REFUSAL = "Sorry, only fancare operators can do that. This attempt has been recorded."
 _SLACK_OPERATOR = re.compile(r"slack:(U[A-Z0-9]+|W[A-Z0-9]+)")
 
@@ -234,6 +234,10 @@ class SlackConsole:
 
     async def command(self, sub: str, args: list[str], operator: str) -> str:
         store = self.app.store
+        if sub in ("poll", "giveaway"):  # polls and giveaways: the CLI's grammar (bot/channels/slack_engagement.py)
+            from bot.channels.slack_engagement import engagement_command
+
+            return await engagement_command(self.app, sub, args, operator)
         if sub == "queue":
             rows = inbox.list_open(store)
             if not rows:

@@ -37,8 +37,9 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.channels.base import Incoming, PermanentSendError, RetryableSendError
 from bot.channels.telegram_edits import apply_edit
+from bot.channels.telegram_engagement import record_poll_answer, run_engagement
 from bot.channels.telegram_text import split_message
-from bot.channels.telegram_updates import ALLOWED_UPDATES, CHANNEL, GROUP_TYPES, Edit, classify
+from bot.channels.telegram_updates import ALLOWED_UPDATES, CHANNEL, GROUP_TYPES, Edit, PollAnswer, classify
 from bot.config import TelegramConfig, secret
 from bot.pipeline import Pipeline, storable
 from dialogs.domain import Button, Outgoing
@@ -190,6 +191,7 @@ class TelegramService:
             self._spawn(self.pipeline.recover())  # what a previous process left unfinished
             log.info("telegram: connected as bot id %s in %s mode", me.id, self.cfg.mode)
             janitor = asyncio.create_task(self._recover_loop(stop), name="telegram-recover")
+            timer = asyncio.create_task(run_engagement(self.app, self.bot, stop), name="engagement")
             try:
                 if self.cfg.mode == "webhook":
                     from bot.channels.telegram_webhook import run_webhook
@@ -201,6 +203,7 @@ class TelegramService:
                     await self.poll(stop)
             finally:
                 janitor.cancel()
+                timer.cancel()
                 await self.drain()
 
     async def drain(self) -> None:
@@ -283,6 +286,8 @@ class TelegramService:
                 await self._edit(item)
             elif isinstance(item, Incoming):
                 self._record(item)
+            elif isinstance(item, PollAnswer):
+                record_poll_answer(self.app, item)
             else:
                 self.metrics["telegram_ignored"] += 1
 

@@ -24,7 +24,7 @@ from bot.config import TelegramConfig
 CHANNEL = "telegram"
 GROUP_TYPES = ("group", "supergroup")
 #: Update kinds we ask Telegram for (getUpdates / setWebhook `allowed_updates`).
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "poll_answer"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,16 @@ class Edit:
     user_id: str
     message_id: int
     text: str
+
+
+@dataclass(frozen=True)
+class PollAnswer:
+    """A fan voted (or retracted) in a native poll we posted: recorded directly, no NLU turn."""
+
+    update_id: int
+    poll_id: str
+    user_id: str
+    option_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -119,8 +129,13 @@ def _start_text(text: str) -> str:
     return "/greet" if head == "/start" or head.startswith("/start@") else text
 
 
-def classify(update: Update, me: User, cfg: TelegramConfig) -> Incoming | Edit | None:
+def classify(update: Update, me: User, cfg: TelegramConfig) -> Incoming | Edit | PollAnswer | None:
     """What to do with one update: process it (`Incoming`), apply an edit, or ignore (`None`)."""
+    if update.poll_answer is not None:
+        pa = update.poll_answer
+        if pa.user is None or pa.user.is_bot:  # voted as a chat (anonymous admin): not a fan
+            return None
+        return PollAnswer(update.update_id, pa.poll_id, str(pa.user.id), tuple(pa.option_ids))
     if update.callback_query is not None:
         return _from_callback(update, me, cfg)
     if update.edited_message is not None:

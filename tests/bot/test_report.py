@@ -12,6 +12,9 @@ from bot import inbox
 from bot.analytics import build_report, default_window, format_stats, write_report
 from bot.cli import main
 from bot.store import Escalation, Message
+from bot.store.models import utcnow
+from dialogs.giveaways import Giveaways
+from dialogs.polls import Polls
 from nlu.similar import default_embedder
 from tests.fakes.recording_channel import RecordingChannel, fan_message
 
@@ -38,6 +41,16 @@ async def _community(app) -> dict:
     assert inbox.close(app.store, app.domain, first.id, "op", "resolved").ok
     await app.pipeline.dispatch()
     results.append(await app.pipeline.handle(fan_message("5", user="u3")))
+    polls = Polls(app.store)
+    poll = polls.create(question="Which colour next?", options=["red", "blue"], channel="test", chats=["group-1"])
+    polls.open_due()
+    for user, choice in [("v0", 0), ("v1", 1), ("v2", 1)]:
+        assert polls.vote(poll.id, "test", user, [choice]).status == "recorded"
+    giveaways = Giveaways(app.store)
+    ga = giveaways.create(prize="Buds Pro", winners=1, channel="test", closes_at=utcnow() + timedelta(days=2))
+    giveaways.open_due()
+    for user in ("u1", "u2"):
+        assert giveaways.enter(ga.id, "test", user).status == "entered"
     return {"results": results, "first_escalation": first.id}
 
 
@@ -81,6 +94,8 @@ async def test_report_counts_what_the_pipeline_did(app):
               and r.debug["fallback"]]
     top = report["unanswered"][0]
     assert len(blorps) >= 2 and top["count"] == len(blorps) and top["text"].lower().startswith("blorp")
+    assert [(p["question"], p["voters"]) for p in report["campaigns"]["polls"]] == [("Which colour next?", 3)]
+    assert [(g["prize"], g["entries"]) for g in report["campaigns"]["giveaways"]] == [("Buds Pro", 2)]
     assert report["sentiment"]["by_day"] and report["engagement"]["poll_vote"] == {"messages": 0, "fans": 0}
     assert "containment" in format_stats(report) and "blorp" in format_stats(report).lower()
 

@@ -8,8 +8,10 @@ Every call is recorded (`calls`), and faults can be injected per method: an HTTP
 (429 with retry_after, 5xx) or a hang (the request never answers).
 
 Methods: getMe, deleteWebhook, setWebhook, getWebhookInfo, getUpdates, sendMessage, sendChatAction,
-editMessageText, answerCallbackQuery, getChatMember (members in `admins` are administrators), and for
-moderation deleteMessage, restrictChatMember, banChatMember. Others answer 404 like Telegram does.
+editMessageText, answerCallbackQuery, getChatMember (members in `admins` are administrators, users in
+`non_members` have left, in `kicked` are banned), sendPoll / stopPoll (native polls, `polls` by id;
+`poll_answer()` builds the update a vote produces), and for moderation deleteMessage,
+restrictChatMember, banChatMember. Others answer 404 like Telegram does.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ class FakeTelegram:
         self.on_call: list[Callable[[Call], None]] = []
         self.hung_deliveries = 0
         self.admins: set[int] = set()  # user ids getChatMember reports as "administrator"
+        self.non_members: set[int] = set()  # user ids getChatMember reports as "left"
+        self.kicked: set[int] = set()  # user ids getChatMember reports as "kicked" (banned)
+        self.polls: dict[str, dict[str, Any]] = {}  # native polls by Telegram poll id
+        self._poll_ids = itertools.count(5_000_000_000)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> FakeTelegram:
@@ -153,7 +159,7 @@ class FakeTelegram:
         out: dict[str, Any] = {}
         for k, v in form.items():
             v = str(v)
-            if k in ("reply_markup", "reply_parameters", "allowed_updates", "entities"):
+            if k in ("reply_markup", "reply_parameters", "allowed_updates", "entities", "options"):
                 try:
                     out[k] = json.loads(v)
                     continue
@@ -261,7 +267,34 @@ class FakeTelegram:
                     "can_delete_messages": True, "can_manage_video_chats": True, "can_restrict_members": True,
                     "can_promote_members": False, "can_change_info": True, "can_invite_users": True,
                     "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False}
-        return {"status": "member", "user": {"id": int(p["user_id"]), "is_bot": False, "first_name": "Fan"}}
+        uid = int(p["user_id"])
+        u = {"id": uid, "is_bot": False, "first_name": "Fan"}
+        if uid in self.kicked:
+            return {"status": "kicked", "user": u, "until_date": 0}
+        if uid in self.non_members:
+            return {"status": "left", "user": u}
+        return {"status": "member", "user": u}
+
+    async def _m_sendPoll(self, p: dict[str, Any]) -> Any:
+        chat_id = int(p["chat_id"])
+        opts = p["options"] if isinstance(p["options"], list) else json.loads(p["options"])
+        texts = [o["text"] if isinstance(o, dict) else str(o) for o in opts]
+        poll = {"id": str(next(self._poll_ids)), "question": p["question"],
+                "options": [{"text": t, "voter_count": 0, "persistent_id": str(i)} for i, t in enumerate(texts)],
+                "total_voter_count": 0, "is_closed": False, "is_anonymous": _flag(p, "is_anonymous", True),
+                "type": "regular", "allows_multiple_answers": _flag(p, "allows_multiple_answers", False),
+                "allows_revoting": _flag(p, "allows_revoting", True), "members_only": _flag(p, "members_only", False)}
+        self.polls[poll["id"]] = poll
+        mid = self.next_message_id(chat_id)
+        poll["_at"] = (chat_id, mid)  # where it was posted (stopPoll names the message)
+        shown = {k: v for k, v in poll.items() if not k.startswith("_")}
+        return {"message_id": mid, "date": int(time.time()), "chat": _chat(chat_id), "from": self.me, "poll": shown}
+
+    async def _m_stopPoll(self, p: dict[str, Any]) -> Any:
+        at = (int(p["chat_id"]), int(p["message_id"]))
+        poll = next(x for x in self.polls.values() if x["_at"] == at)
+        poll["is_closed"] = True
+        return {k: v for k, v in poll.items() if not k.startswith("_")}
 
     # moderation (moderation/telegram_actions.py)
     async def _m_deleteMessage(self, p: dict[str, Any]) -> Any:
@@ -279,6 +312,11 @@ def _error(code: int, description: str, parameters: dict[str, Any] | None = None
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=code)
+
+
+def _flag(p: dict[str, Any], name: str, default: bool) -> bool:
+    value = p.get(name)
+    return default if value is None else str(value).lower() in ("true", "1")
 
 
 def _chat(chat_id: int, title: str = "Voltora fans") -> dict[str, Any]:
@@ -314,6 +352,12 @@ def message(fake: FakeTelegram, chat_id: int, text: str, *, from_user: dict[str,
         msg["message_thread_id"] = thread_id
     msg.update(extra)
     return msg
+
+
+def poll_answer(poll_id: str, from_user: dict[str, Any], option_ids: list[int]) -> dict[str, Any]:
+    """The update Telegram sends when a fan votes in (or retracts from: `[]`) a non-anonymous poll."""
+    return {"poll_answer": {"poll_id": poll_id, "user": from_user, "option_ids": option_ids,
+                            "option_persistent_ids": [str(i) for i in option_ids]}}
 
 
 def mention(text: str, handle: str = "@" + BOT_USERNAME) -> list[dict[str, Any]]:

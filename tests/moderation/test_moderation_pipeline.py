@@ -233,3 +233,17 @@ async def test_telegram_group_actions_go_through_the_bot_api(mod_app, telegram_s
     assert len(telegram_server.calls_of("sendMessage")) == 3  # the public notices
     assert telegram_server.calls_of("banChatMember") == []
     assert any(int(c.params["user_id"]) == 77 for c in telegram_server.calls_of("getChatMember"))
+
+
+def test_fancare_train_writes_heads_that_the_app_loads(tmp_path, store_url, nlu_model, capsys):
+    """`fancare train`'s moderation step: CC0 files + moderators' labels -> heads next to the model."""
+    from bot.config import load_config
+    from moderation.cli import train_moderation
+    from moderation.setup import build_moderator
+    from tests.conftest import write_config
+
+    cfg = load_config(write_config(tmp_path, store_url, tmp_path / "models"))
+    train_moderation(cfg, nlu_model)
+    assert "trained moderation heads" in capsys.readouterr().out
+    heads = build_moderator(cfg, tmp_path / "models").extractor.heads
+    assert heads is not None and set(heads.by_encoder) == set(nlu_model.heads)

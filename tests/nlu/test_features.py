@@ -52,14 +52,14 @@ def test_concatenated_encoders_and_tfidf_round_trip(tmp_path: Path) -> None:
     assert [r.confidence for r in many] == pytest.approx([r.confidence for r in one], abs=1e-5)
     model.save(tmp_path)
     loaded = NLUModel.load(tmp_path)
-    assert loaded.text_model is not None and loaded.text_weight == pytest.approx(0.3)
+    assert loaded.text_model is not None and loaded.text_weight == pytest.approx(0.5)
     assert loaded.meta["features"] == ["e5", "tfidf"]
     assert [r.confidence for r in loaded.parse_many(probe)] == pytest.approx([r.confidence for r in one], abs=1e-5)
 
 
 def test_tfidf_weight_changes_the_probabilities() -> None:
     plain = NLUModel.train(_td(), route="minilm", threshold=0.0, calibrate=False)
-    mixed = NLUModel.train(_td(), route="minilm", features=["tfidf"], text_weight=0.5, threshold=0.0,
+    mixed = NLUModel.train(_td(), route="minilm", features=["tfidf"], text_weight=0.7, threshold=0.0,
                            calibrate=False)
     a, b = plain.parse("top up"), mixed.parse("top up")
     assert a.intent == b.intent == "top_up"

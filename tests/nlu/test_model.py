@@ -51,3 +51,20 @@ def test_language_detection():
     assert detect_language("où est ma commande s'il vous plaît")[0] == "fr"
     assert detect_language("где мой заказ")[0] == "ru"
     assert detect_language("🔥🔥")[0] == "und"
+
+
+async def test_cascade_uses_e5_when_idle_and_sheds_english_to_minilm_under_load(nlu_model):
+    import asyncio
+
+    from nlu.service import NLUService
+
+    svc = NLUService(nlu_model, shed_backlog=4)
+    alone = await svc.parse("where is my order?")
+    assert alone.encoder == "e5" and svc.shed == 0
+    burst = ["where is my order?", "how long is the warranty", "hello!", "thanks so much"] * 10
+    burst += ["¿dónde está mi pedido?"] * 5
+    results = await asyncio.gather(*(svc.parse(t) for t in burst))
+    assert svc.shed > 0
+    assert {r.encoder for r in results if r.language == "en"} == {"e5", "minilm"}
+    assert all(r.encoder == "e5" for r in results if r.language == "es")
+    assert all(r.intent == "order_status" for r in results if r.text == "where is my order?")

@@ -1,0 +1,176 @@
+"""Polls and giveaways in the conversation, and the timer that opens, closes and draws them.
+
+`Engagement.decide` is the pipeline's hook, asked before the dialog policy: it answers a button
+press (`/poll_vote{...}`, `/giveaway_enter{...}`), a giveaway keyword, the `giveaway_enter` and
+`poll_vote` intents and the answer to a giveaway's question; for anything else, or when nothing is
+open, it returns None and the policy answers as before (e.g. "there's no poll open").
+
+`EngagementTimer.tick` is idempotent and runs at start and every few seconds, in every process:
+the conditional status updates make exactly one process open, close or draw each item, and since
+the times live in the store a restart (or a process that was down at close time) catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from bot.store import Store
+from bot.store.engagement_models import Poll
+from dialogs.domain import Button, Outgoing
+from dialogs.giveaways import Giveaways, MemberCheck
+from dialogs.policy import Decision, Turn
+from dialogs.polls import Polls, match_option, vote_payload
+from nlu.model import ParseResult
+
+log = logging.getLogger("fancare.engagement")
+
+
+class NativePolls(Protocol):
+    """A channel that can post native polls (Telegram)."""
+
+    async def post(self, poll: Poll, chat_id: str) -> tuple[str, str]: ...  # (native poll id, message id)
+
+    async def stop(self, chat_id: str, message_id: str) -> None: ...
+
+
+def _entity(parse: ParseResult, name: str) -> int | None:
+    for e in parse.entities:
+        if e.get("entity") == name and str(e.get("value")).isdigit():
+            return int(str(e.get("value")))
+    return None
+
+
+class Engagement:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.polls = Polls(store)
+        self.giveaways = Giveaways(store)
+
+    def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn, who: dict[str, str]) -> Decision | None:
+        st = dict(state or {})
+        channel, chat = who["channel"], who["chat_id"]
+        pending = st.pop("giveaway_question", None)
+        if pending is not None and not parse.text.startswith("/"):
+            return self._enter(int(pending), st, turn, who, answer=turn.text.strip())
+        is_payload = parse.encoder is None and parse.confidence == 1.0 and parse.text.startswith("/")
+        sure = is_payload or not parse.fallback
+        if parse.intent == "giveaway_enter" and sure:
+            gid = _entity(parse, "giveaway")
+            if gid is None:
+                open_now = self.giveaways.open_for(channel)
+                if not open_now:
+                    return None
+                gid = open_now[0].id
+            return self._enter(gid, st, turn, who)
+        keyword = self.giveaways.by_keyword(channel, turn.text)
+        if keyword is not None:
+            return self._enter(keyword.id, st, turn, who)
+        if parse.intent == "poll_vote" and sure:
+            pid, opt = _entity(parse, "poll"), _entity(parse, "option")
+            if pid is not None and opt is not None:
+                return self._vote(pid, [opt - 1], st, who, mode="toggle")
+            poll = self.polls.open_in(channel, chat)
+            if poll is None:
+                return None
+            m = match_option(turn.text, list(poll.options))
+            if m.index is not None:
+                return self._vote(poll.id, [m.index], st, who, mode="add")
+            d = Decision(state=st, action="poll:ambiguous")
+            options = [poll.options[i] for i in m.candidates]
+            text = (f"Which one do you mean: {' or '.join(options)}? Tap to confirm." if len(options) < len(poll.options)
+                    else f"Sorry, I couldn't tell which option you meant. {poll.question}")
+            d.replies.append(Outgoing(text=text, buttons=tuple(Button(poll.options[i], vote_payload(poll.id, i))
+                                                               for i in m.candidates)))
+            return d
+        return None
+
+    def _enter(self, gid: int, st: dict[str, Any], turn: Turn, who: dict[str, str],
+               answer: str | None = None) -> Decision:
+        d = Decision(state=st, action="giveaway:enter")
+        g = self.giveaways.get(gid)
+        if g is not None and g.question and answer is None and g.status == "open":
+            if not self.giveaways.has_entry(gid, who["channel"], who["user_id"]):
+                st["giveaway_question"] = gid
+                d.replies.append(Outgoing(text=f"To enter the {g.prize} giveaway, answer this: {g.question}"))
+                return d
+            return self._enter(gid, st, turn, who, answer="")
+        res = self.giveaways.enter(gid, who["channel"], who["user_id"], display_name=turn.display_name,
+                                   answer=answer)
+        d.action = f"giveaway:{res.status}"
+        text = {
+            "entered": f"You're in the {res.prize} giveaway! 🎁 Good luck: winners are notified here privately.",
+            "already": f"You're already in the {res.prize} giveaway: one entry per fan. Good luck! 🍀",
+            "closed": f"Sorry, entries for the {res.prize} giveaway are closed.",
+            "not_open": f"The {res.prize} giveaway hasn't opened yet. Stay tuned!",
+        }.get(res.status, "There's no such giveaway running right now.")
+        d.replies.append(Outgoing(text=text))
+        d.events.append(("giveaway.entry", {"giveaway_id": gid, "status": res.status}))
+        return d
+
+    def _vote(self, pid: int, options: list[int], st: dict[str, Any], who: dict[str, str], *, mode: str) -> Decision:
+        res = self.polls.vote(pid, who["channel"], who["user_id"], options, mode=mode)
+        d = Decision(state=st, action=f"poll:{res.status}")
+        p = res.poll
+        chosen = ", ".join(p.options[i] for i in res.options) if p is not None else ""
+        text = {
+            "recorded": f"Thanks! Your vote for {chosen} is in. ✅",
+            "changed": f"Changed: your vote is now {chosen or 'withdrawn'}. ✅",
+            "unchanged": f"Your vote for {chosen} was already counted. ✅" if chosen else "Nothing to change.",
+            "locked": f"You already voted for {chosen}; votes in this poll can't be changed.",
+        }.get(res.status, "Sorry, this poll is closed.")
+        d.replies.append(Outgoing(text=text))
+        d.events.append(("poll.vote", {"poll_id": pid, "status": res.status}))
+        return d
+
+
+class EngagementTimer:
+    """Opens, closes and draws on time. `native` posts native polls; `member` checks membership."""
+
+    def __init__(self, engagement: Engagement, dispatch: Callable[[], Awaitable[Any]], *,
+                 native: NativePolls | None = None, member: MemberCheck | None = None) -> None:
+        self.e = engagement
+        self.dispatch = dispatch
+        self.native = native
+        self.member = member
+
+    async def tick(self) -> None:
+        g, p = self.e.giveaways, self.e.polls
+        g.open_due()
+        _, _ = p.open_due()
+        if self.native is not None:
+            for poll, chat in p.unposted_native():
+                if not p.claim_post(poll.id, chat):
+                    continue  # another process is posting it
+                try:
+                    native_id, message_id = await self.native.post(poll, chat)
+                except Exception as exc:  # noqa: BLE001 - retried on the next tick
+                    log.warning("posting poll %s to %s failed: %s", poll.id, chat, type(exc).__name__)
+                    p.record_post(poll.id, chat, None, None)
+                    continue
+                p.record_post(poll.id, chat, native_id, message_id)
+        for _pid, posts in p.close_due():
+            for post in posts:
+                if self.native is not None and post.message_id:
+                    with contextlib.suppress(Exception):
+                        await self.native.stop(post.chat_id, post.message_id)
+        g.close_due()
+        for row in g.recent():
+            if row.status == "closed":
+                try:
+                    await g.draw(row.id, self.member)
+                except Exception as exc:  # noqa: BLE001 - e.g. membership unknown: retried next tick
+                    log.warning("draw of giveaway %s postponed: %s", row.id, exc)
+        await self.dispatch()
+
+    async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - a failing round never stops the timer
+                log.exception("engagement tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)

@@ -178,7 +178,7 @@ class Pipeline:
                         "last_moderation": self.moderator.last_action(self.store, **who)})
                     decision.replies.append(Outgoing(text="", response="utter_handoff"))
                 else:
-                    hooked = self.engagement.decide(parse, state, turn, who) if self.engagement else None
+                    hooked = self.engagement.decide(parse, state, turn, who, meta) if self.engagement else None
                     decision = hooked or self.policy.decide(parse, state, turn)
                     if gate is not None:  # the channel may silence or redirect (e.g. group chats)
                         decision = gate(meta, parse, state, decision)

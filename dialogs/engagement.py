@@ -2,7 +2,8 @@
 
 `Engagement.decide` is the pipeline's hook, asked before the dialog policy: it answers a button
 press (`/poll_vote{...}`, `/giveaway_enter{...}`), a giveaway keyword, the `giveaway_enter` and
-`poll_vote` intents and the answer to a giveaway's question; for anything else, or when nothing is
+`poll_vote` intents, a comment under a giveaway's channel post and the answer to a giveaway's
+question; for anything else, or when nothing is
 open, it returns None and the policy answers as before (e.g. "there's no poll open").
 
 `EngagementTimer.tick` is idempotent and runs at start and every few seconds, in every process:
@@ -50,7 +51,8 @@ class Engagement:
         self.polls = Polls(store)
         self.giveaways = Giveaways(store)
 
-    def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn, who: dict[str, str]) -> Decision | None:
+    def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn, who: dict[str, str],
+               meta: dict[str, Any] | None = None) -> Decision | None:
         st = dict(state or {})
         channel, chat = who["channel"], who["chat_id"]
         pending = st.pop("giveaway_question", None)
@@ -69,6 +71,11 @@ class Engagement:
         keyword = self.giveaways.by_keyword(channel, turn.text)
         if keyword is not None:
             return self._enter(keyword.id, st, turn, who)
+        post = (meta or {}).get("channel_post") or {}
+        if post.get("chat_id") is not None and post.get("message_id") is not None:
+            under = self.giveaways.by_post(channel, f"{post['chat_id']}:{post['message_id']}")
+            if under is not None:  # any comment under the giveaway's post is an entry
+                return self._enter(under.id, st, turn, who)
         if parse.intent == "poll_vote" and sure:
             pid, opt = _entity(parse, "poll"), _entity(parse, "option")
             if pid is not None and opt is not None:
@@ -139,8 +146,9 @@ class EngagementTimer:
 
     async def tick(self) -> None:
         g, p = self.e.giveaways, self.e.polls
-        g.open_due()
-        _, _ = p.open_due()
+        work = bool(g.open_due())
+        _, convs = p.open_due()
+        work = work or bool(convs)
         if self.native is not None:
             for poll, chat in p.unposted_native():
                 if not p.claim_post(poll.id, chat):
@@ -152,19 +160,21 @@ class EngagementTimer:
                     p.record_post(poll.id, chat, None, None)
                     continue
                 p.record_post(poll.id, chat, native_id, message_id)
-        for _pid, posts in p.close_due():
+        closed = p.close_due()
+        work = work or bool(closed)
+        for _pid, posts in closed:
             for post in posts:
                 if self.native is not None and post.message_id:
                     with contextlib.suppress(Exception):
                         await self.native.stop(post.chat_id, post.message_id)
         g.close_due()
-        for row in g.recent():
-            if row.status == "closed":
-                try:
-                    await g.draw(row.id, self.member)
-                except Exception as exc:  # noqa: BLE001 - e.g. membership unknown: retried next tick
-                    log.warning("draw of giveaway %s postponed: %s", row.id, exc)
-        await self.dispatch()
+        for gid in g.undrawn():
+            try:
+                work = bool(await g.draw(gid, self.member)) or work
+            except Exception as exc:  # noqa: BLE001 - e.g. membership unknown: retried next tick
+                log.warning("draw of giveaway %s postponed: %s", gid, exc)
+        if work:  # announcements, results, winner notices: sent now (else the outbox poller does)
+            await self.dispatch()
 
     async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
         while not stop.is_set():

@@ -82,6 +82,7 @@ def add_parsers(sub: Any, add_config: Any = None) -> None:
     q.add_argument("--answer", default=None, help="the expected answer (checked at the draw)")
     q.add_argument("--member-of", default=None, help="chat id entrants must be members of at draw time")
     q.add_argument("--announce", action="append", default=[], help="chat id for announcements (repeat)")
+    q.add_argument("--post", default=None, help="--post=CHANNEL_ID:POST_ID: a comment under this channel post enters")
     q.add_argument("--channel", default="telegram")
     q.add_argument("--opens", default=None)
     q.add_argument("--closes", default=None)
@@ -176,7 +177,7 @@ async def _giveaway(e: Engagement, args: argparse.Namespace, operator: str, memb
         row = g.create(prize=str(f["prize"]), winners=int(f.get("winners") or 1), closes_at=when(_s(f["closes"])),  # type: ignore[arg-type]
                        opens_at=when(_s(f.get("opens"))), channel=str(f.get("channel") or "telegram"),
                        keyword=_s(f.get("keyword")), question=_s(f.get("question")), answer=_s(f.get("answer")),
-                       member_of=_s(f.get("member_of")),
+                       member_of=_s(f.get("member_of")), entry_post=_s(f.get("post")),
                        announce=[str(a) for a in (announce if isinstance(announce, list) else [announce])],
                        actor=operator)
         return (f"Giveaway #{row.id} created: {row.prize}, {row.winners} winner(s), closes "

@@ -63,7 +63,7 @@ class Giveaways:
     def create(self, *, prize: str, winners: int, closes_at: datetime, opens_at: datetime | None = None,
                channel: str = "telegram", keyword: str | None = None, question: str | None = None,
                answer: str | None = None, member_of: str | None = None, announce: list[str] | None = None,
-               actor: str = "cli") -> Giveaway:
+               entry_post: str | None = None, actor: str = "cli") -> Giveaway:
         if winners < 1:
             raise ValueError("a giveaway needs at least one winner")
         opens = opens_at or utcnow()
@@ -73,13 +73,14 @@ class Giveaways:
         with self.store.session() as s:
             g = Giveaway(prize=prize, winners=winners, channel=channel, keyword=keyword, question=question,
                          answer=answer, member_of=member_of, announce=list(announce or []), seed=seed,
+                         entry_post=entry_post,
                          commitment=drawing.commitment(seed), opens_at=opens, closes_at=closes_at,
                          created_by=actor, status="scheduled", result={})
             s.add(g)
             s.flush()
             append_in(s, subject(g.id), "giveaway.created", {
                 "prize": prize, "winners": winners, "channel": channel, "keyword": keyword, "question": question,
-                "member_of": member_of, "opens_at": opens.isoformat(), "closes_at": closes_at.isoformat(),
+                "member_of": member_of, "entry_post": entry_post, "opens_at": opens.isoformat(), "closes_at": closes_at.isoformat(),
                 "commitment": g.commitment}, actor)
             return g
 
@@ -90,6 +91,11 @@ class Giveaways:
     def recent(self) -> list[Giveaway]:
         with self.store.session() as s:
             return list(s.scalars(select(Giveaway).order_by(Giveaway.id.desc()).limit(50)))
+
+    def undrawn(self) -> list[int]:
+        """Closed giveaways waiting for their draw (e.g. membership could not be checked yet)."""
+        with self.store.session() as s:
+            return list(s.scalars(select(Giveaway.id).where(Giveaway.status == "closed").order_by(Giveaway.id)))
 
     def open_due(self, now: datetime | None = None) -> list[int]:
         """Open scheduled giveaways whose time came; announce the commitment. Returns conversation ids."""
@@ -155,6 +161,10 @@ class Giveaways:
     def by_keyword(self, channel: str, text: str) -> Giveaway | None:
         t = _norm(text)
         return next((g for g in self.open_for(channel) if g.keyword and _norm(g.keyword) == t), None)
+
+    def by_post(self, channel: str, post: str) -> Giveaway | None:
+        """The open giveaway entered by commenting under this channel post ("channel id:post id")."""
+        return next((g for g in self.open_for(channel) if g.entry_post == post), None)
 
     def enter(self, giveaway_id: int, channel: str, user_id: str, *, display_name: str | None = None,
               is_bot: bool = False, answer: str | None = None, now: datetime | None = None) -> EntryResult:

@@ -18,6 +18,9 @@ from knowledge_base.articles import Article, load_articles
 from nlu.encoders import get_encoder
 
 KIND_WEIGHT = {"question": 1.0, "title": 0.97, "body": 0.9}
+# e5's cosine similarities live in a narrow band (unrelated texts score ~0.75-0.85), MiniLM's span
+# 0..1. Scores are put on MiniLM's scale, (s - floor) / (1 - floor), so one threshold fits both.
+SCORE_FLOOR = {"minilm": 0.0, "e5": 0.72}
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ class KnowledgeBase:
             return []
         if embedding is None:
             embedding = get_encoder(encoder, self.encoder_paths.get(encoder)).encode_queries([text])[0]
-        scores = (idx.matrix @ embedding) * idx.weights
+        floor = SCORE_FLOOR.get(encoder, 0.0)
+        scores = ((idx.matrix @ embedding) - floor) / (1.0 - floor) * idx.weights
         best: dict[int, tuple[float, str]] = {}
         for (ai, _kind, chunk), s in zip(idx.rows, scores, strict=True):
             a = self.articles[ai]

@@ -71,6 +71,9 @@ class SlackConsole:
         self.bolt.action(ACTION_HANDBACK)(self._on_close)
         self.bolt.event("message")(self._on_message)
         self.bolt.command("/fancare")(self._on_command)
+        from bot.channels.slack_engagement import install_poll_modal
+
+        install_poll_modal(self)
         self.bolt.error(self._on_error)
 
     def install(self) -> None:
@@ -229,6 +232,12 @@ class SlackConsole:
         sub = words[0].lower() if words else "help"
         if not await self._authorized(user, f"command:{sub}"):
             await ack(text=REFUSAL)
+            return
+        if sub == "poll" and words[1:] == ["create"] and trigger:  # no arguments: the form (a modal)
+            from bot.channels.slack_engagement import open_poll_modal
+
+            await ack()
+            await open_poll_modal(self.client, str(trigger), str(body.get("channel_id") or ""))
             return
         await ack(text=await self.command(sub, words[1:], f"slack:{user}"))
 

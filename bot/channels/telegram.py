@@ -203,7 +203,10 @@ class TelegramService:
                     await self.poll(stop)
             finally:
                 janitor.cancel()
-                timer.cancel()
+                if not stop.is_set():
+                    timer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timer  # a round in progress finishes its sends (never cut mid-send)
                 await self.drain()
 
     async def drain(self) -> None:

@@ -87,6 +87,7 @@ class Giveaway(Base):
     question: Mapped[str | None] = mapped_column(String(300))
     answer: Mapped[str | None] = mapped_column(String(300))
     member_of: Mapped[str | None] = mapped_column(String(128))
+    entry_post: Mapped[str | None] = mapped_column(String(64))  # "channel id:post id": comments under it enter
     announce: Mapped[list[Any]] = mapped_column(JSON, default=list)
     seed: Mapped[str] = mapped_column(String(64))
     commitment: Mapped[str] = mapped_column(String(64))

@@ -205,3 +205,23 @@ async def test_entering_by_keyword_and_intent_with_a_question(app):
     assert sorted(pub["winners"]) == ["test:u1", "test:u3"]
     await app.pipeline.dispatch()
     assert any("You won the Nova X giveaway" in s.message.text for s in fan.sent if s.chat_id == "u1")
+
+
+async def test_two_processes_close_and_draw_exactly_once(store_url, store):
+    import asyncio
+
+    other = Store(store_url)  # a second worker process on the same database
+    a, b = Giveaways(store), Giveaways(other)
+    row = a.create(prize="Strap", winners=1, closes_at=utcnow() + timedelta(minutes=1), announce=["g"],
+                   channel="test")
+    a.open_due()
+    assert b.open_due() == []  # opened (and announced) once
+    for u in ("1", "2", "3"):
+        a.enter(row.id, "test", u)
+    later = utcnow() + timedelta(minutes=2)
+    assert len(a.close_due(later) + b.close_due(later)) == 1
+    first, second = await asyncio.gather(a.draw(row.id, None), b.draw(row.id, None))
+    assert sorted([bool(first), bool(second)]) == [False, True]  # one draw, one set of notices
+    kinds = [k for k, _ in log_entries(store, f"giveaway:{row.id}")]
+    assert kinds.count("giveaway.drawn") == 1 and kinds.count("giveaway.opened") == 1
+    other.dispose()

@@ -5,10 +5,14 @@ carried out by a restarted process."""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 from sqlalchemy import text
 
 from bot.channels.slack import REFUSAL
 from bot.store.models import utcnow
+from tests.fakes.slack_fixtures import CARE, signed_headers
 from tests.fakes.telegram_server import message, poll_answer, user
 
 GROUP = -100123
@@ -69,3 +73,42 @@ async def test_poll_from_slack_native_buttons_text_and_close_after_restart(live)
     fake.push({"message": message(fake, ANA, "hi", from_user=user(ANA, "Ana"))})
     await fake.wait_for(lambda: len(fake.texts(ANA)) >= 1)
     assert h.app.engagement.polls.results(1).counts == [0, 1, 1]
+
+
+async def _submit(sh, user_id: str, values: dict[str, str], flags: list[str]) -> tuple[int, str]:
+    """Post a signed view_submission, as Slack does when the operator presses "Create"."""
+    state = {k: {"value": {"type": "plain_text_input", "value": v}} for k, v in values.items()}
+    state["flags"] = {"value": {"type": "checkboxes", "selected_options": [{"value": f} for f in flags]}}
+    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": user_id, "team_id": "T0001"},
+               "api_app_id": "A0001", "token": "legacy", "trigger_id": "trig-v",
+               "view": {"id": "V1", "type": "modal", "callback_id": "fancare_poll_create",
+                        "private_metadata": CARE, "state": {"values": state}}}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    status, out = await sh.post(body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+    return status, out
+
+
+async def test_poll_created_with_the_slack_modal_multiple_choice_native(live):
+    h, sh = await live()
+    fake = h.fake
+    assert await sh.command("poll create", "UOP1") == ""  # no arguments: the form opens
+    view = sh.fake.called("views.open")[-1]["view"]
+    assert view["callback_id"] == "fancare_poll_create" and view["private_metadata"] == CARE
+    values = {"question": "Which launch events?", "options": "Berlin\nLisbon\nOnline", "chats": str(GROUP),
+              "closes": "1h"}
+    status, out = await _submit(sh, "UOUTSIDER", values, ["multiple"])
+    assert status == 200 and "only fancare operators" in out and h.app.engagement.polls.recent() == []
+    status, out = await _submit(sh, "UOP1", dict(values, options="only one"), ["multiple"])
+    assert "2 to 10 options" in out
+    status, _ = await _submit(sh, "UOP1", values, ["multiple", "locked"])
+    assert status == 200
+    await fake.wait_for(lambda: len(fake.calls_of("sendPoll")) == 1)
+    sent = fake.calls_of("sendPoll")[0].params
+    assert str(sent["allows_multiple_answers"]).lower() == "true" and str(sent["allows_revoting"]).lower() == "false"
+    native_id = next(iter(fake.polls))
+    fake.push(poll_answer(native_id, user(ANA, "Ana"), [0, 2]))
+    fake.push(poll_answer(native_id, user(BEN, "Ben"), [2]))
+    fake.push(poll_answer(native_id, user(BEN, "Ben"), [1]))  # locked: the first vote stands
+    await fake.wait_for(lambda: h.app.engagement.polls.results(1).voters == 2)
+    await fake.wait_for(lambda: h.app.pipeline.metrics["poll_answer_locked"] == 1)
+    assert h.app.engagement.polls.results(1).counts == [1, 0, 2]

@@ -100,7 +100,7 @@ class FakeSlack:
             params = json.loads(raw or b"{}")
         else:
             params = dict(parse_qsl(raw.decode()))
-            for key in ("blocks", "attachments"):
+            for key in ("blocks", "attachments", "view"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
         call = Call(method, params)
@@ -195,6 +195,12 @@ class FakeSlack:
         if group not in self.usergroups:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": self.usergroups[group]}
+
+    def _views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = p.get("view") if isinstance(p.get("view"), dict) else json.loads(str(p.get("view")))
+        return {"ok": True, "view": {**view, "id": f"V{next(self._ts):06d}"}}
 
     def _users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=300), nullable=True),
         sa.Column("answer", sa.String(length=300), nullable=True),
         sa.Column("member_of", sa.String(length=128), nullable=True),
+        sa.Column("entry_post", sa.String(length=64), nullable=True),
         sa.Column("announce", sa.JSON(), nullable=False),
         sa.Column("seed", sa.String(length=64), nullable=False),
         sa.Column("commitment", sa.String(length=64), nullable=False),

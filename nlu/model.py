@@ -28,6 +28,7 @@ import numpy as np
 from nlu.classifier import IntentClassifier
 from nlu.encoders import get_encoder, install_encoder
 from nlu.entities import EntityExtractor
+from nlu.gibberish import looks_like_gibberish, training_vocabulary
 from nlu.language import detect_language
 from nlu.tfidf import TfidfIntentModel
 from nlu.training_data import TrainingData
@@ -86,6 +87,9 @@ class NLUModel:
         self.route = route
         self.heads = heads
         self.extractor = extractor
+        # words seen in training data and lookups: never "unknown" to the gibberish guard
+        self.vocabulary: frozenset[str] = training_vocabulary(
+            [v for vals in extractor.lookups.values() for v in vals] + list(extractor.synonyms))
         self.threshold = threshold
         self.meta = meta
         self.max_chars = max_chars
@@ -159,8 +163,10 @@ class NLUModel:
             "finetuned": finetune_seconds is not None,
             "finetune_seconds": finetune_seconds,
         }
-        return cls(route, heads, EntityExtractor.from_training_data(td), threshold, meta, max_chars, paths,
-                   head_inputs=head_inputs, text_model=text_model, text_weight=text_weight)
+        model = cls(route, heads, EntityExtractor.from_training_data(td), threshold, meta, max_chars, paths,
+                    head_inputs=head_inputs, text_model=text_model, text_weight=text_weight)
+        model.vocabulary = model.vocabulary | training_vocabulary(texts)
+        return model
 
     # -- artifact -----------------------------------------------------------------------------
     def save(self, model_dir: str | Path) -> Path:
@@ -183,7 +189,8 @@ class NLUModel:
             pickle.dump({"route": self.route, "heads": self.heads, "extractor": self.extractor,
                          "threshold": self.threshold, "max_chars": self.max_chars,
                          "encoder_paths": paths, "head_inputs": self.head_inputs,
-                         "text_model": self.text_model, "text_weight": self.text_weight}, f)
+                         "text_model": self.text_model, "text_weight": self.text_weight,
+                         "vocabulary": sorted(self.vocabulary)}, f)
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
         tmp = root / ".LATEST.tmp"
         tmp.write_text(self.version + "\n")
@@ -208,6 +215,7 @@ class NLUModel:
         model = cls(state["route"], state["heads"], state["extractor"], state["threshold"], meta,
                     state.get("max_chars", 1000), paths, head_inputs=state.get("head_inputs"),
                     text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0))
+        model.vocabulary = model.vocabulary | frozenset(state.get("vocabulary", ()))
         for name in model.encoder_names:  # warm the encoders now, not on the first fan message
             get_encoder(name, model.encoder_paths.get(name))
         return model
@@ -268,7 +276,7 @@ class NLUModel:
         order = np.argsort(-probs)
         ranking = [(head.labels[i], float(probs[i])) for i in order[:10]]
         intent, conf = ranking[0]
-        fallback = conf < self.threshold
+        fallback = conf < self.threshold or looks_like_gibberish(text, language, self.vocabulary)
         if fallback:
             intent = OUT_OF_SCOPE
         ents = [e.as_dict() for e in self.extractor.extract(text)]

@@ -149,10 +149,7 @@ class AuditEvent(Base):
 
 
 # The Slack console's tables share this metadata (Alembic autogenerate sees them).
-from bot.store import slack_models as _slack_models  # noqa: E402,F401
-
-from bot.store import moderation_models as _moderation_models  # noqa: E402,F401
-
-from bot.store import review_models as _review_models  # noqa: E402,F401
-
 from bot.store import engagement_models as _engagement_models  # noqa: E402,F401
+from bot.store import moderation_models as _moderation_models  # noqa: E402,F401
+from bot.store import review_models as _review_models  # noqa: E402,F401
+from bot.store import slack_models as _slack_models  # noqa: E402,F401

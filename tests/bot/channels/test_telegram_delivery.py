@@ -176,6 +176,20 @@ async def test_sigkill_mid_send_and_restart_answers_every_message_once(telegram_
         everyone = fans + more + late
         proc = _start(config, log_path)
         await fake.wait_for(lambda: all(fake.sent(f) for f in everyone), timeout=180)
+
+        watch = Store(store_url)
+
+        def outbox_settled() -> bool:
+            # the send whose ack was lost stays leased ("sending") until its lease expires; then it is
+            # re-sent: wait for that, not only for every fan to have a reply
+            with watch.session() as s:
+                out = list(s.scalars(select(Message.status).where(Message.direction == "out")))
+            return len(out) == len(everyone) and all(x == "sent" for x in out)
+
+        try:
+            await fake.wait_for(outbox_settled, timeout=180)
+        finally:
+            watch.dispose()
         await asyncio.sleep(1.0)
         counts = {f: len(fake.sent(f)) for f in everyone}
         assert all(1 <= n <= 2 for n in counts.values()), counts

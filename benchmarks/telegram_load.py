@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 MESSAGES = [
     "hi!", "where is my order VT-482913?", "how long does shipping to france take", "thanks a lot",
-    "is the buds pro waterproof?", "can I pay with paypal", "my watch won't charge, help",
+    "is the buds pro waterproof?", "can I pay with paypal", "do you have a student discount?",
     "do you ship to the US?", "what's the warranty on the arc speaker", "hello there 👋",
     "how do I pair my earbuds", "love the new Pulse 3!", "¿cuánto tarda el envío a España?",
     "what is the battery life of the buds lite", "bye!",
@@ -76,6 +76,7 @@ async def main_async(rate: float, seconds: float, fans: int, out: Path | None) -
     await fake.wait_for(lambda: len(fake.calls_of("sendMessage")) >= len(MESSAGES) - 1, 60)
 
     pushed: dict[int, float] = {}
+    base = len(fake.calls_of("sendMessage"))
     rnd = random.Random(7)
     n = int(rate * seconds)
     start = time.monotonic()
@@ -87,16 +88,20 @@ async def main_async(rate: float, seconds: float, fans: int, out: Path | None) -
         chat = 1_000 + rnd.randrange(fans)
         fake.push({"message": message(fake, chat, rnd.choice(MESSAGES), from_user=user(chat))})
         pushed.setdefault(chat, time.monotonic())
-        if len(pushed) >= fans:  # measure only each chat's first message: replies map 1:1
-            pass
     offered_s = time.monotonic() - start
-    base = len(fake.calls_of("sendMessage"))
     expected = base + n
-    try:
-        await fake.wait_for(lambda: len(fake.calls_of("sendMessage")) >= expected * 0.98, 120)
-    except TimeoutError:
-        pass
-    done_s = time.monotonic() - start
+    last = (0, time.monotonic())
+    while time.monotonic() - start < seconds + 120:  # until every reply is out or none came for 5 s
+        await asyncio.sleep(0.25)
+        sent_now = len(fake.calls_of("sendMessage"))
+        if sent_now >= expected:
+            break
+        if sent_now != last[0]:
+            last = (sent_now, time.monotonic())
+        elif time.monotonic() - last[1] > 5:
+            break
+    calls = fake.calls_of("sendMessage")
+    done_s = (calls[-1].at if calls else time.monotonic()) - start
     # latency per reply: first reply in each chat minus that chat's first push
     first_reply: dict[int, float] = {}
     for c in fake.calls_of("sendMessage"):

@@ -86,6 +86,7 @@ class Pipeline:
         self.metrics: Counter[str] = Counter()
         self._locks: dict[int, asyncio.Lock] = {}
         self.last_debug: dict[int, dict[str, Any]] = {}
+        self._chat_ids: dict[int, str] = {}
         #: polls and giveaways (dialogs.engagement.Engagement), asked before the policy when set
         self.engagement: Any = None
 
@@ -356,9 +357,14 @@ class Pipeline:
 
     async def _send_one(self, m: Message) -> bool:
         channel = self.channels[m.channel]
-        with self.store.session() as s:
-            conv = s.get(Conversation, m.conversation_id)
-            chat_id = conv.chat_id if conv else ""
+        chat_id = self._chat_ids.get(m.conversation_id)
+        if chat_id is None:  # a conversation's chat never changes: look it up once
+            with self.store.session() as s:
+                conv = s.get(Conversation, m.conversation_id)
+                chat_id = conv.chat_id if conv else ""
+            if len(self._chat_ids) > 100_000:
+                self._chat_ids.clear()
+            self._chat_ids[m.conversation_id] = chat_id
         payload = m.payload or {}
         out = Outgoing(text=m.text, buttons=tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", [])),
                        response=payload.get("response"))

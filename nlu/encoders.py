@@ -93,10 +93,19 @@ _cache: dict[tuple[str, str | None], Encoder] = {}
 _cache_lock = threading.Lock()
 
 
+_key_locks: dict[tuple[str, str | None], threading.Lock] = {}
+
+
 def get_encoder(name: str, model_path: str | None = None) -> Encoder:
-    """Load (once per process) the named encoder."""
+    """Load (once per process) the named encoder. One lock per encoder, so loading MiniLM in the
+    background never holds up a message waiting for e5."""
     key = (name, model_path)
+    enc = _cache.get(key)
+    if enc is not None:
+        return enc
     with _cache_lock:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
         enc = _cache.get(key)
         if enc is None:
             if name == "minilm":
@@ -105,7 +114,8 @@ def get_encoder(name: str, model_path: str | None = None) -> Encoder:
                 enc = E5Encoder()
             else:
                 raise ValueError(f"unknown encoder {name!r} (use 'minilm' or 'e5')")
-            _cache[key] = enc
+            with _cache_lock:
+                _cache[key] = enc
         return enc
 
 

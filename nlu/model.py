@@ -16,6 +16,7 @@ import json
 import pickle
 import re
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -216,8 +217,15 @@ class NLUModel:
                     state.get("max_chars", 1000), paths, head_inputs=state.get("head_inputs"),
                     text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0))
         model.vocabulary = model.vocabulary | frozenset(state.get("vocabulary", ()))
-        for name in model.encoder_names:  # warm the encoders now, not on the first fan message
-            get_encoder(name, model.encoder_paths.get(name))
+        # Warm the encoders now, not on the first fan message. With the cascade only e5 serves at
+        # rest, so MiniLM (torch: seconds to import) loads in the background, ready for a burst.
+        primary = "e5" if model.route == "cascade" else model.route
+        for name in model.encoder_names:
+            if name == primary or model.route != "cascade":
+                get_encoder(name, model.encoder_paths.get(name))
+            else:
+                threading.Thread(target=get_encoder, args=(name, model.encoder_paths.get(name)),
+                                 name=f"load-{name}", daemon=True).start()
         return model
 
     @property

@@ -201,6 +201,8 @@ class Store:
         """Lease pending outbound messages, oldest first; for one conversation only the head of its queue."""
         now = utcnow()
         claimed: list[Message] = []
+        if conversation_id is not None and channel is None:
+            return self._claim_head(conversation_id, now, lease_s)
         with self.session() as s:
             q = select(Message).where(
                 Message.direction == "out",
@@ -228,16 +230,30 @@ class Store:
                     claimed.append(m)
         return claimed
 
-    def mark_sent(self, message_id: int, external_id: str | None) -> None:
+    def _claim_head(self, conversation_id: int, now: datetime, lease_s: float) -> list[Message]:
+        """The hot path after each reply: lease the oldest unsent message of one conversation, if
+        it is due (two statements; a newer message never overtakes an older one)."""
         with self.session() as s:
-            m = s.get(Message, message_id)
-            if m is None:
-                return
-            m.status = "sent"
-            m.handled_at = utcnow()
-            if external_id is not None:
-                m.external_id = external_id
-            m.lease_until = None
+            head = s.scalar(select(Message).where(
+                Message.conversation_id == conversation_id, Message.direction == "out",
+                Message.status.in_(("pending", "sending"))).order_by(Message.id).limit(1))
+            if head is None:
+                return []
+            if head.status == "sending" and (head.lease_until is None or head.lease_until >= now):
+                return []  # another worker is sending it
+            if head.next_attempt_at is not None and head.next_attempt_at > now:
+                return []  # waiting for its retry time; later messages wait behind it
+            res = s.execute(update(Message).where(Message.id == head.id, Message.status == head.status)
+                            .values(status="sending", lease_until=now + timedelta(seconds=lease_s),
+                                    attempts=Message.attempts + 1))
+            return [head] if _rows(res) else []
+
+    def mark_sent(self, message_id: int, external_id: str | None) -> None:
+        values: dict[str, Any] = {"status": "sent", "handled_at": utcnow(), "lease_until": None}
+        if external_id is not None:
+            values["external_id"] = external_id
+        with self.session() as s:
+            s.execute(update(Message).where(Message.id == message_id).values(**values))
 
     def mark_send_failed(self, message_id: int, error: str, retry_in_s: float | None) -> None:
         with self.session() as s:

@@ -342,7 +342,7 @@ async def _engagement(cfg: FancareConfig, args: argparse.Namespace) -> int:
                 from bot.channels.telegram_engagement import TelegramMembership
 
                 bot = await stack.enter_async_context(build_bot(cfg.channels.telegram))
-                member = TelegramMembership(bot)
+                member = TelegramMembership(bot)  # type: ignore[arg-type]  # build_bot returns an ExtBot
             out = await run(Engagement(store), args, "cli", member)
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot.app import App
 from bot.model_watch import watch
@@ -16,8 +17,8 @@ from bot.model_watch import watch
 log = logging.getLogger("fancare.run")
 
 
-def channel_servers(app: App) -> list[tuple[str, Callable[[App, asyncio.Event], Awaitable[None]]]]:
-    servers: list[tuple[str, Callable[[App, asyncio.Event], Awaitable[None]]]] = []
+def channel_servers(app: App) -> list[tuple[str, Callable[[App, asyncio.Event], Coroutine[Any, Any, None]]]]:
+    servers: list[tuple[str, Callable[[App, asyncio.Event], Coroutine[Any, Any, None]]]] = []
     ch = app.cfg.channels
     if ch.telegram is not None and ch.telegram.enabled:
         from bot.channels import telegram
@@ -43,7 +44,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> int:
         log.error("no channel is configured under channels: (telegram, slack); use `fancare shell` to chat")
         return 2
     log.info("starting %s", ", ".join(n for n, _ in servers))
-    tasks = [asyncio.create_task(fn(app, stop), name=name) for name, fn in servers]
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(fn(app, stop), name=name) for name, fn in servers]
     tasks.append(asyncio.create_task(app.pipeline.run_outbox(0.5, stop), name="outbox"))
     tasks.append(asyncio.create_task(watch(app, stop), name="reload"))  # new models/LATEST, domain edits
     await app.pipeline.recover()

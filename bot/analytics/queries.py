@@ -97,9 +97,9 @@ def intents_and_sentiment(s: Session, w: Window, d: Dialect, top: int = 8) -> tu
         per_day_intent.setdefault(r.day, Counter())[r.intent] += n
         fallbacks += n if r.fallback else 0
         if r.sentiment:
-            moods.setdefault(r.day, Counter())[r.sentiment] += n
+            moods.setdefault(r.day, Counter())[str(r.sentiment)] += n
     dist = [{"intent": i, "n": n} for i, n in sorted(per_intent.items(), key=lambda kv: (-kv[1], kv[0]))]
-    leaders = [r["intent"] for r in dist[:top]]
+    leaders = [str(r["intent"]) for r in dist[:top]]
     days = sorted(per_day_intent)
     total = sum(per_intent.values())
     intents = {"distribution": dist, "fallbacks": fallbacks, "fallback_rate": round(fallbacks / total, 4)

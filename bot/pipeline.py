@@ -87,6 +87,7 @@ class Pipeline:
         self._locks: dict[int, asyncio.Lock] = {}
         self.last_debug: dict[int, dict[str, Any]] = {}
         self._chat_ids: dict[int, str] = {}
+        self._released: set[int] = set()
         #: polls and giveaways (dialogs.engagement.Engagement), asked before the policy when set
         self.engagement: Any = None
 
@@ -137,14 +138,17 @@ class Pipeline:
             try:
                 yield
             finally:
-                self.store.unlock_conversation(conversation_id, self.owner)
+                if conversation_id in self._released:  # `_commit` already let go of the lease
+                    self._released.discard(conversation_id)
+                else:
+                    self.store.unlock_conversation(conversation_id, self.owner)
 
     # -- processing -----------------------------------------------------------------------------------
     async def process(self, message_id: int, conversation_id: int) -> int:
         async with self.conversation_lock(conversation_id):
-            if not self.store.claim_inbound(message_id):
-                return 0
             with self.store.session() as s:
+                if not self.store.claim_inbound(message_id, session=s):
+                    return 0
                 msg = s.get(Message, message_id)
                 conv = s.get(Conversation, conversation_id)
                 assert msg is not None and conv is not None
@@ -334,6 +338,10 @@ class Pipeline:
             msg.status = "handled"
             msg.handled_at = utcnow()
             msg.lease_until = None
+            if conv.lock_owner == self.owner:  # release the conversation lease in the same commit
+                conv.lock_owner = None
+                conv.lock_until = None
+                self._released.add(conversation_id)
         return new_esc
 
     def _transcript(self, s: Any, conversation_id: int) -> list[dict[str, Any]]:

@@ -152,19 +152,20 @@ class Store:
                 return InboundRecord(msg.id, conv.id, contact.id, False, msg.status)
             return InboundRecord(msg.id, conv.id, contact.id, True, "received")
 
-    def claim_inbound(self, message_id: int, lease_s: float = 60.0) -> bool:
-        """Take the message for processing unless it is handled or leased by a live worker."""
+    def claim_inbound(self, message_id: int, lease_s: float = 60.0, session: Session | None = None) -> bool:
+        """Take the message for processing unless it is handled or leased by a live worker.
+        With `session`, the claim joins that transaction (the pipeline claims and reads in one)."""
         now = utcnow()
-        with self.session() as s:
-            res = s.execute(
-                update(Message)
+        stmt = (update(Message)
                 .where(Message.id == message_id, Message.direction == "in",
                        or_(Message.status == "received",
                            and_(Message.status == "processing", Message.lease_until < now)))
                 .values(status="processing", lease_until=now + timedelta(seconds=lease_s),
-                        attempts=Message.attempts + 1)
-            )
-            return bool(_rows(res))
+                        attempts=Message.attempts + 1))
+        if session is not None:
+            return bool(_rows(session.execute(stmt)))
+        with self.session() as s:
+            return bool(_rows(s.execute(stmt)))
 
     def unfinished_inbound(self, channel: str | None = None, limit: int = 500) -> list[int]:
         """Inbound messages a crashed or stopped worker left behind (received, or lease expired)."""

@@ -204,6 +204,9 @@ class SlackConfig(Section):
     sla_check_s: float = Field(30.0, gt=0)
     mask_personal_data: bool = True
     max_attempts: int = Field(8, ge=1)
+    review_channel: str | None = None  # review digest (default: default_channel)
+    digest_hour_utc: int | None = Field(9, ge=0, le=23)  # daily review digest; None: only `/fancare digest`
+    digest_items: int = Field(5, ge=1, le=15)
 
 
 class ChannelsConfig(Section):

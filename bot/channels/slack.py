@@ -42,7 +42,7 @@ __all__ = ["SlackConsole", "SlackInbox", "serve"]
 log = logging.getLogger("fancare.slack")
 DEFAULT_API_URL = "https://slack.com/api/"
 USAGE = ("usage: `/fancare queue` | `/fancare claim N` | `/fancare resolve N` | `/fancare handback N` | "
-         "`/fancare note N text` | `/fancare stats` | `/fancare poll ...` | `/fancare giveaway ...`")
+         "`/fancare note N text` | `/fancare stats` | `/fancare digest` | `/fancare poll ...` | `/fancare giveaway ...`")
 REFUSAL = "Sorry, only fancare operators can do that. This attempt has been recorded."
 _SLACK_OPERATOR = re.compile(r"slack:(U[A-Z0-9]+|W[A-Z0-9]+)")
 
@@ -74,6 +74,9 @@ class SlackConsole:
         from bot.channels.slack_engagement import install_poll_modal
 
         install_poll_modal(self)
+        from bot.channels.slack_review import install_review
+
+        self.review = install_review(self)
         self.bolt.error(self._on_error)
 
     def install(self) -> None:
@@ -247,6 +250,8 @@ class SlackConsole:
             from bot.channels.slack_engagement import engagement_command
 
             return await engagement_command(self.app, sub, args, operator)
+        if sub == "digest":  # the review inbox's top unclear messages, with label buttons (slack_review.py)
+            return await self.review.command(operator)
         if sub == "queue":
             rows = inbox.list_open(store)
             if not rows:
@@ -257,7 +262,13 @@ class SlackConsole:
                 f" · {escape(r['fan'] or 'unknown')}: "
                 f"{fan_text_for_slack(r['last'], mask=self.cfg.mask_personal_data, limit=80)}" for r in rows)
         if sub == "stats":
-            return self.stats_text(inbox.stats(store, utcnow().replace(hour=0, minute=0, second=0, microsecond=0)))
+            today = self.stats_text(inbox.stats(store, utcnow().replace(hour=0, minute=0, second=0, microsecond=0)))
+            # the report's short form, the same numbers as `fancare stats` (last 7 days)
+            from bot.analytics import build_report, default_window, format_stats
+
+            report = await asyncio.to_thread(build_report, store, default_window(None, None, days=7))
+            short = fan_text_for_slack(format_stats(report), mask=self.cfg.mask_personal_data)
+            return f"{today}\n\n*Last 7 days*\n```{short}```"
         if sub not in ("claim", "resolve", "handback", "note") or not args or not args[0].lstrip("#").isdigit():
             return USAGE
         esc_id = int(args[0].lstrip("#"))
@@ -329,6 +340,7 @@ class SlackConsole:
             try:
                 await self.sla_tick()
                 self.prune_seen()
+                await self.review.daily_tick()
             except Exception:  # noqa: BLE001 - a failing tick must not stop the timer
                 log.exception("SLA check failed")
             try:

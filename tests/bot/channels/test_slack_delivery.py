@@ -143,6 +143,7 @@ async def test_fancare_command(slack):
     stats = await slack.command("stats", "UOP1")
     assert "2 escalations opened, 1 resolved, 1 handed back; 0 open now" in stats
     assert "CSAT:* 4.0 (1 ratings)" in stats and "Median first response:* " in stats
+    assert "*Last 7 days*" in stats and "containment" in stats.lower()  # the report's short form
     assert "usage" in await slack.command("frobnicate", "UOP1")
     assert "No open escalations" in await slack.command("queue", "UOP1")
 

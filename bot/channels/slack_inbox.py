@@ -88,6 +88,18 @@ class SlackInbox:
             self.outbox.enqueue(s, escalation_id, "fan", ticket.channel, f"*Fan:* {body}")
         self.kick()
 
+    async def crisis_alert(self, alert: Any) -> None:
+        """Crisis early warning (moderation/crisis.py): posted to the crisis queue's channel with the
+        on-call mention, through the durable outbox like every other post (escalation id 0: brand-wide)."""
+        mention = self.oncall_mention("crisis")
+        examples = "\n".join(f"> {fan_text_for_slack(e, mask=self.cfg.mask_personal_data, limit=200)}"
+                             for e in list(getattr(alert, "examples", []))[:3])
+        text = (f"{mention + ' ' if mention else ''}:rotating_light: {escape(alert.summary())}"
+                f"{chr(10) + examples if examples else ''}\nOpen escalations: `/fancare queue`")
+        with self.store.session() as s:
+            self.outbox.enqueue(s, 0, "alert", self.channel_for("crisis"), text, in_thread=False)
+        self.kick()
+
     def notice(self, escalation_id: int, text: str, *, refresh_card: bool = False) -> None:
         """A message in the escalation's thread (and optionally a re-rendered card), via the outbox."""
         with self.store.session() as s:

@@ -109,3 +109,17 @@ async def test_handback_returns_conversation_to_bot(slack):
     assert len(slack.fan.sent) == n + 1  # the bot answers again
     with slack.app.store.session() as s:
         assert s.get(Escalation, esc).state == "handed_back"
+
+
+async def test_crisis_early_warning_is_posted_to_the_crisis_channel(slack):
+    from moderation.crisis import Alert as CrisisAlert
+
+    alert = CrisisAlert(key="brand", at_minute=600, window_minutes=10, observed=42, expected=6.5, z=7.2, ratio=6.5,
+                        share_negative=0.61, top_phrases=[("battery fire", 9)],
+                        examples=["my watch got hot, mail me at jo@x.example <!channel>"], sparkline="▁▁▂▇█")
+    await slack.console.inbox.crisis_alert(alert)
+    await slack.settle()
+    post = slack.fake.posts(channel=CRISIS)[-1]
+    assert post["text"].startswith("<!subteam^SONCALL> :rotating_light: Crisis warning [brand]: 42 negative")
+    assert "battery fire" in post["text"] and "jo@x.example" not in post["text"]
+    assert "<!channel>" not in post["text"] and "&lt;!channel&gt;" in post["text"]

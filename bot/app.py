@@ -17,6 +17,7 @@ from dialogs.domain import Domain
 from dialogs.engagement import Engagement
 from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
+from moderation.playbook import CrisisPlaybook
 from moderation.setup import build_moderator
 from nlu.model import NLUModel
 from nlu.readers import load_training_data
@@ -89,6 +90,11 @@ class App:
         )
         self.engagement = Engagement(self.store)
         self.pipeline.engagement = self.engagement
+        pb = cfg.moderation.crisis.playbook
+        self.playbook = CrisisPlaybook(self.store, statement=pb.holding_statement, pin_chats=pb.pin_chats,
+                                       escalate_intents=tuple(pb.escalate_intents), queue=pb.queue,
+                                       pause_public_faq=pb.pause_public_faq)
+        self.pipeline.playbook = self.playbook
 
     def reload_model(self) -> NLUModel:
         """Swap in the newest trained model without dropping messages."""

@@ -100,6 +100,18 @@ class ModerationStrikesConfig(Section):
     ban_after: float = Field(5.0, gt=0)
 
 
+class CrisisPlaybookConfig(Section):
+    """What `/fancare crisis on` changes (moderation/playbook.py)."""
+
+    holding_statement: str = (
+        "We're aware that some of you are having problems and we're looking into it right now. "
+        "We'll post updates here as soon as we know more. Thank you for your patience.")
+    pin_chats: list[str] = Field(default_factory=list)  # Telegram group ids; empty: every group seen
+    escalate_intents: list[str] = Field(default_factory=lambda: ["complaint", "refund_request"])
+    queue: str = "complaints"  # where those escalations go
+    pause_public_faq: bool = True
+
+
 class CrisisConfig(Section):
     """Crisis early warning (moderation/crisis.py): rolling windows vs. an EWMA + robust z baseline."""
 
@@ -110,6 +122,7 @@ class CrisisConfig(Section):
     min_count: int = Field(8, ge=1)  # negative messages in the window before anything can alarm
     ratio_threshold: float = Field(2.0, gt=1)  # and at least this multiple of the baseline
     cooldown_minutes: int = Field(60, ge=1)
+    playbook: CrisisPlaybookConfig = Field(default_factory=CrisisPlaybookConfig)
 
 
 class ModerationConfig(Section):
@@ -207,6 +220,10 @@ class SlackConfig(Section):
     review_channel: str | None = None  # review digest (default: default_channel)
     digest_hour_utc: int | None = Field(9, ge=0, le=23)  # daily review digest; None: only `/fancare digest`
     digest_items: int = Field(5, ge=1, le=15)
+    moderation_channel: str | None = None  # moderation review posts (default: queue "moderation"'s channel)
+    moderation_review_actions: list[str] = Field(  # which verdicts get a review post with buttons
+        default_factory=lambda: ["flag", "hide", "mute", "ban"])
+    crisis_chart: bool = True  # attach a PNG chart of the last hours to early-warning alerts (files:write)
 
 
 class ChannelsConfig(Section):

@@ -90,6 +90,8 @@ class Pipeline:
         self._released: set[int] = set()
         #: polls and giveaways (dialogs.engagement.Engagement), asked before the policy when set
         self.engagement: Any = None
+        #: the crisis playbook (moderation.playbook.CrisisPlaybook): adjusts decisions while it is on
+        self.playbook: Any = None
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -187,6 +189,8 @@ class Pipeline:
                     decision = hooked or self.policy.decide(parse, state, turn)
                     if gate is not None:  # the channel may silence or redirect (e.g. group chats)
                         decision = gate(meta, parse, state, decision)
+                    if self.playbook is not None:  # a crisis: complaints to humans, public FAQ paused
+                        decision = self.playbook.apply(meta, parse, state, turn, decision)
             except Exception as exc:  # noqa: BLE001 - the fan gets an apology, the message stays
                 log.error("pipeline error on message %s in conversation %s: %s", message_id, conversation_id,
                           type(exc).__name__, exc_info=True)
@@ -245,12 +249,16 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - the message is handled; moderation side effects are best effort
             log.exception("moderation side effects failed")
             return
+        if verdict.action != "allow":  # the review queue (Slack posts it with Restore / Confirm / Ban)
+            review = getattr(self.operators, "moderation_item", None)
+            if review is not None:
+                await self._notify(review())
         for alert in alerts:
             log.warning("crisis warning [%s]: %s negative in %s min vs %.1f expected", alert.key, alert.observed,
                         alert.window_minutes, alert.expected)
             notify = getattr(self.operators, "crisis_alert", None)
             if notify is not None:
-                await self._notify(notify(alert))
+                await self._notify(notify(alert, self.moderator.crisis_history(alert.key)))
 
     def _while_escalated(self, parse: ParseResult, state: dict[str, Any], turn: Turn,
                          esc_info: tuple[int, str]) -> Decision:

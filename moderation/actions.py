@@ -38,6 +38,10 @@ class ModerationActions(Protocol):
 
     async def notice(self, t: Target, text: str) -> bool: ...
 
+    async def lift(self, t: Target, action: str) -> bool:
+        """Undo a "mute" or "ban" (a moderator restored the item)."""
+        ...
+
 
 @dataclass
 class LogActions:
@@ -62,6 +66,11 @@ class LogActions:
 
     async def notice(self, t: Target, text: str) -> bool:
         self.calls.append(("notice", t, text))
+        return True
+
+    async def lift(self, t: Target, action: str) -> bool:
+        self.calls.append(("lift", t, action))
+        log.info("moderation: lift %s of user %s in %s/%s", action, t.user_id, t.channel, t.chat_id)
         return True
 
 

@@ -68,27 +68,50 @@ def run_moderation(cfg: FancareConfig, args: argparse.Namespace) -> int:
         if args.id is None:
             print("error: give the item id", file=sys.stderr)
             return 2
-        item = review.decide(store, args.id, args.decision, args.moderator)
-        if item is None:
-            print(f"error: no moderation item #{args.id}", file=sys.stderr)
+        outcome = _run(_carry_out(cfg, store, args.id, args.decision, args.moderator))
+        if outcome.item is None:
+            print(f"error: {outcome.message}", file=sys.stderr)
             return 1
-        if args.decision == "ban":
-            asyncio.run(_ban_on_platform(cfg, item))
-        print(f"#{item.id} {item.status} by {args.moderator}; it is a training example from the next `fancare train`")
+        if not outcome.decided:
+            print(outcome.message)
+            return 1
+        print(f"{outcome.message}; it is a training example from the next `fancare train`")
         return 0
     finally:
         store.dispose()
 
 
-async def _ban_on_platform(cfg: FancareConfig, item: Any) -> None:
-    from moderation.actions import LogActions, ModerationActions, Target
+def _run(coro: Any) -> Any:
+    """asyncio.run, also when called from a running loop (the CLI's `main` inside tests or the shell)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
 
-    port: ModerationActions = LogActions()
-    if item.channel == "telegram" and cfg.channels.telegram is not None:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _carry_out(cfg: FancareConfig, store: Any, item_id: int, decision: str, moderator: str) -> Any:
+    from moderation import review
+
+    ports = _platform_ports(cfg)
+    try:
+        return await review.carry_out(store, item_id, decision, moderator, ports)
+    finally:
+        for port in ports.values():
+            await port.close()
+
+
+def _platform_ports(cfg: FancareConfig) -> dict[str, Any]:
+    """The platforms' moderation ports from config (Telegram), as the running bot builds them."""
+    ports: dict[str, Any] = {}
+    if cfg.channels.telegram is not None and cfg.channels.telegram.enabled:
         from moderation.telegram_actions import TelegramActions
 
-        port = TelegramActions.from_config(cfg.channels.telegram)
-    await port.ban(Target(item.channel, item.chat_id, item.user_id))
+        ports["telegram"] = TelegramActions.from_config(cfg.channels.telegram)
+    return ports
 
 
 def train_moderation(cfg: FancareConfig, model: Any) -> None:

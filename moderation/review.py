@@ -8,17 +8,22 @@ restored items are the false positives of `report`.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.store import Message, Store
 from bot.store.models import utcnow
 from bot.store.moderation_models import ModerationItem, ModerationStrike
+from moderation.actions import ModerationActions, Target
 from moderation.rules import Verdict
+
+log = logging.getLogger("fancare.moderation.review")
 
 DECISIONS = {"restore": "restored", "confirm": "confirmed", "ban": "banned"}
 
@@ -74,23 +79,94 @@ def list_items(store: Store, statuses: tuple[str, ...] = ("pending",), limit: in
 
 
 def decide(store: Store, item_id: int, decision: str, moderator: str) -> ModerationItem | None:
-    """restore | confirm | ban. Restoring withdraws the item's strike; banning adds enough to ban."""
+    """restore | confirm | ban, once: the item's status changes only from pending / acted, so two
+    moderators (or two processes) clicking at once record one decision. Restoring withdraws the
+    item's strike. Returns the item (check `decided_by` to see whether this call decided it)."""
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}; use one of {sorted(DECISIONS)}")
     with store.session() as s:
+        res = s.execute(update(ModerationItem).where(ModerationItem.id == item_id,
+                                                     ModerationItem.status.in_(("pending", "acted")))
+                        .values(status=DECISIONS[decision], decided_by=moderator, decided_at=utcnow()))
         item = s.get(ModerationItem, item_id)
         if item is None:
             return None
-        item.status = DECISIONS[decision]
-        item.decided_by = moderator
-        item.decided_at = utcnow()
+        if not getattr(res, "rowcount", 0):
+            s.expunge(item)
+            return item  # decided before: by item.decided_by
         if decision == "restore":
             s.execute(delete(ModerationStrike).where(ModerationStrike.item_id == item.id))
+        elif decision in ("confirm", "ban") and item.action == "flag":
+            s.add(ModerationStrike(channel=item.channel, chat_id=item.chat_id, user_id=item.user_id,
+                                   rule=item.rule, weight=1.0, item_id=item.id))
         Store.audit(s, f"moderation.review.{item.status}", actor=moderator, conversation_id=item.conversation_id,
                     data={"item_id": item.id, "rule": item.rule, "signal": item.signal})
         s.flush()
         s.expunge(item)
         return item
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a moderator's decision did: `decided` is False when someone had decided already."""
+
+    item: ModerationItem | None
+    decided: bool
+    platform: list[str]
+    message: str
+
+
+async def carry_out(store: Store, item_id: int, decision: str, moderator: str,
+                    ports: Mapping[str, ModerationActions], default: ModerationActions | None = None) -> Outcome:
+    """Record the decision (`decide`) and make it true on the platform, for the CLI and Slack alike.
+
+    - restore: the strike is withdrawn and a mute or ban lifted (a deleted Telegram message cannot
+      come back: the fan's strike and the label are what restoring can give back);
+    - confirm: a flagged message is removed now (enforced items already were); a strike counts;
+    - ban: the message is removed and the fan banned from the chat.
+    Dry-run items never acted, so only a ban (an explicit moderator choice) reaches the platform."""
+    item = decide(store, item_id, decision, moderator)
+    if item is None:
+        return Outcome(None, False, [], f"no moderation item #{item_id}")
+    if item.decided_by != moderator or item.status != DECISIONS[decision]:
+        return Outcome(item, False, [], f"#{item.id} was already {item.status} by {item.decided_by}")
+    port = ports.get(item.channel) or default
+    external = None
+    if item.message_id is not None:
+        with store.session() as s:
+            msg = s.get(Message, item.message_id)
+            payload = dict(msg.payload or {}) if msg else {}
+            external = payload.get("message_id")
+    target = Target(item.channel, item.chat_id, item.user_id, str(external) if external is not None else None)
+    steps: list[tuple[str, Any]] = []
+    if decision == "restore" and not item.dry_run and item.action in ("mute", "ban"):
+        steps.append(("lift", item.action))
+    if decision in ("confirm", "ban") and (item.action == "flag" or item.dry_run) and target.message_id:
+        steps.append(("delete", None))
+    if decision == "ban":
+        steps.append(("ban", None))
+    done: list[str] = []
+    for name, arg in steps if port is not None else []:
+        try:
+            if name == "lift":
+                ok = await port.lift(target, str(arg))  # type: ignore[union-attr]
+            elif name == "delete":
+                ok = await port.delete_message(target)  # type: ignore[union-attr]
+            else:
+                ok = await port.ban(target)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - the decision is stored; the platform may refuse
+            log.warning("moderation review: %s failed on %s: %s", name, item.channel, type(exc).__name__)
+            continue
+        if ok:
+            done.append(name)
+    words = {"lift": f"{'mute' if item.action == 'mute' else 'ban'} lifted", "delete": "message removed",
+             "ban": "fan banned"}
+    did = "; ".join(words[d] for d in done)
+    missed = [n for n, _ in steps if n not in done]
+    extra = f" ({did})" if did else ""
+    if missed:
+        extra += f" (could not: {', '.join(missed)})"
+    return Outcome(item, True, done, f"#{item.id} {item.status} by {moderator}{extra}")
 
 
 def labelled_examples(store: Store) -> list[tuple[str, str, str]]:

@@ -50,6 +50,11 @@ class Moderator:
                 strikes = active_strikes(s, channel, chat_id, user_id, self.policy.strike_decay_days)
         return self.policy.decide(text, signals, Subject(user_id, chat_id, is_admin, strikes))
 
+    def crisis_history(self, key: str) -> list[tuple[int, int, int]]:
+        """(minute, messages, negative) of the last hours under `key`, for the alert's chart."""
+        series = self.crisis.series.get(key) if self.crisis is not None else None
+        return [tuple(h) for h in series.history] if series is not None else []  # type: ignore[misc]
+
     @staticmethod
     def last_action(store: Store, **who: str) -> dict[str, Any] | None:
         return last_action(store, channel=who["channel"], chat_id=who["chat_id"], user_id=who["user_id"])

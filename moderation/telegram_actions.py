@@ -1,6 +1,7 @@
 """Moderation actions on Telegram groups through the Bot API (python-telegram-bot).
 
-deleteMessage / restrictChatMember (mute until a date) / banChatMember, and a short public notice.
+deleteMessage / restrictChatMember (mute until a date) / banChatMember, and a short public notice;
+lifting a mute or ban when a moderator restores; pinning the crisis playbook's holding statement.
 Never against admins (checked with getChatMember right before acting: roles change), the bot itself,
 anonymous admins or messages sent as a channel (the brand's own channel posts in its discussion
 group that way); in private chats only the delete applies.
@@ -77,6 +78,26 @@ class TelegramActions:
         await (await self._bot()).send_message(int(t.chat_id), text)
         return True
 
+    async def lift(self, t: Target, action: str) -> bool:
+        """Undo a mute or a ban (a moderator restored the message): full rights back, or unbanned
+        without being re-added (they rejoin through the group's link, as Telegram intends)."""
+        bot = await self._bot()
+        if action == "ban":
+            return await bot.unban_chat_member(int(t.chat_id), int(t.user_id), only_if_banned=True)
+        if action == "mute":
+            return await bot.restrict_chat_member(int(t.chat_id), int(t.user_id), _UNMUTED)
+        return False
+
+    async def pin_notice(self, chat_id: str, text: str) -> int | None:
+        """Post `text` in the group and pin it (the crisis playbook's holding statement)."""
+        bot = await self._bot()
+        msg = await bot.send_message(int(chat_id), text)
+        await bot.pin_chat_message(int(chat_id), msg.message_id, disable_notification=False)
+        return msg.message_id
+
+    async def unpin(self, chat_id: str, message_id: str) -> bool:
+        return await (await self._bot()).unpin_chat_message(int(chat_id), int(message_id))
+
     async def close(self) -> None:
         if self._ready:
             await self.bot.shutdown()
@@ -84,3 +105,4 @@ class TelegramActions:
 
 
 _MUTED: Any = ChatPermissions.no_permissions()
+_UNMUTED: Any = ChatPermissions.all_permissions()

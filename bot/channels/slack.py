@@ -42,7 +42,8 @@ __all__ = ["SlackConsole", "SlackInbox", "serve"]
 log = logging.getLogger("fancare.slack")
 DEFAULT_API_URL = "https://slack.com/api/"
 USAGE = ("usage: `/fancare queue` | `/fancare claim N` | `/fancare resolve N` | `/fancare handback N` | "
-         "`/fancare note N text` | `/fancare stats` | `/fancare digest` | `/fancare poll ...` | `/fancare giveaway ...`")
+         "`/fancare note N text` | `/fancare stats` | `/fancare digest` | `/fancare crisis on|off` | `/fancare poll ...` | "
+         "`/fancare giveaway ...`")
 REFUSAL = "Sorry, only fancare operators can do that. This attempt has been recorded."
 _SLACK_OPERATOR = re.compile(r"slack:(U[A-Z0-9]+|W[A-Z0-9]+)")
 
@@ -77,6 +78,9 @@ class SlackConsole:
         from bot.channels.slack_review import install_review
 
         self.review = install_review(self)
+        from bot.channels.slack_moderation import install_moderation
+
+        self.moderation = install_moderation(self)
         self.bolt.error(self._on_error)
 
     def install(self) -> None:
@@ -252,6 +256,8 @@ class SlackConsole:
             return await engagement_command(self.app, sub, args, operator)
         if sub == "digest":  # the review inbox's top unclear messages, with label buttons (slack_review.py)
             return await self.review.command(operator)
+        if sub == "crisis":  # the crisis playbook switch (slack_moderation.py, moderation/playbook.py)
+            return await self.moderation.crisis_command(args[0].split() + args[1:] if args else [], operator)
         if sub == "queue":
             rows = inbox.list_open(store)
             if not rows:
@@ -339,6 +345,7 @@ class SlackConsole:
         while not stop.is_set():
             try:
                 await self.sla_tick()
+                await self.inbox.moderation_item()  # review posts another process recorded
                 self.prune_seen()
                 await self.review.daily_tick()
             except Exception:  # noqa: BLE001 - a failing tick must not stop the timer

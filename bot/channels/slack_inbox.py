@@ -8,6 +8,7 @@ the fan's reply and nothing is lost when Slack is down.
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -88,17 +89,46 @@ class SlackInbox:
             self.outbox.enqueue(s, escalation_id, "fan", ticket.channel, f"*Fan:* {body}")
         self.kick()
 
-    async def crisis_alert(self, alert: Any) -> None:
+    async def crisis_alert(self, alert: Any, history: list[tuple[int, int, int]] | None = None) -> None:
         """Crisis early warning (moderation/crisis.py): posted to the crisis queue's channel with the
-        on-call mention, through the durable outbox like every other post (escalation id 0: brand-wide)."""
+        on-call mention, a button that switches the crisis playbook on, and a PNG chart of the last
+        hours, through the durable outbox like every other post (escalation id 0: brand-wide)."""
+        from bot.channels.slack_moderation import ACTION_CRISIS_ON
+
         mention = self.oncall_mention("crisis")
         examples = "\n".join(f"> {fan_text_for_slack(e, mask=self.cfg.mask_personal_data, limit=200)}"
                              for e in list(getattr(alert, "examples", []))[:3])
         text = (f"{mention + ' ' if mention else ''}:rotating_light: {escape(alert.summary())}"
                 f"{chr(10) + examples if examples else ''}\nOpen escalations: `/fancare queue`")
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+                  {"type": "actions", "elements": [
+                      {"type": "button", "action_id": ACTION_CRISIS_ON, "value": str(alert.key)[:200],
+                       "style": "danger", "text": {"type": "plain_text", "text": "Switch on crisis playbook"},
+                       "confirm": {"title": {"type": "plain_text", "text": "Crisis playbook"},
+                                   "text": {"type": "mrkdwn", "text": "Pin the holding statement, escalate every "
+                                            "complaint and pause public FAQ answers?"},
+                                   "confirm": {"type": "plain_text", "text": "Switch on"},
+                                   "deny": {"type": "plain_text", "text": "Cancel"}}}]}]
+        channel = self.channel_for("crisis")
         with self.store.session() as s:
-            self.outbox.enqueue(s, 0, "alert", self.channel_for("crisis"), text, in_thread=False)
+            self.outbox.enqueue(s, 0, "alert", channel, text, blocks=blocks, in_thread=False)
+            if history and self.cfg.crisis_chart:
+                from moderation.chart import chart_png
+
+                png = chart_png(history)
+                self.outbox.enqueue(s, 0, "file", channel, f"Messages per 10 min, last 6 h [{alert.key}]: "
+                                    "grey all, red negative",
+                                    blocks=[{"file_png_b64": base64.b64encode(png).decode(),
+                                             "filename": "crisis-last-hours.png",
+                                             "title": f"Last hours [{alert.key}]"}], in_thread=False)
         self.kick()
+
+    async def moderation_item(self) -> None:
+        """A moderation verdict was recorded: queue its review post (Restore / Confirm / Ban)."""
+        from bot.channels.slack_moderation import queue_reviews
+
+        if queue_reviews(self.store, self.cfg, self.outbox):
+            self.kick()
 
     def notice(self, escalation_id: int, text: str, *, refresh_card: bool = False) -> None:
         """A message in the escalation's thread (and optionally a re-rendered card), via the outbox."""

@@ -10,6 +10,7 @@ when its lease expires, so the guarantee is at-least-once with duplicates only i
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -120,6 +121,14 @@ class SlackOutbox:
             await self.client.chat_update(channel=channel, ts=thread_ts, text=post.text,
                                           blocks=post.blocks or None)
             return thread_ts
+        if post.kind == "file":  # a PNG (the crisis chart): files.getUploadURLExternal + upload + complete
+            spec = dict(post.blocks[0]) if post.blocks else {}
+            resp = await self.client.files_upload_v2(
+                channel=channel, content=base64.b64decode(spec.get("file_png_b64", "")),
+                filename=str(spec.get("filename") or "chart.png"), title=str(spec.get("title") or ""),
+                initial_comment=post.text)
+            files = resp.get("files") or [{}]
+            return str((files[0] or {}).get("id") or "") or None
         kwargs: dict[str, Any] = {"channel": channel, "text": post.text, "unfurl_links": False,
                                   "unfurl_media": False}
         if post.blocks:

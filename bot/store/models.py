@@ -152,4 +152,5 @@ class AuditEvent(Base):
 from bot.store import engagement_models as _engagement_models  # noqa: E402,F401
 from bot.store import moderation_models as _moderation_models  # noqa: E402,F401
 from bot.store import review_models as _review_models  # noqa: E402,F401
+from bot.store import settings_models as _settings_models  # noqa: E402,F401
 from bot.store import slack_models as _slack_models  # noqa: E402,F401

@@ -33,7 +33,8 @@ class SlackTicket(Base):
 
 
 class SlackPost(Base):
-    """kind: card | fan | notice | update | sla. status: pending -> sending -> sent | dead."""
+    """kind: card | fan | notice | update | sla | alert | file | modreview (escalation 0: brand-wide).
+    status: pending -> sending -> sent | dead."""
 
     __tablename__ = "slack_posts"
     __table_args__ = (Index("ix_slack_post_status", "status", "id"), Index("ix_slack_post_esc", "escalation_id", "id"))

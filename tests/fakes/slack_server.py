@@ -2,7 +2,8 @@
 
 Answers like Slack: `POST /api/{method}` with form or JSON bodies, a bearer token, `{"ok": ...}`
 JSON. Implements auth.test, chat.postMessage, chat.update, chat.delete, chat.postEphemeral,
-usergroups.users.list, users.info and apps.connections.open with a Socket Mode websocket; `fail(...)` injects 429 (with Retry-After) or 5xx answers,
+usergroups.users.list, users.info, the files_upload_v2 trio (files.getUploadURLExternal, the upload
+URL, files.completeUploadExternal) and apps.connections.open with a Socket Mode websocket; `fail(...)` injects 429 (with Retry-After) or 5xx answers,
 `down` makes every call fail with 503 ("http") or a dropped connection ("drop").
 """
 
@@ -49,6 +50,7 @@ class FakeSlack:
     down: str | None = None  # None | "http" | "drop"
     faults: list[Fault] = field(default_factory=list)
     url: str = ""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # uploaded via files_upload_v2
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -62,6 +64,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -103,6 +106,8 @@ class FakeSlack:
             for key in ("blocks", "attachments", "view"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
+        if request.method == "POST" and request.query:  # slack_sdk sends some methods' arguments as a query
+            params = {**dict(request.query), **params}
         call = Call(method, params)
         if self.down == "drop":
             self.refused.append(call)
@@ -128,6 +133,34 @@ class FakeSlack:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         return web.json_response(handler(params))
+
+    # -- files (files_upload_v2: get an upload URL, POST the bytes there, complete) ---------------------
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.files:
+            return web.Response(status=404, text="unknown upload")
+        self.files[file_id]["content"] = await request.read()
+        return web.Response(status=200, text="OK - " + str(len(self.files[file_id]["content"])))
+
+    def _files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("filename") or not str(p.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.files) + 1:06d}"
+        self.files[file_id] = {"filename": p["filename"], "length": int(p["length"]), "content": None}
+        return {"ok": True, "file_id": file_id, "upload_url": self.url.replace("/api/", f"/upload/{file_id}")}
+
+    def _files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = p.get("files")
+        items = json.loads(items) if isinstance(items, str) else items or []
+        done = []
+        for it in items:
+            f = self.files.get(it.get("id"))
+            if f is None or f["content"] is None or len(f["content"]) != f["length"]:
+                return {"ok": False, "error": "file_not_found"}
+            f.update(title=it.get("title"), channel=p.get("channel_id"), initial_comment=p.get("initial_comment"),
+                     shared=True)
+            done.append({"id": it.get("id"), "title": it.get("title"), "name": f["filename"]})
+        return {"ok": True, "files": done}
 
     def _apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.url.replace("http://", "ws://").replace("/api/", "/socket")}

@@ -11,7 +11,8 @@ Methods: getMe, deleteWebhook, setWebhook, getWebhookInfo, getUpdates, sendMessa
 editMessageText, answerCallbackQuery, getChatMember (members in `admins` are administrators, users in
 `non_members` have left, in `kicked` are banned), sendPoll / stopPoll (native polls, `polls` by id;
 `poll_answer()` builds the update a vote produces), and for moderation deleteMessage,
-restrictChatMember, banChatMember. Others answer 404 like Telegram does.
+restrictChatMember, banChatMember, unbanChatMember; pinChatMessage / unpinChatMessage (`pinned` per
+chat). Others answer 404 like Telegram does.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class FakeTelegram:
                    "can_join_groups": True, "can_read_all_group_messages": True,
                    "supports_inline_queries": False}
         self.calls: list[Call] = []
+        self.pinned: defaultdict[int, set[int]] = defaultdict(set)
         self.updates: list[dict[str, Any]] = []
         self.confirmed_offset = 0
         self.webhook: dict[str, Any] = {"url": ""}
@@ -304,6 +306,18 @@ class FakeTelegram:
         return True
 
     async def _m_banChatMember(self, p: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_unbanChatMember(self, p: dict[str, Any]) -> Any:
+        return True
+
+    # the crisis playbook's holding statement (moderation/playbook.py)
+    async def _m_pinChatMessage(self, p: dict[str, Any]) -> Any:
+        self.pinned[int(p["chat_id"])].add(int(p["message_id"]))
+        return True
+
+    async def _m_unpinChatMessage(self, p: dict[str, Any]) -> Any:
+        self.pinned[int(p["chat_id"])].discard(int(p["message_id"]))
         return True
 
 

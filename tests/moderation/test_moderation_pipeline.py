@@ -171,15 +171,16 @@ async def test_fan_cannot_trigger_moderator_commands_with_text(mod_app):
 
 async def test_a_storm_of_negative_messages_alerts_the_operators(mod_app):
     wire(mod_app)
-    alerts = []
+    alerts, histories = [], []
 
     class Operators:
         async def escalation_opened(self, *_a): ...
 
         async def fan_message(self, *_a): ...
 
-        async def crisis_alert(self, alert):
+        async def crisis_alert(self, alert, history):
             alerts.append(alert)
+            histories.append(history)
 
     mod_app.pipeline.operators = Operators()
     now = [6_000_000.0]
@@ -195,6 +196,7 @@ async def test_a_storm_of_negative_messages_alerts_the_operators(mod_app):
     now[0] += 60
     await mod_app.pipeline.handle(msg("hello", user="fan-y"))
     assert alerts and alerts[0].observed >= 5 and any("deleted" in p for p, _ in alerts[0].top_phrases)
+    assert len(histories[0]) >= 120 and sum(neg for _, _, neg in histories[0][-5:]) >= 12  # the chart's data
 
 
 async def test_nlu_parse_shows_signals_and_verdict(mod_app, capsys):

@@ -186,6 +186,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from moderation.cli import run_moderation
 
         return run_moderation(cfg, args)
+    if cmd == "crisis":
+        from moderation.cli import run_crisis
+
+        return run_crisis(cfg, args)
     if cmd == "inbox":
         return _inbox(cfg, args)
     if cmd in ("poll", "giveaway"):

@@ -34,6 +34,11 @@ def add_parser(sub: Any) -> None:
     q = msub.add_parser("report", help="actions and false-positive rate per rule")
     _add_config(q)
     q.add_argument("--json", action="store_true")
+    c = sub.add_parser("crisis", help="the crisis playbook: on [statement] | off | status (also /fancare crisis)")
+    _add_config(c)
+    c.add_argument("switch", nargs="?", choices=["on", "off", "status"], default="status")
+    c.add_argument("statement", nargs="*", help="holding statement (default: moderation.crisis.playbook)")
+    c.add_argument("--as", dest="operator", default="cli-operator")
 
 
 def run_moderation(cfg: FancareConfig, args: argparse.Namespace) -> int:
@@ -91,6 +96,35 @@ def _run(coro: Any) -> Any:
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def run_crisis(cfg: FancareConfig, args: argparse.Namespace) -> int:
+    """`fancare crisis on|off|status`: the same switch as `/fancare crisis` in Slack."""
+    from bot.store import Store
+    from moderation.playbook import CrisisPlaybook
+
+    store = Store(cfg.store_url())
+    store.migrate()
+    pb = cfg.moderation.crisis.playbook
+    playbook = CrisisPlaybook(store, statement=pb.holding_statement, pin_chats=pb.pin_chats,
+                              escalate_intents=tuple(pb.escalate_intents), queue=pb.queue,
+                              pause_public_faq=pb.pause_public_faq)
+
+    async def switch() -> str:
+        ports = _platform_ports(cfg)
+        try:
+            if args.switch == "on":
+                return await playbook.switch_on(args.operator, " ".join(args.statement) or None, ports)
+            return await playbook.switch_off(args.operator, ports)
+        finally:
+            for port in ports.values():
+                await port.close()
+
+    try:
+        print(playbook.status_text() if args.switch == "status" else _run(switch()))
+        return 0
+    finally:
+        store.dispose()
 
 
 async def _carry_out(cfg: FancareConfig, store: Any, item_id: int, decision: str, moderator: str) -> Any:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.channels.base import Incoming
 from bot.cli import main
-from bot.store import Escalation, NLUResult
+from bot.store import AuditEvent, Escalation, NLUResult
 from bot.store.moderation_models import ModerationItem
 from moderation import review
 from moderation.actions import LogActions
@@ -249,3 +249,23 @@ def test_fancare_train_writes_heads_that_the_app_loads(tmp_path, store_url, nlu_
     assert "trained moderation heads" in capsys.readouterr().out
     heads = build_moderator(cfg, tmp_path / "models").extractor.heads
     assert heads is not None and set(heads.by_encoder) == set(nlu_model.heads)
+
+
+async def test_crisis_playbook_from_the_cli_without_slack(mod_app, capsys):
+    ch, _ = wire(mod_app)
+    cfg = str(mod_app.cfg.source)
+    faq = "how long does shipping to Germany take?"
+    assert (await mod_app.pipeline.handle(msg(faq, user="fan-c1"))).replies == 1
+    assert main(["crisis", "on", "Checkout", "is", "down,", "we're", "on", "it.", "--config", cfg]) == 0
+    assert "Crisis playbook ON" in capsys.readouterr().out
+    mod_app.playbook._cached = None  # another process switched it: this one re-reads within ttl_s
+    res = await mod_app.pipeline.handle(msg(faq, user="fan-c2"))
+    assert res.replies == 0 and res.debug["action"] == "crisis:faq_paused"
+    assert main(["crisis", "status", "--config", cfg]) == 0
+    assert "Checkout is down, we're on it." in capsys.readouterr().out
+    assert main(["crisis", "off", "--config", cfg]) == 0
+    mod_app.playbook._cached = None
+    assert (await mod_app.pipeline.handle(msg(faq, user="fan-c3"))).replies == 1
+    with mod_app.store.session() as s:
+        kinds = [e.kind for e in s.scalars(select(AuditEvent).where(AuditEvent.kind.like("crisis.playbook%")))]
+    assert kinds == ["crisis.playbook_on", "crisis.playbook_off"]

@@ -223,6 +223,30 @@ def _normal_rate(minute: np.ndarray, base: float, rng: np.random.Generator) -> n
     return base * daily * weekday * hourly
 
 
+def synthetic_stream(seed: int, days: int = 7, base_per_min: float = 6.0, neg_share: float = 0.15,
+                     sizes: tuple[float, ...] = (2.0, 3.0, 5.0), incidents_per_size: int = 3,
+                     incident_minutes: int = 60) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, float]]]:
+    """One synthetic stream: (all messages per minute, negative per minute, incidents as (start, end, size)).
+    An incident multiplies the negative rate for `incident_minutes`; its extra negatives add to the total."""
+    rng = np.random.default_rng(seed)
+    minutes = days * 1440
+    t = np.arange(minutes)
+    rate = _normal_rate(t, base_per_min, rng)
+    neg_rate = rate * neg_share
+    incidents = []
+    slots = rng.permutation(np.arange(6, (days * 24) - 3, 6))[: len(sizes) * incidents_per_size]  # hours
+    for i, h in enumerate(sorted(slots)):
+        size = sizes[i % len(sizes)]
+        start = int(h * 60 + rng.integers(0, 60))
+        incidents.append((start, start + incident_minutes, size))
+        neg_rate[start: start + incident_minutes] *= size
+    totals = rng.poisson(rate)
+    negs = rng.poisson(neg_rate)
+    extra = rng.poisson(np.maximum(neg_rate - rate * neg_share, 0))
+    totals = totals + extra
+    return totals, np.minimum(negs, totals), incidents
+
+
 def simulate(seeds: int = 5, days: int = 7, base_per_min: float = 6.0, neg_share: float = 0.15,
              sizes: tuple[float, ...] = (2.0, 3.0, 5.0), incidents_per_size: int = 3,
              incident_minutes: int = 60, **monitor_kw: Any) -> dict[str, Any]:

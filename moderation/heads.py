@@ -28,6 +28,20 @@ def _metric(name: str, y: np.ndarray, pred: np.ndarray) -> float:
 
 
 @dataclass
+class LinearSoftmax:
+    """A fixed linear layer + softmax with sklearn's `predict_proba`: the head of a fine-tuned encoder
+    (`moderation.finetune`), used in place of the logistic regression on the embedding."""
+
+    weight: np.ndarray  # (classes, dim)
+    bias: np.ndarray  # (classes,)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        z = np.asarray(X) @ np.asarray(self.weight).T + np.asarray(self.bias)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+@dataclass
 class SignalHead:
     """One signal (e.g. "offensive": labels ["no", "yes"]; "sentiment": ["negative", "neutral", "positive"])."""
 
@@ -38,7 +52,7 @@ class SignalHead:
     C_text: float = 4.0
     text_weight: float = 0.5
     offsets: np.ndarray | None = None  # log-prob offsets per class (decision rule tuned on dev)
-    _emb: LogisticRegression | None = None
+    _emb: LogisticRegression | LinearSoftmax | None = None
     _text: LogisticRegression | None = None
     _word: TfidfVectorizer | None = None
     _char: TfidfVectorizer | None = None
@@ -56,15 +70,22 @@ class SignalHead:
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], X: np.ndarray | None, y: Sequence[str],
-            dev: tuple[Sequence[str], np.ndarray | None, Sequence[str]] | None = None, seed: int = 0) -> SignalHead:
-        """`texts` are normalised texts; `X` their embeddings (None: a TF-IDF-only head)."""
+            dev: tuple[Sequence[str], np.ndarray | None, Sequence[str]] | None = None, seed: int = 0,
+            emb_head: LinearSoftmax | None = None) -> SignalHead:
+        """`texts` are normalised texts; `X` their embeddings (None: a TF-IDF-only head). `emb_head`:
+        a fine-tuned encoder's own head (its classes in sorted label order) instead of training the
+        logistic regression on `X`; then `X` may be None here and is needed only at `tune`/`predict`."""
         yy = np.asarray(y)
         self.labels = sorted(set(yy.tolist()))
         if len(self.labels) < 2:
             raise ValueError(f"head {self.name}: needs at least two classes")
         self._text = LogisticRegression(C=self.C_text, max_iter=3000, class_weight="balanced",
                                         random_state=seed).fit(self._sparse(texts, fit=True), yy)
-        if X is not None:
+        if emb_head is not None:
+            if np.asarray(emb_head.weight).shape[0] != len(self.labels):
+                raise ValueError(f"head {self.name}: the fine-tuned head has another number of classes")
+            self._emb = emb_head
+        elif X is not None:
             self._emb = LogisticRegression(C=self.C_emb, max_iter=3000, class_weight="balanced",
                                            random_state=seed).fit(X, yy)
         else:
@@ -74,13 +95,15 @@ class SignalHead:
             self.tune(*dev)
         return self
 
-    def tune(self, texts: Sequence[str], X: np.ndarray | None, y: Sequence[str]) -> dict[str, float]:
-        """Pick the blend weight and the per-class offsets that maximise the head's metric on dev."""
+    def tune(self, texts: Sequence[str], X: np.ndarray | None, y: Sequence[str],
+             weights: Sequence[float] | None = None) -> dict[str, float]:
+        """Pick the blend weight (among `weights`, default a grid from 0 to 1) and the per-class offsets
+        that maximise the head's metric on dev."""
         yy = np.asarray(y)
         pt = self._text_proba(texts)
         pe = self._emb_proba(X) if self._emb is not None and X is not None else None
         best = (-1.0, self.text_weight, np.zeros(len(self.labels)))
-        weights = [1.0] if pe is None else [0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0]
+        weights = [1.0] if pe is None else list(weights or [0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
         grid = np.linspace(-1.5, 1.5, 31)
         for w in weights:
             p = pt if pe is None else w * pt + (1 - w) * pe

@@ -11,6 +11,7 @@ import asyncio
 import base64
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.channels.slack_blocks import CardInfo, card_blocks, card_text
@@ -31,6 +32,11 @@ def load_card(s: Session, escalation_id: int) -> CardInfo | None:
                     claimed_by=esc.claimed_by, fan_name=contact.display_name if contact else None,
                     fan_channel=conv.channel if conv else "?", language=contact.language if contact else None,
                     reason=dict(esc.reason or {}), transcript=list(esc.transcript or []))
+
+
+def _channel_link(channel: str) -> str:
+    """A clickable channel for an id (C0123...); a configured `#name` stays as written."""
+    return channel if channel.startswith("#") else f"<#{channel}>"
 
 
 class SlackInbox:
@@ -98,8 +104,12 @@ class SlackInbox:
         mention = self.oncall_mention("crisis")
         examples = "\n".join(f"> {fan_text_for_slack(e, mask=self.cfg.mask_personal_data, limit=200)}"
                              for e in list(getattr(alert, "examples", []))[:3])
+        with self.store.session() as s:
+            open_now = s.scalar(select(func.count()).select_from(Escalation)
+                                .where(Escalation.state.in_(("open", "claimed")))) or 0
         text = (f"{mention + ' ' if mention else ''}:rotating_light: {escape(alert.summary())}"
-                f"{chr(10) + examples if examples else ''}\nOpen escalations: `/fancare queue`")
+                f"{chr(10) + examples if examples else ''}\nOpen escalations: {open_now} "
+                f"({_channel_link(self.channel_for('complaints'))}, `/fancare queue`)")
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
                   {"type": "actions", "elements": [
                       {"type": "button", "action_id": ACTION_CRISIS_ON, "value": str(alert.key)[:200],

@@ -174,6 +174,7 @@ async def test_crisis_alert_has_a_chart_and_a_playbook_button(slack):
     assert files[0]["channel"] == CRISIS and files[0]["shared"]
     (channel, ts), post = next(((k, m) for k, m in slack.fake.messages.items() if k[0] == CRISIS))
     assert ACTION_CRISIS_ON in json.dumps(post["blocks"])
+    assert f"Open escalations: 0 (<#{CARE}>" in post["text"]
     await click(slack, ACTION_CRISIS_ON, "brand", "UOP1", channel, ts)
     assert slack.app.playbook.state(fresh=True).on
     assert any("Crisis playbook ON" in t for t in slack.fake.thread_texts(ts))

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -164,13 +165,22 @@ class Pipeline:
                 name = contact.display_name if contact else None
                 language = contact.language if contact else None
                 who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
+                arrived = _epoch(msg.created_at)
+                # the fan's earlier messages here within the flood window, from the store: every process
+                # sharing the database counts the same flood (moderation/spam.py)
+                recent = [(t, _epoch(at)) for t, at in s.execute(
+                    select(Message.text, Message.created_at).where(
+                        Message.conversation_id == conversation_id, Message.direction == "in",
+                        Message.id < message_id,
+                        Message.created_at >= msg.created_at - timedelta(seconds=self.moderator.flood_window_s))
+                    .order_by(Message.id.desc()).limit(50))]
             parse: ParseResult | None = None
             verdict = Verdict()
             signals: Signals | None = None
             relay = False
             try:
                 parse = await self.nlu.parse(text)
-                signals, verdict = self._moderate(text, parse, meta, who)
+                signals, verdict = self._moderate(text, parse, meta, who, recent, arrived)
                 turn = Turn(conversation_id, text, display_name=name, language=parse.language
                             if parse.language not in ("und", None) else language)
                 if verdict.blocks_reply:
@@ -222,13 +232,15 @@ class Pipeline:
         await self._after_moderation(verdict, signals, parse, meta, who, text)
         return len(decision.replies)
 
-    def _moderate(self, text: str, parse: ParseResult, meta: dict[str, Any],
-                  who: dict[str, str]) -> tuple[Signals | None, Verdict]:
+    def _moderate(self, text: str, parse: ParseResult, meta: dict[str, Any], who: dict[str, str],
+                  recent: list[tuple[str, float]] | None = None,
+                  arrived: float | None = None) -> tuple[Signals | None, Verdict]:
         """Signals on the NLU's embedding, then the verdict. A failure here never costs the fan a
         reply: it is logged and the message is allowed (pattern rules still apply)."""
         try:
             signals = self.moderator.signals(text, embedding=parse.embedding, encoder=parse.encoder,
-                                             sender=who["user_id"], chat=who["chat_id"], language=parse.language)
+                                             sender=who["user_id"], chat=who["chat_id"], language=parse.language,
+                                             recent=recent, now=arrived)
             admin = bool(meta.get("is_admin") or meta.get("channel_post")
                          or (meta.get("sender_chat") is not None and meta.get("sender_chat") == meta.get("chat_id")))
             return signals, self.moderator.judge(self.store, text, signals, is_admin=admin, **who)
@@ -419,3 +431,8 @@ class Pipeline:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:
                 pass
+
+
+def _epoch(at: datetime) -> float:
+    """Seconds since the epoch of a naive-UTC store timestamp."""
+    return at.replace(tzinfo=UTC).timestamp()

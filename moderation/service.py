@@ -38,9 +38,14 @@ class Moderator:
     clock: Callable[[], float] = time.time  # seconds since the epoch (tests move it)
 
     def signals(self, text: str, *, embedding: Any, encoder: str | None, sender: str, chat: str,
-                language: str | None) -> Signals:
+                language: str | None, recent: list[tuple[str, float]] | None = None,
+                now: float | None = None) -> Signals:
         return self.extractor.extract(text, embedding=embedding, encoder=encoder, sender=sender, chat=chat,
-                                      language=language)
+                                      language=language, recent=recent, now=now)
+
+    @property
+    def flood_window_s(self) -> float:
+        return self.extractor.flood.window_s
 
     def judge(self, store: Store, text: str, signals: Signals, *, channel: str, chat_id: str, user_id: str,
               is_admin: bool = False) -> Verdict:

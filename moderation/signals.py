@@ -20,7 +20,7 @@ from moderation import lexicon
 from moderation.heads import SignalHead
 from moderation.normalize import normalize, zalgo_ratio
 from moderation.pii import find_pii
-from moderation.spam import FloodTracker, spam_score
+from moderation.spam import FloodTracker, count_recent, spam_score
 from nlu.language import detect_language
 
 HEADS_FILE = "moderation-heads.pkl"
@@ -125,7 +125,10 @@ class SignalExtractor:
         self.flood = FloodTracker(window_s=flood_window_s)
 
     def extract(self, text: str, *, embedding: np.ndarray | None = None, encoder: str | None = "minilm",
-                sender: str = "", chat: str = "", language: str | None = None, now: float | None = None) -> Signals:
+                sender: str = "", chat: str = "", language: str | None = None, now: float | None = None,
+                recent: list[tuple[str, float]] | None = None) -> Signals:
+        """`recent`: the sender's earlier messages in this chat from the store, [(text, arrival time
+        in epoch seconds)], with `now` this message's arrival; None counts flood in memory."""
         norm = normalize(text)
         sig = Signals(length=len(text), zalgo=round(zalgo_ratio(text[:5000]), 4), emoji=round(_emoji_share(text[:5000]), 4))
         sig.language = language if language not in (None, "und") else detect_language(norm or text[:500])[0]
@@ -148,6 +151,9 @@ class SignalExtractor:
         sig.spam, sig.spam_reasons = spam_score(norm, text[:5000], self.allowed_hosts)
         sig.links = sig.spam_reasons.count("link")
         sig.pii = find_pii(text)
-        if sender:
+        if recent is not None and now is not None:
+            sig.flood, sig.repeat = count_recent(norm, [(normalize(t), at) for t, at in recent], now,
+                                                 self.flood.window_s)
+        elif sender:
             sig.flood, sig.repeat = self.flood.observe(chat, sender, norm, now)
         return sig

@@ -2,8 +2,10 @@
 
 Rules, not a model: scams change wording weekly but keep their shape (a link + money + urgency), and
 a rule that fires says exactly why. Each pattern adds weight; the score is capped at 1.0.
-`FloodTracker` remembers recent messages per (chat, sender) in memory: a worker restart forgets a
-minute of history, which costs at most one missed flood.
+Flood and repeats are counted from the store when the pipeline runs (`count_recent` over the fan's
+last inbound messages in that chat, by arrival time), so several fancare processes sharing one
+database see one flood; `FloodTracker` is the in-memory fallback for `fancare nlu parse` and
+callers without a store.
 """
 
 from __future__ import annotations
@@ -74,6 +76,13 @@ def spam_score(normalized: str, raw: str, allowed_hosts: set[str] | None = None)
             fired.append("scam_link")
             score += 0.3
     return min(1.0, round(score, 3)), fired
+
+
+def count_recent(normalized: str, recent: list[tuple[str, float]], now: float, window_s: float) -> tuple[int, int]:
+    """(messages in the window including this one, earlier copies of this text in the window) from
+    the sender's earlier messages `recent` = [(normalised text, arrival time in seconds)]."""
+    inside = [t for t, at in recent if now - at <= window_s]
+    return len(inside) + 1, sum(1 for t in inside if t == normalized)
 
 
 @dataclass

@@ -100,6 +100,28 @@ async def test_repeated_text_and_zalgo_are_hidden(mod_app):
     assert z.debug["moderation"] == "hide" and z.debug["moderation_rule"] == "zalgo"
 
 
+async def test_two_processes_sharing_the_store_see_one_flood(mod_app, tmp_path, store_url, model_dir, nlu_model,
+                                                              mod_heads):
+    """Flood and repeats are counted from the store, so a spammer spread over two fancare
+    processes (two Apps on one database) is caught as one flood."""
+    from tests.moderation.conftest import make_app
+
+    (tmp_path / "p2").mkdir()
+    other = make_app(tmp_path / "p2", store_url, model_dir, nlu_model, mod_heads)
+    try:
+        wire(mod_app)
+        wire(other)
+        results = []
+        for i, app in enumerate([mod_app, other, mod_app]):
+            res = await app.pipeline.handle(msg("JOIN MY CHANNEL", user="fan-spread"))
+            results.append((res.debug["signals"]["repeat"], res.debug["moderation"]))
+        assert [r for r, _ in results] == [0, 1, 2] and results[-1][1] == "hide"
+        res = await other.pipeline.handle(msg("ok sorry", user="fan-spread"))
+        assert res.debug["signals"]["flood"] == 4 and res.debug["signals"]["repeat"] == 0
+    finally:
+        other.close()
+
+
 async def test_dry_run_records_what_would_happen_and_still_answers(tmp_path, store_url, model_dir, nlu_model,
                                                                      mod_heads):
     from tests.moderation.conftest import make_app

@@ -64,6 +64,14 @@ def test_flood_and_repeats_are_counted_per_sender_and_window():
     assert ft.observe("chat", "u1", "hello", now=100.0) == (1, 0)  # the window moved on
 
 
+def test_flood_counted_from_stored_messages_uses_arrival_times():
+    from moderation.spam import count_recent
+
+    recent = [("buy now", 95.0), ("buy now", 90.0), ("hi", 80.0), ("buy now", 10.0)]  # 10.0: outside 60 s
+    assert count_recent("buy now", recent, now=100.0, window_s=60) == (4, 2)
+    assert count_recent("buy now", [], now=100.0, window_s=60) == (1, 0)
+
+
 def test_emoji_flood_and_huge_messages_are_scored_quickly():
     ex = SignalExtractor()
     sig = ex.extract("🔥" * 5000 + " idiot " + "x" * 200_000, sender="u", chat="c")

@@ -367,7 +367,27 @@ class Store:
                     "escalations": [{"id": e.id, "queue": e.queue, "state": e.state, "transcript": e.transcript,
                                      "csat": e.csat} for e in escs],
                 })
+            out.update(self._engagement_and_moderation(s, channel, external_id))
             return out
+
+    @staticmethod
+    def _engagement_and_moderation(s: Session, channel: str, external_id: str) -> dict[str, Any]:
+        """The fan's giveaway entries, (non-anonymous) poll votes and moderation record."""
+        from bot.store.engagement_models import GiveawayEntry, PollVote
+        from bot.store.moderation_models import ModerationItem
+
+        who = f"{channel}:{external_id}"
+        return {
+            "giveaway_entries": [{"giveaway_id": e.giveaway_id, "display_name": e.display_name, "answer": e.answer,
+                                  "at": e.created_at.isoformat()}
+                                 for e in s.scalars(select(GiveawayEntry).where(GiveawayEntry.entrant == who))],
+            "poll_votes": [{"poll_id": v.poll_id, "options": v.options, "at": v.updated_at.isoformat()}
+                           for v in s.scalars(select(PollVote).where(PollVote.voter == who))],
+            "moderation": [{"action": m.action, "rule": m.rule, "signal": m.signal, "status": m.status,
+                            "chat_id": m.chat_id, "at": m.created_at.isoformat()}
+                           for m in s.scalars(select(ModerationItem).where(ModerationItem.channel == channel,
+                                                                           ModerationItem.user_id == external_id))],
+        }
 
     def erase_contact(self, channel: str, external_id: str, actor: str = "cli") -> bool:
         """Erase a fan's personal data: message texts, NLU results, transcripts, name (GDPR erasure).
@@ -385,11 +405,33 @@ class Store:
             s.execute(update(Escalation).where(Escalation.conversation_id.in_(conv_ids)).values(transcript=[]))
             s.execute(update(Conversation).where(Conversation.id.in_(conv_ids)).values(state={}))
             digest = hashlib.sha256(f"{channel}:{external_id}".encode()).hexdigest()[:16]
+            _erase_engagement_and_moderation(s, channel, external_id, f"erased:{digest}")
             c.display_name = None
             c.external_id = f"erased:{digest}"
             c.erased_at = utcnow()
             self.audit(s, "privacy.erased", actor=actor, data={"contact_id": c.id})
             return True
+
+
+def _erase_engagement_and_moderation(s: Session, channel: str, external_id: str, pseudonym: str) -> None:
+    """Giveaways: entries of giveaways still open are withdrawn; in closed ones the name and answer
+    go, and the entrant id stays, because the published entries hash of the draw is over those ids
+    (docs/verify-a-draw.md) and must stay verifiable. Poll votes and moderation records keep their
+    counts under a pseudonym."""
+    from bot.store.engagement_models import Giveaway, GiveawayEntry, PollVote
+    from bot.store.moderation_models import ModerationItem, ModerationStrike
+
+    who = f"{channel}:{external_id}"
+    for e in list(s.scalars(select(GiveawayEntry).where(GiveawayEntry.entrant == who))):
+        g = s.get(Giveaway, e.giveaway_id)
+        if g is not None and g.status in ("scheduled", "open"):
+            s.delete(e)
+        else:
+            e.display_name, e.answer = None, None
+    s.execute(update(PollVote).where(PollVote.voter == who).values(voter=pseudonym))
+    for model in (ModerationItem, ModerationStrike):
+        s.execute(update(model).where(model.channel == channel, model.user_id == external_id)
+                  .values(user_id=pseudonym))
 
 
 def _rows(result: Any) -> int:

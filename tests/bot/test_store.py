@@ -90,3 +90,36 @@ def test_export_and_erase_a_fan(store):
         assert conv.state == {}
     dump = repr([(m.text) for m in store.engine.connect().exec_driver_sql("select text from messages")])
     assert "a@b.example" not in dump
+
+
+def test_erase_covers_giveaways_polls_and_moderation(store):
+    from datetime import timedelta
+
+    from bot.store.engagement_models import Giveaway, GiveawayEntry, PollVote
+    from bot.store.models import utcnow
+    from bot.store.moderation_models import ModerationItem, ModerationStrike
+
+    store.record_inbound(channel="t", external_id="5", chat_id="c1", user_id="fan5", text="hi", display_name="Ana")
+    with store.session() as s:
+        closed = Giveaway(prize="watch", seed="00", commitment="c", status="closed", closes_at=utcnow(), created_by="x")
+        running = Giveaway(prize="buds", seed="00", commitment="c", status="open",
+                           closes_at=utcnow() + timedelta(days=1), created_by="x")
+        s.add_all([closed, running])
+        s.flush()
+        s.add_all([GiveawayEntry(giveaway_id=closed.id, entrant="t:fan5", display_name="Ana Real", answer="blue"),
+                   GiveawayEntry(giveaway_id=running.id, entrant="t:fan5", display_name="Ana Real"),
+                   PollVote(poll_id=1, voter="t:fan5", options=[0]),
+                   ModerationItem(channel="t", chat_id="c1", user_id="fan5", action="hide", rule="r", status="acted"),
+                   ModerationStrike(channel="t", chat_id="c1", user_id="fan5", rule="r")])
+        closed_id = closed.id
+    data = store.export_contact("t", "fan5")
+    assert [e["display_name"] for e in data["giveaway_entries"]] == ["Ana Real", "Ana Real"]
+    assert data["poll_votes"][0]["options"] == [0] and data["moderation"][0]["action"] == "hide"
+    assert store.erase_contact("t", "fan5")
+    with store.session() as s:
+        entries = list(s.scalars(select(GiveawayEntry)))
+        assert [(e.giveaway_id, e.display_name, e.answer) for e in entries] == [(closed_id, None, None)]
+        assert entries[0].entrant == "t:fan5"  # the published entries hash stays verifiable
+        assert s.scalars(select(PollVote)).one().voter.startswith("erased:")
+        assert s.scalars(select(ModerationItem)).one().user_id.startswith("erased:")
+        assert s.scalars(select(ModerationStrike)).one().user_id.startswith("erased:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ from dialogs.domain import Domain
 from dialogs.engagement import Engagement
 from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
+from moderation.crisis_feed import CrisisWatch
 from moderation.playbook import CrisisPlaybook
 from moderation.setup import build_moderator
 from nlu.model import NLUModel
@@ -95,6 +97,13 @@ class App:
                                        escalate_intents=tuple(pb.escalate_intents), queue=pb.queue,
                                        pause_public_faq=pb.pause_public_faq)
         self.pipeline.playbook = self.playbook
+        monitor = self.moderator.crisis
+        self.crisis_watch = CrisisWatch(self.store, monitor) if monitor is not None else None
+
+    async def watch_crisis(self, stop: asyncio.Event) -> None:
+        """The crisis early warning, fed from the store, alerting through the operator port."""
+        if self.crisis_watch is not None:
+            await self.crisis_watch.run(self.pipeline.crisis_alert, stop)
 
     def reload_model(self) -> NLUModel:
         """Swap in the newest trained model without dropping messages."""

@@ -113,12 +113,13 @@ class CrisisPlaybookConfig(Section):
 
 
 class CrisisConfig(Section):
-    """Crisis early warning (moderation/crisis.py): rolling windows vs. an EWMA + robust z baseline."""
+    """Crisis early warning (moderation/crisis.py): the negative share of the last 5 and 10 minutes
+    against a learned baseline share, with a binomial z (defaults as measured in BENCHMARKS.md §7)."""
 
     enabled: bool = True
     window_minutes: int = Field(10, ge=1)
     short_minutes: int = Field(5, ge=1)  # a second, shorter window (faster on sharp storms)
-    z_threshold: float = Field(4.0, gt=0)
+    z_threshold: float = Field(4.25, gt=0)
     min_count: int = Field(8, ge=1)  # negative messages in the window before anything can alarm
     ratio_threshold: float = Field(2.0, gt=1)  # and at least this multiple of the baseline
     cooldown_minutes: int = Field(60, ge=1)

@@ -2,7 +2,7 @@
 
     record inbound (idempotent) -> per-conversation lock -> NLU -> signals (on the NLU's embedding)
     -> moderation verdict -> dialog policy -> actions -> persist outbound + state + moderation record
-    in one transaction -> send (retried, in order) -> platform moderation actions, crisis watch
+    in one transaction -> send (retried, in order) -> platform moderation actions (the crisis watch reads the store)
 
 Crash safety: the inbound row is written before anything else; processing results and the outbound
 rows are committed together with the inbound's "handled" status. A crash before that commit leaves
@@ -229,7 +229,7 @@ class Pipeline:
             await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
         if relay and esc_info:
             await self._notify(self.operators.fan_message(esc_info[0], text))
-        await self._after_moderation(verdict, signals, parse, meta, who, text)
+        await self._after_moderation(verdict, meta, who)
         return len(decision.replies)
 
     def _moderate(self, text: str, parse: ParseResult, meta: dict[str, Any], who: dict[str, str],
@@ -249,28 +249,25 @@ class Pipeline:
             self.metrics["moderation_errors"] += 1
             return None, self.moderation.check(text)
 
-    async def _after_moderation(self, verdict: Verdict, signals: Signals | None, parse: ParseResult | None,
-                                meta: dict[str, Any], who: dict[str, str], text: str) -> None:
+    async def _after_moderation(self, verdict: Verdict, meta: dict[str, Any], who: dict[str, str]) -> None:
         ext = meta.get("message_id")
         sender_chat = meta.get("sender_chat")
         target = Target(who["channel"], who["chat_id"], who["user_id"], str(ext) if ext is not None else None,
                         str(sender_chat) if sender_chat is not None else None)
         try:
-            alerts = await self.moderator.after_commit(verdict, target, signals, parse.intent if parse else None,
-                                                       text)
+            await self.moderator.after_commit(verdict, target)
         except Exception:  # noqa: BLE001 - the message is handled; moderation side effects are best effort
             log.exception("moderation side effects failed")
-            return
         if verdict.action != "allow":  # the review queue (Slack posts it with Restore / Confirm / Ban)
             review = getattr(self.operators, "moderation_item", None)
             if review is not None:
                 await self._notify(review())
-        for alert in alerts:
-            log.warning("crisis warning [%s]: %s negative in %s min vs %.1f expected", alert.key, alert.observed,
-                        alert.window_minutes, alert.expected)
-            notify = getattr(self.operators, "crisis_alert", None)
-            if notify is not None:
-                await self._notify(notify(alert, self.moderator.crisis_history(alert.key)))
+
+    async def crisis_alert(self, alert: Any, history: list[tuple[int, int, int]]) -> None:
+        """A crisis early-warning alert (moderation/crisis_feed.py) to the operator port, if it takes them."""
+        notify = getattr(self.operators, "crisis_alert", None)
+        if notify is not None:
+            await self._notify(notify(alert, history))
 
     def _while_escalated(self, parse: ParseResult, state: dict[str, Any], turn: Turn,
                          esc_info: tuple[int, str]) -> Decision:

@@ -47,6 +47,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> int:
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(fn(app, stop), name=name) for name, fn in servers]
     tasks.append(asyncio.create_task(app.pipeline.run_outbox(0.5, stop), name="outbox"))
     tasks.append(asyncio.create_task(watch(app, stop), name="reload"))  # new models/LATEST, domain edits
+    tasks.append(asyncio.create_task(app.watch_crisis(stop), name="crisis"))  # early warning from the store
     await app.pipeline.recover()
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     for t in done:

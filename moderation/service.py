@@ -1,15 +1,13 @@
 """`Moderator`: signals + policy + strikes + platform actions + crisis watch, as the pipeline uses them.
 
 The pipeline calls, per message: `signals()` (after the NLU parse, reusing its embedding), `judge()`
-(reads the fan's active strikes), and after its commit `after_commit()` (platform actions and the
-crisis monitor). Recording the verdict happens inside the pipeline's transaction via `record()`.
+(reads the fan's active strikes), and after its commit `after_commit()` (platform actions). The
+crisis monitor (`crisis`) is fed from the store by `moderation.crisis_feed.CrisisWatch`. Recording the verdict happens inside the pipeline's transaction via `record()`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.store import Store
 from moderation.actions import LogActions, ModerationActions, Target, apply
-from moderation.crisis import NEGATIVE_INTENTS, Alert, CrisisMonitor
+from moderation.crisis import CrisisMonitor
 from moderation.review import active_strikes, last_action, record_verdict
 from moderation.rules import ModerationPolicy, Subject, Verdict
 from moderation.signals import SignalExtractor, Signals
@@ -34,8 +32,6 @@ class Moderator:
     crisis: CrisisMonitor | None = None
     notice_text: str = "A message was removed under the community rules ({rule})."
     appeal_queue: str = "moderation"
-    alerts: list[Alert] = field(default_factory=list)  # recent crisis alerts (newest last)
-    clock: Callable[[], float] = time.time  # seconds since the epoch (tests move it)
 
     def signals(self, text: str, *, embedding: Any, encoder: str | None, sender: str, chat: str,
                 language: str | None, recent: list[tuple[str, float]] | None = None,
@@ -55,11 +51,6 @@ class Moderator:
                 strikes = active_strikes(s, channel, chat_id, user_id, self.policy.strike_decay_days)
         return self.policy.decide(text, signals, Subject(user_id, chat_id, is_admin, strikes))
 
-    def crisis_history(self, key: str) -> list[tuple[int, int, int]]:
-        """(minute, messages, negative) of the last hours under `key`, for the alert's chart."""
-        series = self.crisis.series.get(key) if self.crisis is not None else None
-        return [tuple(h) for h in series.history] if series is not None else []  # type: ignore[misc]
-
     @staticmethod
     def last_action(store: Store, **who: str) -> dict[str, Any] | None:
         return last_action(store, channel=who["channel"], chat_id=who["chat_id"], user_id=who["user_id"])
@@ -73,17 +64,11 @@ class Moderator:
             return None
         return record_verdict(s, verdict, **where).id
 
-    async def after_commit(self, verdict: Verdict, target: Target, signals: Signals | None,
-                           intent: str | None, text: str) -> list[Alert]:
-        """Enforce on the platform (never for dry runs) and feed the crisis monitor."""
+    async def after_commit(self, verdict: Verdict, target: Target) -> list[str]:
+        """Enforce on the platform (never for dry runs); the calls that succeeded. The crisis
+        monitor is fed from the store by `moderation.crisis_feed.CrisisWatch`, not from here, so
+        that every process sees the whole brand."""
         if verdict.action not in ("allow", "flag") and not verdict.dry_run:
             port = self.actions.get(target.channel, self.default_actions)
-            await apply(port, verdict, target, self.notice_text)
-        if self.crisis is None or signals is None:
-            return []
-        negative = signals.sentiment == "negative" or intent in NEGATIVE_INTENTS
-        minute = int(self.clock() // 60)
-        alerts = self.crisis.observe(minute, keys=("brand", f"channel:{target.channel}"), negative=negative,
-                                     text=text if negative else None)
-        self.alerts = (self.alerts + alerts)[-50:]
-        return alerts
+            return await apply(port, verdict, target, self.notice_text)
+        return []

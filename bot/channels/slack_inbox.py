@@ -12,6 +12,7 @@ import base64
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.channels.slack_blocks import CardInfo, card_blocks, card_text
@@ -19,7 +20,7 @@ from bot.channels.slack_outbox import SlackOutbox
 from bot.channels.slack_text import escape, fan_text_for_slack
 from bot.config import SlackConfig
 from bot.store import Contact, Conversation, Escalation, Store
-from bot.store.slack_models import SlackTicket
+from bot.store.slack_models import SlackSeen, SlackTicket
 
 
 def load_card(s: Session, escalation_id: int) -> CardInfo | None:
@@ -120,18 +121,28 @@ class SlackInbox:
                                    "confirm": {"type": "plain_text", "text": "Switch on"},
                                    "deny": {"type": "plain_text", "text": "Cancel"}}}]}]
         channel = self.channel_for("crisis")
-        with self.store.session() as s:
-            self.outbox.enqueue(s, 0, "alert", channel, text, blocks=blocks, in_thread=False)
-            if history and self.cfg.crisis_chart:
-                from moderation.chart import chart_png
-
-                png = chart_png(history)
-                self.outbox.enqueue(s, 0, "file", channel, f"Messages per 10 min, last 6 h [{alert.key}]: "
-                                    "grey all, red negative",
-                                    blocks=[{"file_png_b64": base64.b64encode(png).decode(),
-                                             "filename": "crisis-last-hours.png",
-                                             "title": f"Last hours [{alert.key}]"}], in_thread=False)
+        try:
+            with self.store.session() as s:
+                # every process's watch raises the same alert (moderation/crisis_feed.py): post it once
+                s.add(SlackSeen(key=f"crisis:{alert.key}:{alert.at_minute}"[:200]))
+                s.flush()
+                self._queue_alert(s, alert, channel, text, blocks, history)
+        except IntegrityError:
+            return
         self.kick()
+
+    def _queue_alert(self, s: Session, alert: Any, channel: str, text: str, blocks: list[dict[str, Any]],
+                     history: list[tuple[int, int, int]] | None) -> None:
+        self.outbox.enqueue(s, 0, "alert", channel, text, blocks=blocks, in_thread=False)
+        if history and self.cfg.crisis_chart:
+            from moderation.chart import chart_png
+
+            png = chart_png(history)
+            self.outbox.enqueue(s, 0, "file", channel, f"Messages per 10 min, last 6 h [{alert.key}]: "
+                                "grey all, red negative",
+                                blocks=[{"file_png_b64": base64.b64encode(png).decode(),
+                                         "filename": "crisis-last-hours.png",
+                                         "title": f"Last hours [{alert.key}]"}], in_thread=False)
 
     async def moderation_item(self) -> None:
         """A moderation verdict was recorded: queue its review post (Restore / Confirm / Ban)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 
 from sqlalchemy import select
 
@@ -112,7 +114,7 @@ async def test_two_processes_sharing_the_store_see_one_flood(mod_app, tmp_path, 
         wire(mod_app)
         wire(other)
         results = []
-        for i, app in enumerate([mod_app, other, mod_app]):
+        for app in [mod_app, other, mod_app]:
             res = await app.pipeline.handle(msg("JOIN MY CHANNEL", user="fan-spread"))
             results.append((res.debug["signals"]["repeat"], res.debug["moderation"]))
         assert [r for r, _ in results] == [0, 1, 2] and results[-1][1] == "hide"
@@ -192,6 +194,13 @@ async def test_fan_cannot_trigger_moderator_commands_with_text(mod_app):
 
 
 async def test_a_storm_of_negative_messages_alerts_the_operators(mod_app):
+    """The watch reads the store: two quiet hours already stored (as after a restart: replayed,
+    no warm-up wait), then a storm through the pipeline; a second process's watch agrees."""
+    from datetime import UTC, datetime
+
+    from bot.store import Contact, Conversation, Message
+    from moderation.crisis_feed import CrisisWatch
+
     wire(mod_app)
     alerts, histories = [], []
 
@@ -205,20 +214,44 @@ async def test_a_storm_of_negative_messages_alerts_the_operators(mod_app):
             histories.append(history)
 
     mod_app.pipeline.operators = Operators()
-    now = [6_000_000.0]
-    mod_app.moderator.clock = lambda: now[0]
-    mon = mod_app.moderator.crisis = CrisisMonitor(warmup_minutes=30, min_count=5)
-    start = int(now[0] // 60) - 120
-    for m in range(start, start + 120):  # two quiet hours: about one negative message every 5 minutes
-        mon.observe(m, keys=("brand", "channel:test"), negative=m % 5 == 0)
+    now = time.time()
+    this_minute = int(now // 60)
+    with mod_app.store.session() as s:  # two quiet hours: one message a minute, every fifth negative
+        contact = Contact(channel="test", external_id="quiet-fan")
+        s.add(contact)
+        s.flush()
+        conv = Conversation(channel="test", chat_id="group-q", contact_id=contact.id, state={})
+        s.add(conv)
+        s.flush()
+        for m in range(this_minute - 120, this_minute):
+            at = datetime.fromtimestamp(m * 60 + 20, UTC).replace(tzinfo=None)
+            negative = m % 5 == 0
+            s.add(Message(conversation_id=conv.id, direction="in", channel="test", external_id=f"q{m}",
+                          text="this is broken again" if negative else "nice", status="handled", created_at=at))
+            s.flush()
+            mid = s.scalars(select(Message.id).where(Message.external_id == f"q{m}")).one()
+            s.add(NLUResult(message_id=mid, intent="complaint" if negative else "praise", confidence=0.9,
+                            signals={"sentiment": "negative" if negative else "positive"}, created_at=at))
     for i in range(12):
         res = await mod_app.pipeline.handle(msg(f"the app update deleted all my data, terrible #{i}",
                                                 user=f"fan-x{i}"))
         assert res.debug["signals"]["sentiment"] == "negative" or res.debug["intent"] == "complaint"
-    now[0] += 60
-    await mod_app.pipeline.handle(msg("hello", user="fan-y"))
-    assert alerts and alerts[0].observed >= 5 and any("deleted" in p for p, _ in alerts[0].top_phrases)
-    assert len(histories[0]) >= 120 and sum(neg for _, _, neg in histories[0][-5:]) >= 12  # the chart's data
+    watches = [CrisisWatch(mod_app.store, CrisisMonitor(warmup_minutes=30, min_count=5), replay_minutes=130)
+               for _ in range(2)]
+    stop = asyncio.Event()
+    stop.set()  # one pass of the timer loop
+    found = []
+    for w in watches:
+        await w.run(mod_app.pipeline.crisis_alert, stop)  # a pass now: the storm's minute is still open
+        assert alerts == []
+        found.append(w.catch_up(now=now + 125))  # two minutes later: closed and alarmed
+    assert found[0] and [a.as_dict() for a in found[0]] == [a.as_dict() for a in found[1]]
+    alert = found[0][0]
+    assert alert.observed >= 5 and any("deleted" in p for p, _ in alert.top_phrases)
+    await mod_app.pipeline.crisis_alert(alert, watches[0].history(alert.key))
+    assert alerts == [alert]
+    history = histories[0]
+    assert len(history) >= 120 and sum(neg for _, _, neg in history[-5:]) >= 12  # the chart's data
 
 
 async def test_nlu_parse_shows_signals_and_verdict(mod_app, capsys):

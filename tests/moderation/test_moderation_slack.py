@@ -168,7 +168,9 @@ async def test_crisis_alert_has_a_chart_and_a_playbook_button(slack):
                   share_negative=0.61, top_phrases=[("battery fire", 9)], examples=["my watch got hot"])
     history = [(m, 20, 3 + (25 if m > 5990 else 0)) for m in range(5640, 6000)]
     await slack.console.inbox.crisis_alert(alert, history)
+    await slack.console.inbox.crisis_alert(alert, history)  # another process's watch raised it too
     await slack.settle()
+    assert len(slack.fake.posts(channel=CRISIS)) == 1
     files = list(slack.fake.files.values())
     assert len(files) == 1 and files[0]["content"].startswith(b"\x89PNG\r\n\x1a\n")
     assert files[0]["channel"] == CRISIS and files[0]["shared"]

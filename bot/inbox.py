@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.store import Contact, Conversation, Escalation, Store
+from bot.store.models import utcnow
 from dialogs.domain import Domain
 
 
@@ -54,11 +55,14 @@ def claim(store: Store, escalation_id: int, operator: str) -> ActionResult:
 
 
 def reply(store: Store, escalation_id: int, operator: str, text: str) -> ActionResult:
+    """Queue an operator's reply for the fan: the checks, the outbound message, the transcript and
+    the audit row in one transaction, with the escalation row locked (PostgreSQL), so a concurrent
+    close or a second reply can neither slip between the check and the send nor lose a transcript line."""
     text = text.strip()
     if not text:
         return ActionResult(False, "empty reply")
     with store.session() as s:
-        e = s.get(Escalation, escalation_id)
+        e = s.scalar(select(Escalation).where(Escalation.id == escalation_id).with_for_update())
         if e is None:
             return ActionResult(False, f"no escalation #{escalation_id}")
         if e.state == "open":
@@ -67,13 +71,15 @@ def reply(store: Store, escalation_id: int, operator: str, text: str) -> ActionR
             return ActionResult(False, f"#{escalation_id} is {e.state} (not sent)")
         if e.claimed_by != operator:
             return ActionResult(False, f"#{escalation_id} is claimed by {e.claimed_by} (not sent)")
-    m = store.operator_reply(escalation_id, operator, text)
-    if m is None:
-        return ActionResult(False, f"#{escalation_id} is closed (not sent)")
-    with store.session() as s:
-        e = s.get(Escalation, escalation_id)
-        if e is not None:
-            e.transcript = [*list(e.transcript or []), {"from": "operator", "text": text, "by": operator}]
+        conv = s.get(Conversation, e.conversation_id)
+        assert conv is not None
+        if e.first_response_at is None:
+            e.first_response_at = utcnow()
+        m = store.add_outbound(s, conv, text, sender="operator", payload={"operator": operator})
+        s.flush()
+        e.transcript = [*list(e.transcript or []), {"from": "operator", "text": text, "by": operator}]
+        store.audit(s, "escalation.reply", actor=operator, conversation_id=conv.id,
+                    data={"escalation_id": e.id, "message_id": m.id})
     return ActionResult(True, f"reply queued for the fan on #{escalation_id}")
 
 

@@ -396,7 +396,13 @@ class Pipeline:
         if m.status == "sending":  # a worker died after starting this send: it may have gone out
             self.metrics["possible_duplicate_sends"] += 1
         try:
-            ext = await channel.send(chat_id, out, reply_to=payload.get("reply_to"), meta=payload)
+            send_parts = getattr(channel, "send_parts", None)
+            if send_parts is not None:  # long messages go out in parts: the progress is stored
+                ext = await send_parts(chat_id, out, reply_to=payload.get("reply_to"), meta=payload,
+                                       start=int(payload.get("parts_sent") or 0),
+                                       on_part=lambda n: self.store.mark_parts_sent(m.id, n))
+            else:
+                ext = await channel.send(chat_id, out, reply_to=payload.get("reply_to"), meta=payload)
         except RetryableSendError as exc:
             retry = exc.retry_after if exc.retry_after is not None else min(2 ** m.attempts, 300)
             self.store.mark_send_failed(m.id, str(exc), retry if m.attempts < MAX_SEND_ATTEMPTS else None)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -113,9 +113,17 @@ class TelegramChannel:
 
     async def send(self, chat_id: str, message: Outgoing, *, reply_to: str | None = None,
                    meta: dict[str, Any] | None = None) -> str | None:
+        return await self.send_parts(chat_id, message, reply_to=reply_to, meta=meta)
+
+    async def send_parts(self, chat_id: str, message: Outgoing, *, reply_to: str | None = None,
+                         meta: dict[str, Any] | None = None, start: int = 0,
+                         on_part: Callable[[int], None] | None = None) -> str | None:
+        """Send a message in parts of at most 4096 UTF-16 units, from part `start`. `on_part(n)` is
+        told after each part of a long message, so the pipeline can store the progress: a retry,
+        even in a new process after a crash, goes on from the first part not sent."""
         parts = split_message(message.text)
         key = (chat_id, message.text)
-        done = self._parts_done.get(key, 0)
+        done = max(start, self._parts_done.get(key, 0))
         cid = int(chat_id)
         last_id: int | None = None
         for i in range(done, len(parts)):
@@ -128,6 +136,8 @@ class TelegramChannel:
             last_id = sent.message_id
             if len(parts) > 1:
                 self._parts_done[key] = i + 1
+                if on_part is not None and i + 1 < len(parts):
+                    on_part(i + 1)
         self._parts_done.pop(key, None)
         # Telegram message ids are unique per chat only; the store's external ids are per channel
         return f"{chat_id}:{last_id}" if last_id is not None else None

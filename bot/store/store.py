@@ -315,21 +315,12 @@ class Store:
                        data={"escalation_id": escalation_id})
             return esc
 
-    def operator_reply(self, escalation_id: int, operator: str, text: str) -> Message | None:
-        """Queue an operator's reply to the fan (the channel's dispatcher sends it)."""
+    def mark_parts_sent(self, message_id: int, parts: int) -> None:
+        """How many parts of a long outbound message have reached the platform (a retry skips them)."""
         with self.session() as s:
-            esc = s.get(Escalation, escalation_id)
-            if esc is None or esc.state in ("resolved", "handed_back"):
-                return None
-            conv = s.get(Conversation, esc.conversation_id)
-            assert conv is not None
-            if esc.first_response_at is None:
-                esc.first_response_at = utcnow()
-            m = self.add_outbound(s, conv, text, sender="operator", payload={"operator": operator})
-            s.flush()
-            self.audit(s, "escalation.reply", actor=operator, conversation_id=conv.id,
-                       data={"escalation_id": esc.id, "message_id": m.id})
-            return m
+            m = s.get(Message, message_id)
+            if m is not None:
+                m.payload = {**dict(m.payload or {}), "parts_sent": parts}
 
     def escalations(self, states: tuple[str, ...] = ("open", "claimed")) -> list[Escalation]:
         with self.session() as s:

@@ -188,6 +188,33 @@ async def test_long_operator_reply_is_split_at_4096_utf16_units(tg):
     assert parts[1].startswith("👍🏽")
 
 
+async def test_long_reply_interrupted_goes_on_from_the_first_part_not_sent(tg):
+    """Part 1 of 3 reaches Telegram, part 2 fails, and the process's memory is lost (a restart):
+    the retry sends parts 2 and 3 only, because the progress is in the store."""
+    h = await tg()
+    fake = h.fake
+    fake.push({"message": message(fake, FAN, "I want to talk to a human", from_user=user(FAN))})
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 1)
+    with h.app.store.session() as s:
+        esc_id = s.scalars(select(Escalation)).one().id
+    assert inbox.claim(h.app.store, esc_id, "kim").ok
+
+    def after_first_part(call):
+        if call.method == "sendMessage" and str(call.params.get("text", "")).startswith("bbbb"):
+            fake.fail("sendMessage", 502)  # the next part fails
+            fake.on_call.remove(after_first_part)
+
+    fake.on_call.append(after_first_part)
+    long_text = "b" * 4096 + "c" * 4096 + "d" * 100
+    assert inbox.reply(h.app.store, esc_id, "kim", long_text).ok
+    await fake.wait_for(lambda: len(fake.calls_of("sendMessage", ok_only=False)) >= 3, timeout=10)
+    h.service.channel._parts_done.clear()  # what a restart forgets
+    await fake.wait_for(lambda: len(fake.sent(FAN)) >= 4, timeout=15)
+    await asyncio.sleep(0.5)
+    parts = fake.texts(FAN)[1:]
+    assert parts == ["b" * 4096, "c" * 4096, "d" * 100]
+
+
 async def test_bot_never_answers_other_bots_or_inactive_groups(tg):
     h = await tg(allowed_chats=[GROUP])
     fake = h.fake

@@ -111,7 +111,7 @@ class SlackInbox:
         text = (f"{mention + ' ' if mention else ''}:rotating_light: {escape(alert.summary())}"
                 f"{chr(10) + examples if examples else ''}\nOpen escalations: {open_now} "
                 f"({_channel_link(self.channel_for('complaints'))}, `/fancare queue`)")
-        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+        blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
                   {"type": "actions", "elements": [
                       {"type": "button", "action_id": ACTION_CRISIS_ON, "value": str(alert.key)[:200],
                        "style": "danger", "text": {"type": "plain_text", "text": "Switch on crisis playbook"},

@@ -52,16 +52,19 @@ class CrisisWatch:
         self.clock = clock
         self.next_minute: int | None = None  # the first minute not fed yet
 
-    def _counts(self, start: int, end: int) -> dict[int, dict[str, tuple[int, int, list[str]]]]:
-        """{minute: {key: (messages, negative, negative texts)}} for minutes [start, end)."""
+    def _counts(self, start: int, end: int, with_text: bool) -> dict[int, dict[str, tuple[int, int, list[str]]]]:
+        """{minute: {key: (messages, negative, negative texts)}} for minutes [start, end); texts only
+        when asked (the phrase window), so a replay of busy hours stays light."""
         out: dict[int, dict[str, list[Any]]] = defaultdict(dict)
+        text_col: Any = Message.text if with_text else Message.id
         with self.store.session() as s:
             rows = s.execute(select(NLUResult.created_at, NLUResult.intent, NLUResult.signals, Message.channel,
-                                    Message.text)
+                                    text_col)
                              .join(Message, Message.id == NLUResult.message_id)
                              .where(NLUResult.created_at >= _naive(start), NLUResult.created_at < _naive(end),
                                     Message.direction == "in"))
             for at, intent, signals, channel, text in rows:
+                text = text if with_text else None
                 minute = int(at.replace(tzinfo=UTC).timestamp() // 60)
                 neg = is_negative(intent, signals)
                 for key in ("brand", f"channel:{channel}"):
@@ -81,11 +84,14 @@ class CrisisWatch:
             self.next_minute = now_min - self.replay_minutes
         alerts: list[Alert] = []
         while self.next_minute < now_min:
+            phrases_from = now_min - self.phrase_minutes
             end = min(self.next_minute + 60, now_min)
-            counts = self._counts(self.next_minute, end)
+            if self.next_minute < phrases_from < end:
+                end = phrases_from  # chunks never straddle the phrase window's start
+            counts = self._counts(self.next_minute, end, with_text=self.next_minute >= phrases_from)
             for m in range(self.next_minute, end):
                 for key, (n, neg, texts) in counts.get(m, {}).items():
-                    texted = texts[:50] if m >= now_min - self.phrase_minutes else []
+                    texted = texts[:50]
                     alerts += self.monitor.observe(m, keys=(key,), count=n - len(texted),
                                                    negatives=neg - len(texted))
                     for text in texted:

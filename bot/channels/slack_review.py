@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ from nlu.similar import Embed, default_embedder
 ACTION_ACCEPT = "fancare_review_accept"
 ACTION_OOS = "fancare_review_oos"
 ACTION_PICK = "fancare_review_pick"
+ACTION_NEW = "fancare_review_new"
 ACTIONS = (ACTION_ACCEPT, ACTION_OOS, ACTION_PICK)
+NEW_INTENT_MODAL = "fancare_review_new_intent"
+_INTENT_NAME = re.compile(r"[a-z][a-z0-9_]{1,62}")
 DIGEST_KIND = "slack.digest_posted"
 _NO_EMBED: Any = object()
 
@@ -69,6 +73,8 @@ def item_blocks(item: ReviewItem, intents: list[str], *, mask: bool) -> list[dic
                          "placeholder": {"type": "plain_text", "text": "Another intent…"},
                          "options": [{"text": {"type": "plain_text", "text": i[:75]}, "value": _value(k, i)}
                                      for i in others[:100]]})
+    elements.append({"type": "button", "action_id": ACTION_NEW, "value": k,
+                     "text": {"type": "plain_text", "text": "New intent…"}})
     return [{"type": "section", "block_id": f"fancare_rv_{k}", "text": {"type": "mrkdwn", "text": text}},
             {"type": "actions", "block_id": f"fancare_rv_act_{k}", "elements": elements}]
 
@@ -174,10 +180,10 @@ class ReviewDigest:
                 return item
         return None
 
-    def _label(self, item: ReviewItem, intent: str, operator: str) -> tuple[bool, str]:
+    def _label(self, item: ReviewItem, intent: str, operator: str, *, new: bool = False) -> tuple[bool, str]:
         """`fancare review`'s own labelling (validates, writes Rasa YAML, records the decision)."""
         intents = self.intents()
-        if intent != OUT_OF_SCOPE and intent not in intents:  # buttons only offer known intents
+        if intent != OUT_OF_SCOPE and intent not in intents and not new:  # buttons offer known intents only
             return False, f"unknown intent {intent}"
         decision = ("out_of_scope" if intent == OUT_OF_SCOPE else "accept" if intent == item.predicted
                     else "relabel" if intent in intents else "new_intent")  # as the TUI's o / a / p / n
@@ -214,7 +220,54 @@ class ReviewDigest:
         else:
             await self.console._ephemeral(channel, user, text, None)
 
-    async def label(self, k: str, intent: str, operator: str) -> str:
+    # -- "New intent…": a modal asks for the name -----------------------------------------------------
+    async def on_new_intent(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = (body.get("user") or {}).get("id")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        msg_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+        if not await self.console._authorized(user, "review_label"):
+            from bot.channels.slack import REFUSAL
+
+            await self.console._ephemeral(channel, user, REFUSAL, None)
+            return
+        k = str(action.get("value") or "")
+        view = {"type": "modal", "callback_id": NEW_INTENT_MODAL, "private_metadata": f"{k}|{channel}|{msg_ts}",
+                "title": {"type": "plain_text", "text": "New intent"},
+                "submit": {"type": "plain_text", "text": "Label"},
+                "close": {"type": "plain_text", "text": "Cancel"},
+                "blocks": [{"type": "input", "block_id": "intent", "label": {"type": "plain_text",
+                                                                              "text": "Intent name"},
+                            "hint": {"type": "plain_text", "text": "lower_case_with_underscores, e.g. "
+                                     "warranty_claim. It is trained once it has enough examples."},
+                            "element": {"type": "plain_text_input", "action_id": "value",
+                                        "placeholder": {"type": "plain_text", "text": "warranty_claim"}}}]}
+        await self.console.client.views_open(trigger_id=body.get("trigger_id"), view=view)
+
+    async def on_new_intent_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = (body.get("user") or {}).get("id")
+        if not await self.console._authorized(user, "review_label"):
+            from bot.channels.slack import REFUSAL
+
+            await ack(response_action="errors", errors={"intent": REFUSAL})
+            return
+        values = (view.get("state") or {}).get("values") or {}
+        name = str(((values.get("intent") or {}).get("value") or {}).get("value") or "").strip().lower()
+        if not _INTENT_NAME.fullmatch(name) or name == OUT_OF_SCOPE:
+            await ack(response_action="errors",
+                      errors={"intent": "Use 2-63 lower-case letters, digits and underscores, starting with a letter."})
+            return
+        await ack()
+        k, _, where = str(view.get("private_metadata") or "").partition("|")
+        channel, _, ts = where.partition("|")
+        text = await self.label(k, name, f"slack:{user}", new=True)
+        if channel and ts and channel != "None" and ts != "None":
+            try:
+                await self.console.client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+            except Exception as exc:  # noqa: BLE001 - the label is stored; the note is cosmetic
+                log.warning("could not confirm the new intent in Slack: %s", type(exc).__name__)
+
+    async def label(self, k: str, intent: str, operator: str, *, new: bool = False) -> str:
         """Label the item whose wording hashes to `k`; what to tell the operator."""
         done = self._decided(k)
         if done is not None:
@@ -226,7 +279,7 @@ class ReviewDigest:
             item = await asyncio.to_thread(self._find, k)
             if item is None:
                 return "That message is no longer in the review inbox."
-            ok, out = await asyncio.to_thread(self._label, item, intent, operator)
+            ok, out = await asyncio.to_thread(self._label, item, intent, operator, new=new)
         finally:
             if self._decided(k) is None:
                 self.console.forget([f"review:{k}"])
@@ -242,4 +295,6 @@ def install_review(console: Any) -> ReviewDigest:
     review = ReviewDigest(console)
     for action_id in ACTIONS:
         console.bolt.action(action_id)(review.on_action)
+    console.bolt.action(ACTION_NEW)(review.on_new_intent)
+    console.bolt.view(NEW_INTENT_MODAL)(review.on_new_intent_submit)
     return review

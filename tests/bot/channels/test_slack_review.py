@@ -14,7 +14,15 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from bot.channels.slack_review import ACTION_ACCEPT, ACTION_OOS, ACTION_PICK, DIGEST_KIND, ReviewDigest
+from bot.channels.slack_review import (
+    ACTION_ACCEPT,
+    ACTION_NEW,
+    ACTION_OOS,
+    ACTION_PICK,
+    DIGEST_KIND,
+    NEW_INTENT_MODAL,
+    ReviewDigest,
+)
 from bot.review import text_key
 from bot.store import AuditEvent
 from bot.store.review_models import ReviewDecision
@@ -91,7 +99,7 @@ async def test_digest_command_and_operator_labels_into_training_data(slack, tmp_
     assert "snarf &lt;grok&gt; vrum" in shown and "<grok>" not in shown  # fan text is never markup
     k, elements = _item(digest, "blorp")
     ids = [e["action_id"] for e in elements]
-    assert ids[-2:] == [ACTION_OOS, ACTION_PICK]
+    assert ids[-3:] == [ACTION_OOS, ACTION_PICK, ACTION_NEW]
     if ids[0] == ACTION_ACCEPT:  # no "✓ out_of_scope" next to "Out of scope"
         assert elements[0]["text"]["text"].startswith("✓ ") and elements[0]["text"]["text"] != "✓ out_of_scope"
     by_id = {e["action_id"]: e for e in elements}
@@ -135,6 +143,44 @@ async def test_digest_command_and_operator_labels_into_training_data(slack, tmp_
     assert labels["zzkq vrrp"] == "greet"
     assert "as `greet`" in json.dumps(slack.fake.messages[(CARE, digest["ts"])]["blocks"])
     assert text_key("zzkq vrrp") == k2
+
+
+async def _submit_new_intent(slack: Any, user: str, name: str, metadata: str) -> str:
+    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": user, "team_id": "T0001"},
+               "api_app_id": "A0001", "token": "legacy", "trigger_id": "trig-n",
+               "view": {"id": "V2", "type": "modal", "callback_id": NEW_INTENT_MODAL, "private_metadata": metadata,
+                        "state": {"values": {"intent": {"value": {"type": "plain_text_input", "value": name}}}}}}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    status, out = await slack.post(body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+    assert status == 200
+    await slack.settle()
+    return out
+
+
+async def test_new_intent_from_the_digest_modal(slack, tmp_path):
+    d = await _unclear_traffic(slack, tmp_path)
+    await slack.command("digest", "UOP1")
+    digest = _digest(slack)
+    k, elements = _item(digest, "blorp")
+    new = next(e for e in elements if e["action_id"] == ACTION_NEW)
+    await _click(slack, new, "UNOBODY")  # not an operator: no form
+    assert not slack.fake.called("views.open") and "only fancare operators" in _ephemerals(slack)[-1]
+    await _click(slack, new, "UOP1")
+    view = slack.fake.called("views.open")[-1]["view"]
+    assert view["callback_id"] == NEW_INTENT_MODAL and view["private_metadata"] == f"{k}|{CARE}|{digest['ts']}"
+
+    out = await _submit_new_intent(slack, "UOP1", "Warranty Claim!", view["private_metadata"])
+    assert "errors" in out and "lower-case" in out  # Slack shows it under the field; nothing written
+    assert not (d / "review" / "new_intents.yml").exists()
+    assert "only fancare operators" in await _submit_new_intent(slack, "UNOBODY", "blorp", view["private_metadata"])
+
+    await _submit_new_intent(slack, "UOP1", "blorp_talk", view["private_metadata"])
+    waiting = {e.text: e.intent for e in read_rasa_yaml(d / "review" / "new_intents.yml").examples}
+    assert waiting["blorp fizzle wumbo"] == "blorp_talk"  # waits there until it has enough examples
+    assert any("as `blorp_talk`" in t for t in slack.fake.thread_texts(digest["ts"]))
+    with slack.app.store.session() as s:
+        dec = s.scalar(select(ReviewDecision).where(ReviewDecision.text_key == k))
+        assert dec is not None and dec.decision == "new_intent" and dec.label == "blorp_talk"
 
 
 async def test_daily_digest_posts_once_per_day_across_restarts(slack, tmp_path):

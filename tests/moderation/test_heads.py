@@ -35,3 +35,22 @@ def test_heads_survive_save_and_load(mod_heads, tmp_path):
 def test_payloads_without_embedding_are_scored_by_text(mod_heads):
     sig = SignalExtractor(mod_heads).extract("/human_handoff", embedding=None, encoder=None)
     assert sig.offensive < 0.5
+
+
+def test_a_fine_tuned_head_stands_in_for_the_embedding_model():
+    import numpy as np
+    import pytest
+
+    from moderation.heads import LinearSoftmax, SignalHead
+
+    texts = ["you idiot", "lovely strap", "shut up moron", "thanks a lot", "total clown", "great service"]
+    labels = ["yes", "no", "yes", "no", "yes", "no"]
+    X = np.array([[1.0, 0.0] if lab == "yes" else [0.0, 1.0] for lab in labels])
+    lin = LinearSoftmax(np.array([[-4.0, 4.0], [4.0, -4.0]]), np.zeros(2))  # classes in sorted order: no, yes
+    head = SignalHead("offensive", text_weight=0.0).fit(texts, None, labels, emb_head=lin)
+    assert head.predict(texts, X) == labels
+    assert np.allclose(head.predict_proba(texts, X).sum(axis=1), 1)
+    head.tune(texts, X, labels, weights=[0.0])
+    assert head.text_weight == 0.0 and head.predict(texts, X) == labels
+    with pytest.raises(ValueError):
+        SignalHead("sentiment").fit(texts, None, ["a", "b", "c"] * 2, emb_head=lin)

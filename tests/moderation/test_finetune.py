@@ -1,0 +1,42 @@
+"""The multi-task moderation fine-tune: its batch schedule, and a model that loads as an encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from moderation.finetune import finetune_multitask, make_schedule
+from moderation.heads import SignalHead
+from moderation.normalize import normalize
+from moderation.train import load_examples
+from nlu.encoders import get_encoder
+from nlu.model import clean_text
+from tests.conftest import REPO
+
+
+def test_schedule_covers_each_task_once_per_epoch() -> None:
+    sizes = {"offensive": 10, "sentiment": 25}
+    lengths = {"offensive": list(range(10)), "sentiment": [(7 * i) % 25 for i in range(25)]}
+    sched = make_schedule(sizes, batch_size=4, epochs=2, seed=3, lengths=lengths)
+    for task, n in sizes.items():
+        seen = sorted(i for t, b in sched if t == task for i in b)
+        assert seen == sorted(list(range(n)) * 2) or len(seen) >= 2 * n - 2  # lone last items are dropped
+    assert {t for t, _ in sched} == set(sizes)
+    capped = make_schedule(sizes, batch_size=4, epochs=1, seed=3, max_per_task=8)
+    assert sum(len(b) for t, b in capped if t == "sentiment") == 8
+    assert make_schedule(sizes, 4, 2, seed=3, lengths=lengths) == sched
+
+
+def test_finetuned_encoder_feeds_the_signal_heads(tmp_path: Path) -> None:
+    ex = load_examples(REPO / "training_data" / "moderation")
+    tasks = {t: ([clean_text(x) for x, _ in ex[t][:48]], [y for _, y in ex[t][:48]]) for t in ("offensive", "sentiment")}
+    path, stats = finetune_multitask(tasks, epochs=1, batch_size=8, out_dir=tmp_path / "ft")
+    assert stats["steps"] == 12 and set(stats["heads"]) == {"offensive", "sentiment"}
+    assert all(np.isfinite(v) for v in stats["final_loss"].values())
+    enc = get_encoder("minilm", str(path))
+    texts, labels = tasks["offensive"]
+    X = enc.encode_queries(texts)
+    assert X.shape == (len(texts), 384) and np.allclose(np.linalg.norm(X, axis=1), 1, atol=1e-4)
+    head = SignalHead("offensive").fit([normalize(t) for t in texts], X, labels)
+    assert head.predict([normalize("you are a worthless cretin")], enc.encode_queries(["you are a worthless cretin"])) == ["yes"]

@@ -110,6 +110,11 @@ class App:
         model = load_model(self.cfg)
         self.nlu.swap(model)
         self.model = model
+        from moderation.signals import HEADS_FILE, ModerationHeads
+
+        heads = ModerationHeads.load(model_root(self.cfg) / HEADS_FILE)  # trained by the same `fancare train`
+        if heads is not None:
+            self.moderator.extractor.heads = heads
         return model
 
     def close(self) -> None:

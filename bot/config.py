@@ -139,6 +139,10 @@ class ModerationConfig(Section):
     notice_text: str = "A message was removed under the community rules ({rule})."
     appeal_queue: str = "moderation"
     training_data: str = "training_data/moderation"  # hand-written CC0 examples (moderation/train.py)
+    # opt-in: `fancare train` also fine-tunes MiniLM on that data (one more encoder pass per message;
+    # worth it with thousands of examples: BENCHMARKS.md section 6)
+    finetune: bool = False
+    finetune_epochs: int = Field(2, ge=1, le=20)
     crisis: CrisisConfig = Field(default_factory=CrisisConfig)
 
 

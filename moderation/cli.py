@@ -164,7 +164,8 @@ def train_moderation(cfg: FancareConfig, model: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - no database yet: train on the files alone
         print(f"moderation: no moderator labels ({type(exc).__name__})", file=sys.stderr)
     path, heads = train_and_save(cfg.resolve(cfg.moderation.training_data), model_root(cfg),
-                                 list(model.heads), model.encoder_paths, labelled)
+                                 list(model.heads), model.encoder_paths, labelled,
+                                 finetune=cfg.moderation.finetune, finetune_epochs=cfg.moderation.finetune_epochs)
     ex = heads.meta["examples"]
     print(f"trained moderation heads ({', '.join(f'{k} {v}' for k, v in ex.items())} examples, "
           f"{heads.meta['moderator_labels']} from moderators) in {heads.meta['train_seconds']} s -> {path}")

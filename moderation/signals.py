@@ -24,6 +24,8 @@ from moderation.spam import FloodTracker, count_recent, spam_score
 from nlu.language import detect_language
 
 HEADS_FILE = "moderation-heads.pkl"
+OWN_ENCODER = "moderation"  # heads on the opt-in fine-tuned encoder (moderation/train.py: train_finetuned)
+OWN_ENCODER_DIR = "moderation-encoder"  # its SentenceTransformer directory, next to the heads file
 SCORED = ("offensive", "hate", "spam", "negative", "positive", "flood", "repeat", "pii", "link", "zalgo",
           "emoji", "length")
 
@@ -62,7 +64,21 @@ class ModerationHeads:
             return None
         with open(p, "rb") as f:
             obj = pickle.load(f)  # noqa: S301 - our own artifact, written by `fancare train`
-        return obj if isinstance(obj, cls) else None
+        if not isinstance(obj, cls):
+            return None
+        own = obj.meta.get("own_encoder")
+        obj.meta["own_encoder_path"] = str(p.parent / own) if own and (p.parent / own).is_dir() else None
+        return obj
+
+    def own_embedding(self, text: str) -> np.ndarray | None:
+        """The fine-tuned moderation encoder's embedding of `text`, when `fancare train` made one."""
+        path = self.meta.get("own_encoder_path")
+        if not path or OWN_ENCODER not in self.by_encoder:
+            return None
+        from nlu.encoders import get_encoder
+        from nlu.model import clean_text
+
+        return get_encoder("minilm", str(path)).encode_queries([clean_text(text)])[0]
 
 
 @dataclass
@@ -134,7 +150,9 @@ class SignalExtractor:
         sig.language = language if language not in (None, "und") else detect_language(norm or text[:500])[0]
         lex_off, lex_hate = lexicon.offensive_score(norm), lexicon.hate_score(norm)
         if self.heads is not None and self.heads.by_encoder and norm:
-            scores = self.heads.predict(norm, encoder, embedding)
+            own = self.heads.own_embedding(text) if self.heads.meta.get("own_encoder_path") else None
+            scores = (self.heads.predict(norm, OWN_ENCODER, own) if own is not None
+                      else self.heads.predict(norm, encoder, embedding))
             sig.source = "heads"
             if "sentiment" in scores:
                 s = scores["sentiment"]

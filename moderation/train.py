@@ -12,12 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from moderation.heads import SignalHead
 from moderation.normalize import normalize
-from moderation.signals import HEADS_FILE, ModerationHeads
+from moderation.signals import HEADS_FILE, OWN_ENCODER, OWN_ENCODER_DIR, ModerationHeads
 from nlu.encoders import Encoder, get_encoder
 from nlu.model import clean_text
 
@@ -83,13 +86,42 @@ def train_heads_from_dir(data_dir: Path, encoder: Encoder) -> ModerationHeads:
     return train_heads(load_examples(data_dir), {encoder.name: encoder})
 
 
+def train_finetuned(ex: Examples, heads: ModerationHeads, out_dir: Path, *, epochs: int = 2, seed: int = 0) -> None:
+    """Opt-in (`moderation.finetune: true`): fine-tune MiniLM on the examples (`moderation.finetune`,
+    the recipe measured on TweetEval in BENCHMARKS.md section 6) and add heads that read its own
+    embedding under the encoder name `OWN_ENCODER`. Costs one more MiniLM pass per message."""
+    from moderation.finetune import Tasks, finetune_multitask
+    from moderation.heads import LinearSoftmax
+
+    tasks: Tasks = {name: ([clean_text(t) for t, _ in rows], [lab for _, lab in rows]) for name, rows in ex.items()
+             if len({lab for _, lab in rows}) >= 2}
+    path, stats = finetune_multitask(tasks, epochs=epochs, batch_size=16, seed=seed, out_dir=out_dir)
+    enc = get_encoder("minilm", str(path))
+    heads.by_encoder[OWN_ENCODER] = {}
+    for name, (texts, labels) in tasks.items():
+        h = stats["heads"][name]
+        texts, labels = list(texts), list(labels)
+        metric = "macro_recall" if name == "sentiment" else "macro_f1"
+        head = SignalHead(name, metric=metric, C_text=8.0, text_weight=TEXT_WEIGHTS.get(name, 0.5))
+        heads.by_encoder[OWN_ENCODER][name] = head.fit(
+            [normalize(t) for t, _ in ex[name]], enc.encode_queries(texts), labels, seed=seed,
+            emb_head=LinearSoftmax(np.asarray(h["weight"]), np.asarray(h["bias"])))
+    heads.meta.update(own_encoder=out_dir.name, finetune={k: stats[k] for k in ("steps", "seconds", "epochs")})
+
+
 def train_and_save(data_dir: Path, model_dir: Path, encoder_names: list[str],
                    encoder_paths: dict[str, str] | None = None,
-                   labelled: list[tuple[str, str, str]] | None = None) -> tuple[Path, ModerationHeads]:
+                   labelled: list[tuple[str, str, str]] | None = None, *, finetune: bool = False,
+                   finetune_epochs: int = 2) -> tuple[Path, ModerationHeads]:
     t0 = time.perf_counter()
     ex = load_examples(data_dir)
     n = add_moderator_labels(ex, labelled or [])
     encoders = {e: get_encoder(e, (encoder_paths or {}).get(e)) for e in encoder_names}
     heads = train_heads(ex, encoders)
+    if finetune:  # a new directory each time: a running process keeps the encoder it loaded
+        out = model_dir / f"{OWN_ENCODER_DIR}-{time.strftime('%Y%m%d%H%M%S')}"
+        train_finetuned(ex, heads, out, epochs=finetune_epochs)
+        for old in sorted(model_dir.glob(f"{OWN_ENCODER_DIR}-*"))[:-2]:  # keep this one and the one before
+            shutil.rmtree(old, ignore_errors=True)
     heads.meta.update(moderator_labels=n, train_seconds=round(time.perf_counter() - t0, 2))
     return heads.save(model_dir / HEADS_FILE), heads

@@ -40,3 +40,24 @@ def test_finetuned_encoder_feeds_the_signal_heads(tmp_path: Path) -> None:
     assert X.shape == (len(texts), 384) and np.allclose(np.linalg.norm(X, axis=1), 1, atol=1e-4)
     head = SignalHead("offensive").fit([normalize(t) for t in texts], X, labels)
     assert head.predict([normalize("you are a worthless cretin")], enc.encode_queries(["you are a worthless cretin"])) == ["yes"]
+
+
+def test_fancare_train_can_fine_tune_the_moderation_encoder(tmp_path: Path) -> None:
+    """`moderation.finetune: true`: `fancare train` fine-tunes MiniLM on the CC0 data and the
+    signals then read that encoder's own embedding (one more pass per message)."""
+    from moderation.signals import OWN_ENCODER, ModerationHeads, SignalExtractor
+    from moderation.train import train_and_save
+
+    path, heads = train_and_save(REPO / "training_data" / "moderation", tmp_path, ["minilm"], finetune=True,
+                                 finetune_epochs=1)
+    assert heads.meta["finetune"]["steps"] > 0 and set(heads.by_encoder) == {"minilm", OWN_ENCODER}
+    loaded = ModerationHeads.load(path)
+    assert loaded is not None and loaded.meta["own_encoder_path"]
+    sig = SignalExtractor(loaded).extract("you are a stupid worthless idiot", embedding=None, encoder=None)
+    assert sig.source == "heads" and sig.offensive > 0.5
+    text = "I love my new earbuds, thank you!"
+    sig = SignalExtractor(loaded).extract(text, embedding=None, encoder="minilm")
+    own = loaded.own_embedding(text)
+    assert own is not None and sig.sentiment == "positive"
+    expected = loaded.predict(normalize(text), OWN_ENCODER, own)["sentiment"]["positive"]
+    assert abs(sig.positive - expected) < 1e-9  # scored by the fine-tuned encoder's heads

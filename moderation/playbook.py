@@ -83,15 +83,6 @@ class CrisisPlaybook:
         self._cached = (now, st)
         return st
 
-    def _write(self, st: PlaybookState, by: str) -> None:
-        with self.store.session() as s:
-            row = s.get(RuntimeSetting, KEY)
-            if row is None:
-                s.add(RuntimeSetting(key=KEY, value=st.as_value(), updated_by=by, updated_at=utcnow()))
-            else:
-                row.value, row.updated_by, row.updated_at = st.as_value(), by, utcnow()
-        self._cached = None
-
     def _claim(self, on: bool, by: str, statement: str) -> PlaybookState | None:
         """Flip the switch in one transaction (row lock on PostgreSQL); None when it already was so."""
         with self.store.session() as s:
@@ -138,8 +129,9 @@ class CrisisPlaybook:
                     continue
                 if mid is not None:
                     pinned.append(["telegram", str(chat), str(mid)])
-        st.pinned = pinned
-        self._write(st, by)
+        if not self._record_pins(pinned, by, on=True):  # switched off while we were pinning: take ours down
+            await self._unpin_all(pinned, actions)
+            return "The crisis playbook was switched off while the holding statement was being pinned."
         where = f" and pinned in {len(pinned)} group(s)" if pinned else ""
         fail = f" ({failed} group(s) refused: check the bot is an admin there)" if failed else ""
         return (f"Crisis playbook ON: holding statement posted{where}{fail}; every complaint is escalated to "
@@ -149,19 +141,36 @@ class CrisisPlaybook:
         st = self._claim(False, by, "")
         if st is None:
             return "The crisis playbook is not on."
+        unpinned = await self._unpin_all(st.pinned, actions)
+        self._record_pins([], by, on=False)
+        return f"Crisis playbook OFF: {unpinned} pinned statement(s) removed; normal answers resume."
+
+    def _record_pins(self, pinned: list[list[str]], by: str, *, on: bool) -> bool:
+        """Store the pinned messages if the switch is still `on` (row lock on PostgreSQL): another
+        operator may have flipped it while this one was talking to Telegram."""
+        with self.store.session() as s:
+            row = s.scalar(select(RuntimeSetting).where(RuntimeSetting.key == KEY).with_for_update())
+            st = PlaybookState.from_value(row.value if row else None)
+            if row is None or st.on != on:
+                return False
+            st.pinned = pinned
+            row.value, row.updated_by, row.updated_at = st.as_value(), by, utcnow()
+        self._cached = None
+        return True
+
+    @staticmethod
+    async def _unpin_all(pinned: list[list[str]], actions: Mapping[str, ModerationActions]) -> int:
         unpinned = 0
-        for channel, chat, mid in st.pinned:
+        for channel, chat, mid in pinned:
             port = actions.get(channel)
             if port is None or not hasattr(port, "unpin"):
                 continue
             try:
                 if await port.unpin(chat, mid):  # type: ignore[attr-defined]
                     unpinned += 1
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - one chat failing must not stop the others
                 log.warning("could not unpin the holding statement in %s: %s", chat, type(exc).__name__)
-        st.pinned = []
-        self._write(st, by)
-        return f"Crisis playbook OFF: {unpinned} pinned statement(s) removed; normal answers resume."
+        return unpinned
 
     def status_text(self) -> str:
         st = self.state(fresh=True)

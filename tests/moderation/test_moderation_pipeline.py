@@ -324,3 +324,27 @@ async def test_crisis_playbook_from_the_cli_without_slack(mod_app, capsys):
     with mod_app.store.session() as s:
         kinds = [e.kind for e in s.scalars(select(AuditEvent).where(AuditEvent.kind.like("crisis.playbook%")))]
     assert kinds == ["crisis.playbook_on", "crisis.playbook_off"]
+
+
+async def test_playbook_switched_off_while_pinning_takes_its_pin_down(mod_app):
+    playbook = mod_app.playbook
+    playbook.pin_chats = ["-1001", "-1002"]
+
+    class Port:
+        def __init__(self):
+            self.pinned, self.unpinned = [], []
+
+        async def pin_notice(self, chat, text):
+            self.pinned.append(chat)
+            if len(self.pinned) == 1:  # another operator switches it off meanwhile
+                assert "OFF" in await playbook.switch_off("someone-else", {})
+            return 7
+
+        async def unpin(self, chat, mid):
+            self.unpinned.append(chat)
+            return True
+
+    port = Port()
+    out = await playbook.switch_on("op", "Down, on it.", {"telegram": port})
+    assert "switched off while" in out and port.unpinned == ["-1001", "-1002"]
+    assert not playbook.state(fresh=True).on and playbook.state(fresh=True).pinned == []

@@ -92,10 +92,7 @@ class App:
         )
         self.engagement = Engagement(self.store)
         self.pipeline.engagement = self.engagement
-        pb = cfg.moderation.crisis.playbook
-        self.playbook = CrisisPlaybook(self.store, statement=pb.holding_statement, pin_chats=pb.pin_chats,
-                                       escalate_intents=tuple(pb.escalate_intents), queue=pb.queue,
-                                       pause_public_faq=pb.pause_public_faq)
+        self.playbook = CrisisPlaybook.from_config(self.store, cfg)
         self.pipeline.playbook = self.playbook
         monitor = self.moderator.crisis
         self.crisis_watch = CrisisWatch(self.store, monitor) if monitor is not None else None

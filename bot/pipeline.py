@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -30,7 +30,7 @@ from sqlalchemy import select
 from bot.channels.base import Channel, Incoming, PermanentSendError, RetryableSendError
 from bot.operators import LocalInbox, OperatorInbox
 from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Store
-from bot.store.models import utcnow
+from bot.store.models import epoch_seconds, utcnow
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.policy import Decision, DialogPolicy, EscalationRequest, Turn
 from moderation import ModerationPolicy, Verdict
@@ -165,10 +165,10 @@ class Pipeline:
                 name = contact.display_name if contact else None
                 language = contact.language if contact else None
                 who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
-                arrived = _epoch(msg.created_at)
+                arrived = epoch_seconds(msg.created_at)
                 # the fan's earlier messages here within the flood window, from the store: every process
                 # sharing the database counts the same flood (moderation/spam.py)
-                recent = [(t, _epoch(at)) for t, at in s.execute(
+                recent = [(t, epoch_seconds(at)) for t, at in s.execute(
                     select(Message.text, Message.created_at).where(
                         Message.conversation_id == conversation_id, Message.direction == "in",
                         Message.id < message_id,
@@ -208,8 +208,8 @@ class Pipeline:
                 turn = Turn(conversation_id, text, display_name=name, language=language)
                 decision = Decision(state=state, action="error")
                 decision.replies.append(self.domain.render("utter_apology", {}, seed=str(message_id)))
-            new_esc = self._commit(message_id, conversation_id, parse, decision, turn, verdict,
-                                   esc_info[0] if relay and esc_info else None, signals, who)
+            new_esc, item_id = self._commit(message_id, conversation_id, parse, decision, turn, verdict,
+                                            esc_info[0] if relay and esc_info else None, signals, who)
         self.last_debug[message_id] = {
             "intent": parse.intent if parse else None,
             "confidence": round(parse.confidence, 3) if parse else None,
@@ -229,7 +229,7 @@ class Pipeline:
             await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
         if relay and esc_info:
             await self._notify(self.operators.fan_message(esc_info[0], text))
-        await self._after_moderation(verdict, meta, who)
+        await self._after_moderation(verdict, meta, who, item_id)
         return len(decision.replies)
 
     def _moderate(self, text: str, parse: ParseResult, meta: dict[str, Any], who: dict[str, str],
@@ -249,7 +249,8 @@ class Pipeline:
             self.metrics["moderation_errors"] += 1
             return None, self.moderation.check(text)
 
-    async def _after_moderation(self, verdict: Verdict, meta: dict[str, Any], who: dict[str, str]) -> None:
+    async def _after_moderation(self, verdict: Verdict, meta: dict[str, Any], who: dict[str, str],
+                                item_id: int | None) -> None:
         ext = meta.get("message_id")
         sender_chat = meta.get("sender_chat")
         target = Target(who["channel"], who["chat_id"], who["user_id"], str(ext) if ext is not None else None,
@@ -258,10 +259,10 @@ class Pipeline:
             await self.moderator.after_commit(verdict, target)
         except Exception:  # noqa: BLE001 - the message is handled; moderation side effects are best effort
             log.exception("moderation side effects failed")
-        if verdict.action != "allow":  # the review queue (Slack posts it with Restore / Confirm / Ban)
+        if item_id is not None:  # the review queue (Slack posts it with Restore / Confirm / Ban)
             review = getattr(self.operators, "moderation_item", None)
             if review is not None:
-                await self._notify(review())
+                await self._notify(review(item_id))
 
     async def crisis_alert(self, alert: Any, history: list[tuple[int, int, int]]) -> None:
         """A crisis early-warning alert (moderation/crisis_feed.py) to the operator port, if it takes them."""
@@ -294,8 +295,10 @@ class Pipeline:
 
     def _commit(self, message_id: int, conversation_id: int, parse: ParseResult | None, decision: Decision,
                 turn: Turn, verdict: Verdict, relay_to: int | None, signals: Signals | None = None,
-                who: dict[str, str] | None = None) -> tuple[int, str, str] | None:
+                who: dict[str, str] | None = None) -> tuple[tuple[int, str, str] | None, int | None]:
+        """Everything the message decided, in one transaction; (escalation opened, moderation item id)."""
         new_esc: tuple[int, str, str] | None = None
+        item_id: int | None = None
         with self.store.session() as s:
             msg = s.get(Message, message_id)
             conv = s.get(Conversation, conversation_id)
@@ -309,7 +312,8 @@ class Pipeline:
                                          **({"verdict": verdict.details} if verdict.action != "allow" else {}),
                                          **(signals.as_dict() if signals else {})}))
             if verdict.action != "allow" and who is not None:
-                self.moderator.record(s, verdict, message_id=message_id, conversation_id=conversation_id, **who)
+                item_id = self.moderator.record(s, verdict, message_id=message_id, conversation_id=conversation_id,
+                                                **who)
             if verdict.action != "allow":
                 self.store.audit(s, f"moderation.{verdict.action}", conversation_id=conversation_id,
                                  data={"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run})
@@ -359,7 +363,7 @@ class Pipeline:
                 conv.lock_owner = None
                 conv.lock_until = None
                 self._released.add(conversation_id)
-        return new_esc
+        return new_esc, item_id
 
     def _transcript(self, s: Any, conversation_id: int) -> list[dict[str, Any]]:
         rows = list(s.scalars(select(Message).where(Message.conversation_id == conversation_id)
@@ -434,8 +438,3 @@ class Pipeline:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:
                 pass
-
-
-def _epoch(at: datetime) -> float:
-    """Seconds since the epoch of a naive-UTC store timestamp."""
-    return at.replace(tzinfo=UTC).timestamp()

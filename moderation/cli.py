@@ -102,23 +102,20 @@ def run_crisis(cfg: FancareConfig, args: argparse.Namespace) -> int:
     """`fancare crisis on|off|status`: the same switch as `/fancare crisis` in Slack."""
     from bot.store import Store
     from moderation.playbook import CrisisPlaybook
+    from moderation.setup import close_ports, platform_ports
 
     store = Store(cfg.store_url())
     store.migrate()
-    pb = cfg.moderation.crisis.playbook
-    playbook = CrisisPlaybook(store, statement=pb.holding_statement, pin_chats=pb.pin_chats,
-                              escalate_intents=tuple(pb.escalate_intents), queue=pb.queue,
-                              pause_public_faq=pb.pause_public_faq)
+    playbook = CrisisPlaybook.from_config(store, cfg)
 
     async def switch() -> str:
-        ports = _platform_ports(cfg)
+        ports = platform_ports(cfg)
         try:
             if args.switch == "on":
                 return await playbook.switch_on(args.operator, " ".join(args.statement) or None, ports)
             return await playbook.switch_off(args.operator, ports)
         finally:
-            for port in ports.values():
-                await port.close()
+            await close_ports(ports)
 
     try:
         print(playbook.status_text() if args.switch == "status" else _run(switch()))
@@ -129,23 +126,13 @@ def run_crisis(cfg: FancareConfig, args: argparse.Namespace) -> int:
 
 async def _carry_out(cfg: FancareConfig, store: Any, item_id: int, decision: str, moderator: str) -> Any:
     from moderation import review
+    from moderation.setup import close_ports, platform_ports
 
-    ports = _platform_ports(cfg)
+    ports = platform_ports(cfg)
     try:
         return await review.carry_out(store, item_id, decision, moderator, ports)
     finally:
-        for port in ports.values():
-            await port.close()
-
-
-def _platform_ports(cfg: FancareConfig) -> dict[str, Any]:
-    """The platforms' moderation ports from config (Telegram), as the running bot builds them."""
-    ports: dict[str, Any] = {}
-    if cfg.channels.telegram is not None and cfg.channels.telegram.enabled:
-        from moderation.telegram_actions import TelegramActions
-
-        ports["telegram"] = TelegramActions.from_config(cfg.channels.telegram)
-    return ports
+        await close_ports(ports)
 
 
 def train_moderation(cfg: FancareConfig, model: Any) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.store import Message, NLUResult, Store
+from bot.store.models import epoch_seconds
 from moderation.crisis import NEGATIVE_INTENTS, Alert, CrisisMonitor
 
 log = logging.getLogger("fancare.moderation.crisis")
@@ -65,7 +66,7 @@ class CrisisWatch:
                                     Message.direction == "in"))
             for at, intent, signals, channel, text in rows:
                 text = text if with_text else None
-                minute = int(at.replace(tzinfo=UTC).timestamp() // 60)
+                minute = int(epoch_seconds(at) // 60)
                 neg = is_negative(intent, signals)
                 for key in ("brand", f"channel:{channel}"):
                     slot = out[minute].setdefault(key, [0, 0, []])

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.config import FancareConfig
 from bot.store import Conversation, Store
 from bot.store.models import utcnow
 from bot.store.settings_models import RuntimeSetting
@@ -71,6 +72,13 @@ class CrisisPlaybook:
         self.pause_public_faq = pause_public_faq
         self.ttl_s = ttl_s
         self._cached: tuple[float, PlaybookState] | None = None
+
+    @classmethod
+    def from_config(cls, store: Store, cfg: FancareConfig) -> CrisisPlaybook:
+        """As `moderation.crisis.playbook` in config.yml says (the app and `fancare crisis` alike)."""
+        pb = cfg.moderation.crisis.playbook
+        return cls(store, statement=pb.holding_statement, pin_chats=pb.pin_chats,
+                   escalate_intents=tuple(pb.escalate_intents), queue=pb.queue, pause_public_faq=pb.pause_public_faq)
 
     # -- the switch ---------------------------------------------------------------------------------
     def state(self, *, fresh: bool = False) -> PlaybookState:

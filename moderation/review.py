@@ -116,6 +116,13 @@ class Outcome:
     message: str
 
 
+def platform_words(item: ModerationItem, steps: list[str]) -> list[str]:
+    """What the platform steps of a decision did, in words (the CLI's and Slack's answers)."""
+    words = {"lift": f"{'mute' if item.action == 'mute' else 'ban'} lifted", "delete": "message removed",
+             "ban": "fan banned"}
+    return [words[step] for step in steps]
+
+
 async def carry_out(store: Store, item_id: int, decision: str, moderator: str,
                     ports: Mapping[str, ModerationActions], default: ModerationActions | None = None) -> Outcome:
     """Record the decision (`decide`) and make it true on the platform, for the CLI and Slack alike.
@@ -159,9 +166,7 @@ async def carry_out(store: Store, item_id: int, decision: str, moderator: str,
             continue
         if ok:
             done.append(name)
-    words = {"lift": f"{'mute' if item.action == 'mute' else 'ban'} lifted", "delete": "message removed",
-             "ban": "fan banned"}
-    did = "; ".join(words[d] for d in done)
+    did = "; ".join(platform_words(item, done))
     missed = [n for n, _ in steps if n not in done]
     extra = f" ({did})" if did else ""
     if missed:

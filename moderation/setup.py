@@ -27,6 +27,25 @@ def build_policy(cfg: FancareConfig) -> ModerationPolicy:
                             strike_decay_days=m.strikes.decay_days, dry_run_chats=set(m.dry_run_chats))
 
 
+def platform_ports(cfg: FancareConfig) -> dict[str, ModerationActions]:
+    """The platforms' moderation ports from config (Telegram), by channel name."""
+    ports: dict[str, ModerationActions] = {}
+    tg = cfg.channels.telegram
+    if tg is not None and tg.enabled:
+        from moderation.telegram_actions import TelegramActions
+
+        ports["telegram"] = TelegramActions.from_config(tg)
+    return ports
+
+
+async def close_ports(ports: dict[str, ModerationActions]) -> None:
+    """Close the ports' HTTP clients (a CLI command built them for one decision)."""
+    for port in ports.values():
+        close = getattr(port, "close", None)
+        if close is not None:
+            await close()
+
+
 def build_moderator(cfg: FancareConfig, model_dir: Path) -> Moderator:
     m = cfg.moderation
     heads = ModerationHeads.load(model_dir / HEADS_FILE)
@@ -36,13 +55,7 @@ def build_moderator(cfg: FancareConfig, model_dir: Path) -> Moderator:
     crisis = CrisisMonitor(window_minutes=c.window_minutes, short_minutes=c.short_minutes, z_threshold=c.z_threshold,
                            min_count=c.min_count, ratio_threshold=c.ratio_threshold,
                            cooldown_minutes=c.cooldown_minutes) if c.enabled else None
-    actions: dict[str, ModerationActions] = {}
-    tg = cfg.channels.telegram
-    if tg is not None and tg.enabled:
-        from moderation.telegram_actions import TelegramActions
-
-        actions["telegram"] = TelegramActions.from_config(tg)
-    return Moderator(policy=build_policy(cfg), actions=actions,
+    return Moderator(policy=build_policy(cfg), actions=platform_ports(cfg),
                      extractor=SignalExtractor(heads, allowed_hosts=set(m.allowed_links),
                                                flood_window_s=m.flood_window_s),
                      crisis=crisis, notice_text=m.notice_text, appeal_queue=m.appeal_queue)

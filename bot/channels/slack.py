@@ -137,15 +137,28 @@ class SlackConsole:
 
     # -- buttons ----------------------------------------------------------------------------------
     @staticmethod
-    def _action_context(body: dict[str, Any], action: dict[str, Any]) -> tuple[str | None, int | None,
-                                                                               str | None, str | None]:
+    def click_where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+        """(user, channel, message ts) of a block_actions payload, for every button of the console."""
         user = (body.get("user") or {}).get("id")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        msg_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+        return user, channel, msg_ts
+
+    async def operator_click(self, user: str | None, channel: str | None, what: str) -> bool:
+        """True when `user` is an operator; else they are told so (ephemeral) and it is audited."""
+        if await self._authorized(user, what):
+            return True
+        await self._ephemeral(channel, user, REFUSAL, None)
+        return False
+
+    @classmethod
+    def _action_context(cls, body: dict[str, Any], action: dict[str, Any]) -> tuple[str | None, int | None,
+                                                                                  str | None, str | None]:
+        user, channel, msg_ts = cls.click_where(body)
         try:
             esc_id: int | None = int(str(action.get("value")))
         except ValueError:
             esc_id = None
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        msg_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
         return user, esc_id, channel, msg_ts
 
     async def _on_claim(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -257,7 +270,7 @@ class SlackConsole:
         if sub == "digest":  # the review inbox's top unclear messages, with label buttons (slack_review.py)
             return await self.review.command(operator)
         if sub == "crisis":  # the crisis playbook switch (slack_moderation.py, moderation/playbook.py)
-            return await self.moderation.crisis_command(args[0].split() + args[1:] if args else [], operator)
+            return await self.moderation.crisis_command(args, operator)
         if sub == "queue":
             rows = inbox.list_open(store)
             if not rows:

@@ -144,11 +144,12 @@ class SlackInbox:
                                          "filename": "crisis-last-hours.png",
                                          "title": f"Last hours [{alert.key}]"}], in_thread=False)
 
-    async def moderation_item(self) -> None:
-        """A moderation verdict was recorded: queue its review post (Restore / Confirm / Ban)."""
+    async def moderation_item(self, item_id: int | None = None) -> None:
+        """A moderation verdict was recorded: queue its review post (Restore / Confirm / Ban). With
+        no id (the console's timer), every recent item not posted yet, e.g. another process's."""
         from bot.channels.slack_moderation import queue_reviews
 
-        if queue_reviews(self.store, self.cfg, self.outbox):
+        if queue_reviews(self.store, self.cfg, self.outbox, only=item_id):
             self.kick()
 
     def notice(self, escalation_id: int, text: str, *, refresh_card: bool = False) -> None:

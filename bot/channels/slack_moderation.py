@@ -76,14 +76,18 @@ def decided_blocks(blocks: list[dict[str, Any]], item_id: int, note: str) -> lis
     return [done if b.get("block_id") == f"fancare_mod_act_{item_id}" else b for b in blocks]
 
 
-def queue_reviews(store: Store, cfg: SlackConfig, outbox: Any, limit: int = 50) -> int:
-    """Queue a review post for each recent item not posted yet; returns how many were queued."""
+def queue_reviews(store: Store, cfg: SlackConfig, outbox: Any, limit: int = 50, only: int | None = None) -> int:
+    """Queue a review post for each recent item not posted yet (or for item `only`: the pipeline's
+    nudge, one indexed lookup instead of a sweep per message); returns how many were queued."""
     since = utcnow() - LOOKBACK
     actions = tuple(cfg.moderation_review_actions)
     with store.session() as s:
-        ids = list(s.scalars(select(ModerationItem.id).where(
+        q = select(ModerationItem.id).where(
             ModerationItem.created_at >= since, ModerationItem.status.in_(("pending", "acted")),
-            ModerationItem.action.in_(actions)).order_by(ModerationItem.id).limit(500)))
+            ModerationItem.action.in_(actions))
+        if only is not None:
+            q = q.where(ModerationItem.id == only)
+        ids = list(s.scalars(q.order_by(ModerationItem.id).limit(500)))
         if not ids:
             return 0
         seen = set(s.scalars(select(SlackSeen.key).where(SlackSeen.key.in_([SEEN_PREFIX + str(i) for i in ids]))))
@@ -121,13 +125,11 @@ class ModerationConsole:
 
     # -- review buttons -----------------------------------------------------------------------------
     async def on_review(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        from moderation.review import carry_out
+        from moderation.review import carry_out, platform_words
 
         await ack()
-        user = (body.get("user") or {}).get("id")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        user, channel, msg_ts = self.console.click_where(body)
         message = body.get("message") or {}
-        msg_ts = message.get("ts") or (body.get("container") or {}).get("message_ts")
         decision = DECISION_BY_ACTION.get(str(action.get("action_id")))
         try:
             item_id = int(str(action.get("value")))
@@ -135,10 +137,7 @@ class ModerationConsole:
             return
         if decision is None:
             return
-        if not await self.console._authorized(user, f"moderation_{decision}"):
-            from bot.channels.slack import REFUSAL
-
-            await self.console._ephemeral(channel, user, REFUSAL, None)
+        if not await self.console.operator_click(user, channel, f"moderation_{decision}"):
             return
         outcome = await carry_out(self.console.app.store, item_id, decision, f"slack:{user}", self.ports)
         if not outcome.decided:
@@ -149,8 +148,7 @@ class ModerationConsole:
             return
         assert outcome.item is not None
         word = DONE_WORDS.get(outcome.item.status, outcome.item.status)
-        did = {"lift": "mute or ban lifted", "delete": "message removed", "ban": "fan banned"}
-        extra = ", ".join(did[d] for d in outcome.platform)
+        extra = ", ".join(platform_words(outcome.item, outcome.platform))
         note = f":white_check_mark: {word} by <@{user}>{' (' + extra + ')' if extra else ''}. Labelled for training."
         if not channel or not msg_ts:
             return
@@ -178,13 +176,8 @@ class ModerationConsole:
 
     async def on_crisis_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        user = (body.get("user") or {}).get("id")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        msg_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
-        if not await self.console._authorized(user, "crisis_on"):
-            from bot.channels.slack import REFUSAL
-
-            await self.console._ephemeral(channel, user, REFUSAL, None)
+        user, channel, msg_ts = self.console.click_where(body)
+        if not await self.console.operator_click(user, channel, "crisis_on"):
             return
         text = await self.crisis_command(["on"], f"slack:{user}")
         if channel and msg_ts:

@@ -196,18 +196,13 @@ class ReviewDigest:
 
     async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        user = (body.get("user") or {}).get("id")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        user, channel, msg_ts = self.console.click_where(body)
         message = body.get("message") or {}
-        msg_ts = message.get("ts") or (body.get("container") or {}).get("message_ts")
         raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
         k, _, intent = raw.partition("|")
         if not k or not intent:
             return
-        if not await self.console._authorized(user, "review_label"):
-            from bot.channels.slack import REFUSAL
-
-            await self.console._ephemeral(channel, user, REFUSAL, None)
+        if not await self.console.operator_click(user, channel, "review_label"):
             return
         operator = f"slack:{user}"
         text = await self.label(k, intent, operator)
@@ -223,13 +218,8 @@ class ReviewDigest:
     # -- "New intent…": a modal asks for the name -----------------------------------------------------
     async def on_new_intent(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        user = (body.get("user") or {}).get("id")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        msg_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
-        if not await self.console._authorized(user, "review_label"):
-            from bot.channels.slack import REFUSAL
-
-            await self.console._ephemeral(channel, user, REFUSAL, None)
+        user, channel, msg_ts = self.console.click_where(body)
+        if not await self.console.operator_click(user, channel, "review_label"):
             return
         k = str(action.get("value") or "")
         view = {"type": "modal", "callback_id": NEW_INTENT_MODAL, "private_metadata": f"{k}|{channel}|{msg_ts}",

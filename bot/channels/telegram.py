@@ -97,8 +97,6 @@ class TelegramChannel:
         self.cfg = cfg
         self.me = me
         self._chat_limiters: dict[int, AsyncLimiter] = {}
-        # parts of a long answer already delivered, so a retry after a failure mid-way sends the rest
-        self._parts_done: dict[tuple[str, str], int] = {}
 
     def _limiter(self, chat_id: int) -> contextlib.AbstractAsyncContextManager[Any]:
         if chat_id < 0:  # groups: PTB's AIORateLimiter already applies the per-group limit
@@ -122,11 +120,9 @@ class TelegramChannel:
         told after each part of a long message, so the pipeline can store the progress: a retry,
         even in a new process after a crash, goes on from the first part not sent."""
         parts = split_message(message.text)
-        key = (chat_id, message.text)
-        done = max(start, self._parts_done.get(key, 0))
         cid = int(chat_id)
         last_id: int | None = None
-        for i in range(done, len(parts)):
+        for i in range(start, len(parts)):
             reply = (ReplyParameters(int(reply_to), allow_sending_without_reply=True)
                      if reply_to and i == 0 else None)
             markup = _keyboard(message.buttons) if i == len(parts) - 1 else None
@@ -134,11 +130,8 @@ class TelegramChannel:
                 sent = await self._call(self.bot.send_message(cid, parts[i], reply_parameters=reply,
                                                               reply_markup=markup))
             last_id = sent.message_id
-            if len(parts) > 1:
-                self._parts_done[key] = i + 1
-                if on_part is not None and i + 1 < len(parts):
-                    on_part(i + 1)
-        self._parts_done.pop(key, None)
+            if on_part is not None and i + 1 < len(parts):
+                on_part(i + 1)
         # Telegram message ids are unique per chat only; the store's external ids are per channel
         return f"{chat_id}:{last_id}" if last_id is not None else None
 

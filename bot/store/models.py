@@ -28,6 +28,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def epoch_seconds(at: datetime) -> float:
+    """Seconds since the epoch of a naive-UTC store timestamp (as `utcnow` writes them)."""
+    return at.replace(tzinfo=UTC).timestamp()
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 

@@ -171,7 +171,8 @@ async def test_edit_updates_stored_message_and_reaches_the_operator(tg):
     assert sum("(edited)" in n for n in notes) == 1
 
 
-async def test_long_operator_reply_is_split_at_4096_utf16_units(tg):
+async def _claimed_by_kim(tg):
+    """A fan asks for a human on Telegram; operator "kim" claims the escalation."""
     h = await tg()
     fake = h.fake
     fake.push({"message": message(fake, FAN, "I want to talk to a human", from_user=user(FAN))})
@@ -179,6 +180,12 @@ async def test_long_operator_reply_is_split_at_4096_utf16_units(tg):
     with h.app.store.session() as s:
         esc_id = s.scalars(select(Escalation)).one().id
     assert inbox.claim(h.app.store, esc_id, "kim").ok
+    return h, esc_id
+
+
+async def test_long_operator_reply_is_split_at_4096_utf16_units(tg):
+    h, esc_id = await _claimed_by_kim(tg)
+    fake = h.fake
     long_text = "a" * 4095 + "👍🏽" + " tail " * 300  # the emoji with its skin tone straddles the limit
     assert inbox.reply(h.app.store, esc_id, "kim", long_text).ok
     await fake.wait_for(lambda: len(fake.sent(FAN)) == 3, timeout=10)
@@ -189,15 +196,10 @@ async def test_long_operator_reply_is_split_at_4096_utf16_units(tg):
 
 
 async def test_long_reply_interrupted_goes_on_from_the_first_part_not_sent(tg):
-    """Part 1 of 3 reaches Telegram, part 2 fails, and the process's memory is lost (a restart):
-    the retry sends parts 2 and 3 only, because the progress is in the store."""
-    h = await tg()
+    """Part 1 of 3 reaches Telegram, part 2 fails: the retry (in this process or, after a crash, in
+    another) sends parts 2 and 3 only, because the progress is in the store, not in memory."""
+    h, esc_id = await _claimed_by_kim(tg)
     fake = h.fake
-    fake.push({"message": message(fake, FAN, "I want to talk to a human", from_user=user(FAN))})
-    await fake.wait_for(lambda: len(fake.sent(FAN)) == 1)
-    with h.app.store.session() as s:
-        esc_id = s.scalars(select(Escalation)).one().id
-    assert inbox.claim(h.app.store, esc_id, "kim").ok
 
     def after_first_part(call):
         if call.method == "sendMessage" and str(call.params.get("text", "")).startswith("bbbb"):
@@ -208,7 +210,6 @@ async def test_long_reply_interrupted_goes_on_from_the_first_part_not_sent(tg):
     long_text = "b" * 4096 + "c" * 4096 + "d" * 100
     assert inbox.reply(h.app.store, esc_id, "kim", long_text).ok
     await fake.wait_for(lambda: len(fake.calls_of("sendMessage", ok_only=False)) >= 3, timeout=10)
-    h.service.channel._parts_done.clear()  # what a restart forgets
     await fake.wait_for(lambda: len(fake.sent(FAN)) >= 4, timeout=15)
     await asyncio.sleep(0.5)
     parts = fake.texts(FAN)[1:]

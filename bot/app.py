@@ -14,8 +14,11 @@ from bot.operators import LocalInbox, OperatorInbox
 from bot.orders import CsvOrderTable, OrderLookup
 from bot.pipeline import Pipeline
 from bot.store import Store
+from dialogs.actions import ActionRegistry
+from dialogs.builtin_actions import builtin_actions
 from dialogs.domain import Domain
 from dialogs.engagement import Engagement
+from dialogs.flows import FlowSet, load_flows
 from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
 from moderation.crisis_feed import CrisisWatch
@@ -66,6 +69,24 @@ def load_model(cfg: FancareConfig) -> NLUModel:
     return model
 
 
+def build_actions(cfg: FancareConfig, domain: Domain) -> ActionRegistry:
+    """The action registry: fancare's own actions (added by the policy) and the brand's action server."""
+    remote = None
+    if cfg.actions.url:
+        from dialogs.action_server import RasaActionServer
+
+        remote = RasaActionServer(cfg.actions.url, timeout_s=cfg.actions.timeout_s)
+    return ActionRegistry(remote=remote, timeout_s=cfg.actions.timeout_s)
+
+
+def load_app_flows(cfg: FancareConfig, domain: Domain, actions: ActionRegistry | None = None,
+                   strict: bool = True) -> FlowSet:
+    """The flows named in `dialogs.flows`, checked against the domain and the registered actions."""
+    names = {"action_record_csat"} | (actions.names() if actions else set())
+    return load_flows([cfg.resolve(p) for p in cfg.dialogs.flows], responses=set(domain.responses), actions=names,
+                      remote_actions=bool(cfg.actions.url), strict=strict)
+
+
 class App:
     def __init__(self, cfg: FancareConfig, *, model: NLUModel | None = None, operators: OperatorInbox | None = None,
                  orders: OrderLookup | None = None) -> None:
@@ -78,10 +99,16 @@ class App:
                                 cache_file=model_root(cfg) / "kb-embeddings.npz")
         self.domain = Domain.load(cfg.resolve(cfg.dialogs.domain))
         self.orders = orders or CsvOrderTable(cfg.resolve(cfg.orders.demo_table))
-        self.policy = DialogPolicy(self.domain, self.kb, self.orders, kb_threshold=cfg.knowledge_base.threshold,
+        self.actions = build_actions(cfg, self.domain)
+        builtin_actions(self.actions, orders=self.orders, kb=self.kb, answer_chars=cfg.knowledge_base.answer_chars,
+                        kb_threshold=cfg.knowledge_base.threshold)
+        self.flows = load_app_flows(cfg, self.domain, self.actions)
+        self.policy = DialogPolicy(self.domain, self.kb, self.orders, flows=self.flows, actions=self.actions,
+                                   kb_threshold=cfg.knowledge_base.threshold,
                                    answer_chars=cfg.knowledge_base.answer_chars,
                                    max_fallbacks=cfg.dialogs.max_fallbacks,
-                                   form_max_attempts=cfg.dialogs.form_max_attempts)
+                                   form_max_attempts=cfg.dialogs.form_max_attempts,
+                                   parser=self.nlu.parse)
         self.moderator = build_moderator(cfg, model_root(cfg))
         self.pipeline = Pipeline(
             self.store, self.nlu, self.policy, self.domain,
@@ -94,6 +121,7 @@ class App:
         self.pipeline.engagement = self.engagement
         self.playbook = CrisisPlaybook.from_config(self.store, cfg)
         self.pipeline.playbook = self.playbook
+        self.pipeline.waiting = cfg.escalation.waiting_rules()
         monitor = self.moderator.crisis
         self.crisis_watch = CrisisWatch(self.store, monitor) if monitor is not None else None
 

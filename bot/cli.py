@@ -53,17 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--cv", type=int, default=None, help="K-fold cross-validate on --data instead")
     q.add_argument("--encoder", choices=["minilm", "e5", "cascade"], default=None, help="override nlu.encoder")
     q.add_argument("--out", default="reports/nlu", help="output directory")
+    q = tsub.add_parser("conversations", help="end-to-end conversation tests (YAML) through the full pipeline")
+    _add_config(q)
+    q.add_argument("paths", nargs="*", help="files or folders of *.yml conversation tests (default: tests/conversations)")
+    q.add_argument("--out", default="reports/conversations", help="output directory (results.json, junit.xml)")
+    q.add_argument("--fail-fast", action="store_true", help="stop at the first failing conversation")
 
     p = sub.add_parser("data", help="training-data tools")
     dsub = p.add_subparsers(dest="data_command", required=True)
     q = dsub.add_parser("validate", help="check training data; non-zero exit on errors")
     _add_config(q)
     q.add_argument("paths", nargs="*", help="files or directories (default: nlu.training_data)")
-    q = dsub.add_parser("import-rasa", help="import a Rasa project (NLU data, responses, simple rules)")
+    q = dsub.add_parser("import-rasa", help="import a Rasa project (NLU data, responses; forms and rules as flows)")
     _add_config(q)
     q.add_argument("directory", help="the Rasa project (with data/ and domain.yml)")
     q.add_argument("--training-out", default=None, help="NLU output (default: <training dir>/rasa_import.yml)")
     q.add_argument("--domain-out", default=None, help="domain output (default: <domain dir>/domain.rasa.yml)")
+    q.add_argument("--flows-out", default=None,
+                   help="flows made from forms and rules (default: flows.rasa.yml next to the domain output)")
     q = dsub.add_parser("export-rasa", help="export training data and responses as a Rasa project")
     _add_config(q)
     q.add_argument("directory")
@@ -180,6 +187,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         model = load_model(cfg)
         print(json.dumps(parse_with_signals(cfg, model, args.text), ensure_ascii=False, indent=2))
         return 0
+    if cmd == "test" and args.test_command == "conversations":
+        from bot.conversation_tests import conversations_command
+
+        return conversations_command(cfg, args)
     if cmd == "test":
         return _test_nlu(cfg, args)
     if cmd == "moderation":

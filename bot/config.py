@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dialogs.waiting import SupportHours, WaitingRules, parse_ranges, parse_timezone
 from nlu.yamlfile import DataError, load_located_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -54,14 +55,55 @@ class KnowledgeBaseConfig(Section):
     answer_chars: int = Field(700, ge=80)
 
 
+class ActionsConfig(Section):
+    """A Rasa SDK action server for the brand's own custom actions (the names fancare does not ship)."""
+
+    url: str | None = None  # e.g. http://localhost:5055/webhook
+    timeout_s: float = Field(5.0, gt=0, le=60)
+
+
 class DialogsConfig(Section):
     domain: str = "dialogs/domain.yml"
+    flows: list[str] = Field(default_factory=lambda: ["dialogs/flows.yml"])
     max_fallbacks: int = Field(2, ge=1)
     form_max_attempts: int = Field(2, ge=1)
 
 
 class QueueConfig(Section):
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
+
+
+def _day_hours(v: str) -> str:
+    parse_ranges(v)
+    return v
+
+
+DayHours = Annotated[str, AfterValidator(_day_hours)]  # "09:00-18:00", "09:00-12:00, 13:00-17:00" or "closed"
+
+
+class SupportHoursConfig(Section):
+    """When a person is there (dialogs/waiting.py): `days: {mon: "09:00-18:00", sat: "10:00-14:00"}`,
+    local time in `timezone`; a day left out is closed, "09:00-12:00, 13:00-17:00" splits a day."""
+
+    timezone: str = "UTC"  # IANA name, e.g. Europe/Berlin
+    days: dict[str, DayHours] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        parse_timezone(v)
+        return v
+
+    @field_validator("days")
+    @classmethod
+    def _valid_days(cls, v: dict[str, str]) -> dict[str, str]:
+        hours = SupportHours.parse("UTC", v)  # day names (each day's hours are checked by DayHours)
+        if not hours.days:
+            raise ValueError("no day has hours: give at least one (or leave support_hours out: always staffed)")
+        return v
+
+    def hours(self) -> SupportHours:
+        return SupportHours.parse(self.timezone, self.days)
 
 
 class EscalationConfig(Section):
@@ -74,6 +116,15 @@ class EscalationConfig(Section):
         }
     )
     transcript_messages: int = Field(10, ge=1)
+    # while a ticket waits for a person (dialogs/waiting.py)
+    support_hours: SupportHoursConfig | None = None  # None: always staffed (no out-of-hours message)
+    answer_while_waiting: bool = True  # FAQ questions answered from the knowledge base until claimed
+    minutes_per_ticket: float = Field(6.0, gt=0)  # wait estimate per ticket ahead in the queue
+
+    def waiting_rules(self) -> WaitingRules:
+        return WaitingRules(hours=self.support_hours.hours() if self.support_hours else None,
+                            answer_while_waiting=self.answer_while_waiting,
+                            minutes_per_ticket=self.minutes_per_ticket)
 
 
 class OrdersConfig(Section):
@@ -243,6 +294,7 @@ class FancareConfig(Section):
     nlu: NLUConfig = Field(default_factory=NLUConfig)
     knowledge_base: KnowledgeBaseConfig = Field(default_factory=KnowledgeBaseConfig)
     dialogs: DialogsConfig = Field(default_factory=DialogsConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
@@ -309,6 +361,8 @@ def load_config(path: str | Path = "config.yml") -> FancareConfig:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "value_error":  # our own validators' messages, without pydantic's prefix
+            msg = msg.removeprefix("Value error, ")
         raise DataError(msg, p, located.line_of(loc), ".".join(loc)) from None
     cfg.base_dir = p.resolve().parent
     cfg.source = str(p)

@@ -32,3 +32,9 @@ class LocalInbox:
     async def fan_message(self, escalation_id: int, text: str) -> None:
         if self.notify:
             self.notify(f"fan wrote on #{escalation_id}: {text}")
+
+    async def note(self, text: str) -> None:
+        """Something the team should know that is not a ticket (e.g. a custom action that failed)."""
+        log.warning("operator note: %s", text)
+        if self.notify:
+            self.notify(f"note: {text}")

@@ -19,13 +19,13 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.channels.base import Channel, Incoming, PermanentSendError, RetryableSendError
 from bot.operators import LocalInbox, OperatorInbox
@@ -33,6 +33,7 @@ from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Sto
 from bot.store.models import epoch_seconds, utcnow
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.policy import Decision, DialogPolicy, EscalationRequest, Turn
+from dialogs.waiting import PUBLIC_CHAT_TYPES, WaitingRules, wait_reply
 from moderation import ModerationPolicy, Verdict
 from moderation.actions import Target
 from moderation.service import Moderator
@@ -93,6 +94,10 @@ class Pipeline:
         self.engagement: Any = None
         #: the crisis playbook (moderation.playbook.CrisisPlaybook): adjusts decisions while it is on
         self.playbook: Any = None
+        #: while a ticket waits for a person: support hours, wait estimate, FAQ answers (`escalation:`)
+        self.waiting = WaitingRules()
+        #: the current time (aware) for support hours; tests set it
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -162,6 +167,9 @@ class Pipeline:
                 state = dict(conv.state or {})
                 esc = s.get(Escalation, conv.active_escalation_id) if conv.active_escalation_id else None
                 esc_info = (esc.id, esc.state) if esc is not None else None
+                # the queue position for the one "waiting for a human" acknowledgement (one query)
+                place = (self._queue_position(s, esc) if esc is not None and esc.state == "open"
+                         and state.get("acked_escalation") != esc.id and self._gets_wait_text(esc, meta) else None)
                 name = contact.display_name if contact else None
                 language = contact.language if contact else None
                 who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
@@ -186,7 +194,8 @@ class Pipeline:
                 if verdict.blocks_reply:
                     decision = Decision(state=state, action=f"moderation:{verdict.action}")
                 elif esc_info and esc_info[1] in ("open", "claimed"):
-                    decision = self._while_escalated(parse, state, turn, esc_info)
+                    decision = self._while_escalated(parse, state, turn, esc_info, place=place,
+                                                     private=meta.get("chat_type") not in PUBLIC_CHAT_TYPES)
                     relay = True
                 elif self.moderator.is_appeal(text):  # "why was my comment deleted?": a human answers
                     decision = Decision(state=state, action=f"escalate:{self.moderator.appeal_queue}")
@@ -196,7 +205,7 @@ class Pipeline:
                     decision.replies.append(Outgoing(text="", response="utter_handoff"))
                 else:
                     hooked = self.engagement.decide(parse, state, turn, who, meta) if self.engagement else None
-                    decision = hooked or self.policy.decide(parse, state, turn)
+                    decision = hooked or await self.policy.decide(parse, state, turn)
                     if gate is not None:  # the channel may silence or redirect (e.g. group chats)
                         decision = gate(meta, parse, state, decision)
                     if self.playbook is not None:  # a crisis: complaints to humans, public FAQ paused
@@ -229,6 +238,11 @@ class Pipeline:
             await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
         if relay and esc_info:
             await self._notify(self.operators.fan_message(esc_info[0], text))
+        note = getattr(self.operators, "note", None)
+        for kind, data in decision.events:
+            if kind == "action.failed" and note is not None:  # the fan got an apology; the team gets a note
+                await self._notify(note(f"custom action {data.get('action')} failed in flow {data.get('flow')} "
+                                        f"(conversation {conversation_id}): {data.get('error')}"))
         await self._after_moderation(verdict, meta, who, item_id)
         return len(decision.replies)
 
@@ -271,21 +285,62 @@ class Pipeline:
             await self._notify(notify(alert, history))
 
     def _while_escalated(self, parse: ParseResult, state: dict[str, Any], turn: Turn,
-                         esc_info: tuple[int, str]) -> Decision:
+                         esc_info: tuple[int, str], *, place: int | None = None, private: bool = True) -> Decision:
         """A human has (or is about to have) the conversation: the bot relays and stays quiet,
-        except for one acknowledgement while nobody has claimed it and for a crisis."""
+        except for a crisis and, while nobody has claimed it, one acknowledgement (with the queue
+        position or the support hours when `place` is given) and FAQ answers (`answer_while_waiting`)."""
         esc_id, esc_state = esc_info
         decision = Decision(state=state, action="relay")
-        values = {"ticket": esc_id, "name": turn.display_name or "there"}
+        values: dict[str, Any] = {"ticket": esc_id, "name": turn.display_name or "there"}
         if parse.intent == "crisis" and not parse.fallback:
             decision.events.append(("escalation.upgraded", {"escalation_id": esc_id, "queue": "crisis"}))
             decision.replies.append(self.domain.render("utter_crisis", values, language=turn.language,
                                                        seed=str(esc_id)))
-        elif esc_state == "open" and state.get("acked_escalation") != esc_id:
-            decision.state = {**state, "acked_escalation": esc_id}
-            decision.replies.append(self.domain.render("utter_waiting_for_human", values, language=turn.language,
-                                                       seed=str(esc_id)))
+        elif esc_state == "open":
+            if self.waiting.answer_while_waiting and private:
+                self._answer_while_waiting(parse, turn, decision, esc_id)
+            if state.get("acked_escalation") != esc_id:
+                decision.state = {**state, "acked_escalation": esc_id}
+                values["wait_text"] = self._wait_text(turn, esc_id, place) if place is not None else ""
+                decision.replies.append(self.domain.render("utter_waiting_for_human", values,
+                                                           language=turn.language, seed=str(esc_id)))
         return decision
+
+    def _answer_while_waiting(self, parse: ParseResult, turn: Turn, decision: Decision, esc_id: int) -> None:
+        """A FAQ question the knowledge base answers confidently (as the policy would), the ticket open."""
+        kb = self.policy.kb
+        if kb is None or parse.fallback or parse.intent != "faq" or not parse.text:
+            return
+        matches = kb.search(parse.text, encoder=parse.encoder or "e5",
+                            embedding=parse.embedding if parse.encoder else None, language=parse.language)
+        if not matches or matches[0].score < self.policy.kb_threshold:
+            return
+        best = matches[0]
+        decision.replies.append(self.domain.render(
+            "utter_faq_answer", {"answer": best.article.summary(self.policy.answer_chars),
+                                 "article": best.article.title},
+            language=turn.language, seed=f"{turn.conversation_id}:{turn.text}"))
+        decision.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3),
+                                                  "escalation_id": esc_id}))
+
+    @staticmethod
+    def _gets_wait_text(esc: Escalation, meta: dict[str, Any] | None) -> bool:
+        """Private chats outside the crisis queue are told when to expect a person (a crisis is urgent)."""
+        return (esc.queue != "crisis" and esc.priority != "urgent"
+                and (meta or {}).get("chat_type") not in PUBLIC_CHAT_TYPES)
+
+    @staticmethod
+    def _queue_position(s: Any, esc: Escalation) -> int:
+        """1 + the unclaimed escalations of the same queue opened before this one."""
+        ahead = s.scalar(select(func.count()).select_from(Escalation).where(
+            Escalation.queue == esc.queue, Escalation.state == "open", Escalation.id < esc.id))
+        return int(ahead or 0) + 1
+
+    def _wait_text(self, turn: Turn, ticket: int, place: int) -> str:
+        """"You're number 2 in the queue; ..." within support hours, else when the team is back."""
+        name, values = wait_reply(self.waiting, place, self.clock())
+        return self.domain.render(name, {**values, "ticket": ticket, "name": turn.display_name or "there"},
+                                  language=turn.language, seed=str(ticket)).text
 
     async def _notify(self, coro: Any) -> None:
         try:
@@ -319,7 +374,7 @@ class Pipeline:
                                  data={"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run})
             if decision.escalate is not None:
                 req = decision.escalate
-                priority = self.queue_priority.get(req.queue, "normal")
+                priority = req.priority or self.queue_priority.get(req.queue, "normal")
                 transcript = self._transcript(s, conversation_id)
                 reason = {**req.reason, **({"signals": _signal_summary(signals)} if signals else {})}
                 esc = Escalation(conversation_id=conversation_id, queue=req.queue, priority=priority,
@@ -327,7 +382,12 @@ class Pipeline:
                 s.add(esc)
                 s.flush()
                 conv.active_escalation_id = esc.id
+                waiting = [i for i, r in enumerate(decision.replies) if r.text == "" and r.response]
                 self.policy.render_escalated(decision, turn, esc.id)
+                if waiting and self._gets_wait_text(esc, msg.payload):  # "... (ticket #1). You're first in the queue"
+                    last = decision.replies[waiting[-1]]
+                    extra = self._wait_text(turn, esc.id, self._queue_position(s, esc))
+                    decision.replies[waiting[-1]] = replace(last, text=f"{last.text} {extra}".strip())
                 self.store.audit(s, "escalation.opened", conversation_id=conversation_id,
                                  data={"escalation_id": esc.id, "queue": req.queue, "priority": priority})
                 new_esc = (esc.id, req.queue, priority)
@@ -338,7 +398,9 @@ class Pipeline:
                     new_esc = (esc2.id, esc2.queue, esc2.priority)
                 if esc2 is not None:
                     esc2.transcript = [*list(esc2.transcript or []), {"from": "fan", "text": msg.text[:2000],
-                                                                      "at": utcnow().isoformat()}]
+                                                                      "at": utcnow().isoformat()},
+                                       *({"from": "bot", "text": r.text[:2000], "at": utcnow().isoformat()}
+                                         for r in decision.replies if r.response == "utter_faq_answer")]
             if decision.csat is not None:
                 esc3 = s.get(Escalation, decision.csat[0])
                 if esc3 is not None:

@@ -1,40 +1,50 @@
 """The dialog policy: from (NLU result, conversation state) to replies, state and escalations.
 
-Pure decision logic: it reads the knowledge base and the order lookup port but writes nothing;
-the pipeline persists what it returns. Flows:
+Tasks are flows, written as data (`dialogs/flows.yml`, docs/flows.md); this module is the engine
+that runs them, with conversation repair built in for every flow. The conversation's dialog stack
+lives in its state (`state["stack"]`, stored with the conversation), so any worker can continue it:
 
-    greet/goodbye/thanks/praise -> a response
-    faq            -> knowledge-base answer naming its article, or "not sure" + offer a human
-    order_status   -> form(order_number) -> lookup -> status
-    refund_request -> form(order_number) -> lookup -> escalate (queue refunds)
-    complaint      -> form(details, skipped when the message already explains) -> escalate
-    human_handoff  -> escalate; crisis -> urgent escalation + holding reply
-    spam/abuse     -> no reply, flagged for moderation
-    out_of_scope / low confidence -> knowledge base if it is sure, else rephrase;
-                     after `max_fallbacks` misunderstandings in a row, offer a human
+    stack = [{"flow": "refund", "step": 0, "waiting": true, "attempts": 0, "filled": {...}, "kind": "root"},
+             {"flow": "order_status", ..., "kind": "interrupt"}]   # top: what runs now
+
+A message first answers the step the top flow waits on (`collect`), unless it cancels, skips,
+corrects an earlier answer, asks a question (digression: answered, then "Back to your refund: ..."),
+or starts another task (switch, or a pause when the fan wants something else first). Otherwise it
+starts something new: a flow by its trigger intent (after the FAQ-or-task arbitration), a knowledge
+base answer, a response, or the fallback.
+
+Pure decision logic: it reads the knowledge base, the flows and runs actions, but writes nothing;
+the pipeline persists what it returns.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.orders import OrderLookup, normalise_order_number
-from dialogs.domain import Domain, Outgoing
+from dialogs.actions import ActionCall, ActionRegistry, ActionResult
+from dialogs.arbitration import arbitrate
+from dialogs.domain import Button, Domain, Outgoing
+from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
+from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch, split_requests
 from knowledge_base import KnowledgeBase
 from nlu.model import ParseResult
 
-CANCEL = re.compile(r"^\s*(/cancel|cancel|stop|never ?mind|forget it|quit|exit|cancelar|annuler|abbrechen)\W*$",
-                    re.IGNORECASE)
 SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
+MAX_STEPS_PER_TURN = 200
+CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
 
 
 @dataclass(frozen=True)
 class EscalationRequest:
     queue: str
     reason: dict[str, Any]
+    priority: str | None = None  # None: the queue's priority from config
 
 
 @dataclass(frozen=True)
@@ -57,25 +67,67 @@ class Decision:
     csat: tuple[int, int] | None = None  # (escalation id, rating)
 
 
+@dataclass
+class _Ctx:
+    """One turn being decided."""
+
+    parse: ParseResult
+    turn: Turn
+    d: Decision
+    message_free: bool = True  # the message has not been used as an answer yet (it may prefill collects)
+    escalated: bool = False
+    steps: int = 0
+
+    @property
+    def st(self) -> dict[str, Any]:
+        return self.d.state
+
+    @property
+    def stack(self) -> list[dict[str, Any]]:
+        stack: list[dict[str, Any]] = self.d.state.setdefault("stack", [])
+        return stack
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        slots: dict[str, Any] = self.d.state.setdefault("slots", {})
+        return slots
+
+
+Parser = Callable[[str], Awaitable[ParseResult]]
+
+
 class DialogPolicy:
-    def __init__(self, domain: Domain, kb: KnowledgeBase | None, orders: OrderLookup, *,
-                 kb_threshold: float = 0.62, answer_chars: int = 700, max_fallbacks: int = 2,
-                 form_max_attempts: int = 2, confident: float = 0.7) -> None:
+    def __init__(self, domain: Domain, kb: KnowledgeBase | None, orders: Any, *, flows: FlowSet | None = None,
+                 actions: ActionRegistry | None = None, kb_threshold: float = 0.62, answer_chars: int = 700,
+                 max_fallbacks: int = 2, form_max_attempts: int = 2, confident: float = 0.7,
+                 parser: Parser | None = None) -> None:
+        from dialogs.builtin_actions import builtin_actions
+
         self.domain = domain
         self.kb = kb
         self.orders = orders
+        self.flows = flows or FlowSet()
+        self.actions = actions or ActionRegistry()
+        if orders is not None and "action_lookup_order" not in self.actions.names():
+            builtin_actions(self.actions, orders=orders, kb=kb, answer_chars=answer_chars)
+        self.actions.register("action_record_csat", _record_csat)  # the engine writes Decision.csat
         self.kb_threshold = kb_threshold
         self.answer_chars = answer_chars
         self.max_fallbacks = max_fallbacks
         self.form_max_attempts = form_max_attempts
         self.confident = confident
+        #: parses a part of a message (two requests in one); the pipeline sets it to the NLU service
+        self.parser = parser
 
-    # -- helpers --------------------------------------------------------------------------------
-    def _say(self, d: Decision, turn: Turn, name: str, **values: Any) -> None:
-        values.setdefault("name", turn.display_name or "there")
-        seed = f"{turn.conversation_id}:{len(d.replies)}:{turn.text}"
-        lang = turn.language
-        d.replies.append(self.domain.render(name, values, language=lang, seed=seed))
+    # -- rendering --------------------------------------------------------------------------------
+    def _say(self, ctx: _Ctx, name: str, **values: Any) -> Outgoing:
+        vals = {k: v for k, v in ctx.slots.items() if v is not None}
+        vals.update(values)
+        vals.setdefault("name", ctx.turn.display_name or "there")
+        seed = f"{ctx.turn.conversation_id}:{len(ctx.d.replies)}:{ctx.turn.text}"
+        out = self.domain.render(name, vals, language=ctx.turn.language, seed=seed)
+        ctx.d.replies.append(out)
+        return out
 
     @staticmethod
     def _entity(parse: ParseResult, name: str) -> str | None:
@@ -84,211 +136,591 @@ class DialogPolicy:
                 return str(e.get("value"))
         return None
 
-    def _reason(self, parse: ParseResult, turn: Turn, **extra: Any) -> dict[str, Any]:
-        return {"intent": parse.intent, "confidence": round(parse.confidence, 3), "language": parse.language,
-                **extra}
+    def _reason(self, ctx: _Ctx, **extra: Any) -> dict[str, Any]:
+        p = ctx.parse
+        return {"intent": p.intent, "confidence": round(p.confidence, 3), "language": p.language, **extra}
 
     # -- entry ----------------------------------------------------------------------------------
-    def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn) -> Decision:
-        d = Decision(state=dict(state or {}))
-        st = d.state
-        st.setdefault("slots", {})
-
-        if st.get("awaiting_csat"):
-            esc_id = int(st.pop("awaiting_csat"))
-            rating = self._entity(parse, "rating") if parse.intent == "csat" else None
-            if rating is None and re.fullmatch(r"\s*[1-5]\s*(/\s*5)?\s*(stars?|⭐+)?\s*", turn.text):
-                rating = re.findall(r"[1-5]", turn.text)[0]
-            if rating is not None and rating.isdigit() and 1 <= int(rating) <= 5:
-                d.csat = (esc_id, int(rating))
-                self._say(d, turn, "utter_csat_thanks")
-                d.action = "csat"
+    async def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn) -> Decision:
+        d = Decision(state=copy.deepcopy(dict(state or {})))
+        for old in ("form", "requested_slot", "attempts"):  # state written before flows existed
+            d.state.pop(old, None)
+        ctx = _Ctx(parse, turn, d)
+        ctx.st.setdefault("slots", {})
+        ctx.stack  # noqa: B018 - creates the key
+        offer = ctx.st.pop("offer", None)
+        self._age_last(ctx)
+        esc = ctx.st.pop("awaiting_csat", None)
+        if esc is not None and "csat" in self.flows.flows:
+            ctx.slots["ticket"] = int(esc)
+            ctx.stack.append(self._frame("csat", "root"))
+            ctx.message_free = False
+        if ctx.stack:
+            if await self._continue(ctx):
                 return d
+        if offer and _affirms(turn.text):  # "yes" to "shall I also ...?"
+            return await self._start_by_intent(ctx, str(offer["intent"]), offered=True)
+        await self._new_message(ctx)
+        return d
 
-        if st.get("form"):
-            if CANCEL.match(turn.text):
-                self._clear_form(st)
-                self._say(d, turn, "utter_form_cancelled")
-                d.action = "form_cancelled"
-                return d
-            handled = self._continue_form(parse, turn, d)
-            if handled:
-                return d
+    # -- a message while a flow waits for an answer ------------------------------------------------
+    async def _continue(self, ctx: _Ctx) -> bool:
+        """Handle the message as (or instead of) the answer the top flow waits for; False: not handled."""
+        frame = ctx.stack[-1]
+        flow = self.flows.flows.get(frame["flow"])
+        if flow is None or frame.get("step", END) == END:
+            ctx.stack.clear()
+            return False
+        step = flow.step(frame["step"])
+        if step.kind != "collect":  # only collect steps wait; anything else: carry on running
+            await self._run(ctx)
+            return True
+        if not frame.get("waiting"):  # the csat flow pushed this turn: try the message as the answer
+            value = self._extract(step, ctx, answering=True)
+            if value is not None:
+                self._fill(ctx, frame, step, value)
+                await self._run(ctx)
+                return True
+            ctx.stack.pop()
+            return False
+        parse, text = ctx.parse, ctx.turn.text
+        ctx.d.action = f"flow:{flow.id}"
+        if is_cancel(text):
+            self._cancel(ctx, say=True)
+            return True
+        if step.optional and is_skip(text):
+            self._fill(ctx, frame, step, None)
+            ctx.d.events.append(("flow.skipped", {"flow": flow.id, "slot": step.slot}))
+            await self._run(ctx)
+            return True
+        value = self._extract(step, ctx, answering=True)
+        other = self._other_flow(ctx, flow)
+        if other is not None and (value is None or is_switch(text) or is_question(text)
+                                  or extra_words(text, value) >= 3):
+            if is_switch(text):
+                ctx.d.events.append(("flow.switched", {"from": flow.id, "to": other.id}))
+                self._drop_task(ctx)
+                ctx.stack.append(self._frame(other.id, "root"))
+            else:
+                ctx.d.events.append(("flow.interrupted", {"flow": flow.id, "by": other.id}))
+                ctx.stack.append(self._frame(other.id, "interrupt"))
+            await self._run(ctx)
+            return True
+        if value is None and is_correction(text) and self._correct(ctx, flow, frame):
+            await self._run(ctx)
+            return True
+        if value is not None:
+            self._fill(ctx, frame, step, value)
+            ctx.message_free = False
+            await self._run(ctx)
+            return True
+        if step.leave_on_miss:
+            ctx.stack.pop()
+            return False
+        sure = not parse.fallback and parse.confidence >= self.confident
+        if sure and parse.intent == "goodbye":
+            self._drop_task(ctx)
+            self._say(ctx, "utter_goodbye")
+            ctx.d.action = "goodbye"
+            return True
+        if sure and parse.intent in SIMPLE:
+            self._say(ctx, SIMPLE[parse.intent])
+            self._resume(ctx, back=True)
+            return True
+        if self._digression(ctx, flow):
+            self._resume(ctx, back=True)
+            return True
+        frame["attempts"] = int(frame.get("attempts", 0)) + 1
+        limit = step.max_attempts or self.form_max_attempts
+        if frame["attempts"] >= limit:
+            ctx.d.events.append(("flow.gave_up", {"flow": flow.id, "slot": step.slot}))
+            self._drop_task(ctx)
+            self._say(ctx, step.on_give_up or "utter_form_give_up")
+            ctx.d.action = f"flow:{flow.id}:gave_up"
+            self._resume(ctx, back=True)
+            return True
+        reask = step.reask or (f"utter_invalid_{step.slot}" if f"utter_invalid_{step.slot}" in self.domain.responses
+                               else None)
+        if reask:
+            self._say(ctx, reask)
+        else:
+            self._ask(ctx, step, flow)
+        return True
 
-        return self._by_intent(parse, turn, d)
+    def _other_flow(self, ctx: _Ctx, current: Flow) -> Flow | None:
+        """A different task the message confidently asks for (payloads count: a button was pressed)."""
+        p = ctx.parse
+        if p.fallback or p.confidence < self.confident:
+            return None
+        other = self.flows.for_intent(p.intent, p.confidence)
+        if other is None or other.id == current.id or any(f["flow"] == other.id for f in ctx.stack):
+            return None
+        return other
 
-    # -- intents ----------------------------------------------------------------------------------
-    def _by_intent(self, parse: ParseResult, turn: Turn, d: Decision) -> Decision:
-        st = d.state
+    def _digression(self, ctx: _Ctx, flow: Flow) -> bool:
+        """A question in the middle of a task: answer it from the knowledge base."""
+        p = ctx.parse
+        if not (is_question(ctx.turn.text) or (p.intent == "faq" and not p.fallback)):
+            return False
+        article = self._entity(p, "article") if p.intent == "faq" else None
+        if article and self._answer_article(ctx, article):
+            return True
+        if self._answer_from_kb(ctx, self.kb_threshold):
+            ctx.d.events.append(("flow.digression", {"flow": flow.id}))
+            return True
+        if p.intent == "faq" and not p.fallback and p.confidence >= self.confident:
+            self._say(ctx, "utter_faq_unsure")
+            ctx.d.events.append(("faq.unanswered", {}))
+            return True
+        return False
+
+    def _correct(self, ctx: _Ctx, flow: Flow, frame: dict[str, Any]) -> bool:
+        """'sorry, it's VT-100200': update an earlier answer of this flow and redo what followed it."""
+        for s in flow.collects():
+            if s.slot is not None and s.slot in frame.get("filled", {}) and s.index < int(frame["step"]):
+                value = self._extract(s, ctx, answering=True, strict=True)
+                if value is not None and value != frame["filled"][s.slot]:
+                    frame["filled"][s.slot] = value
+                    ctx.slots[s.slot] = value
+                    frame["step"] = self._after(flow, s, ctx)
+                    frame["waiting"] = False
+                    ctx.message_free = False
+                    ctx.d.events.append(("flow.corrected", {"flow": flow.id, "slot": s.slot}))
+                    return True
+        return False
+
+    # -- running flows ----------------------------------------------------------------------------
+    @staticmethod
+    def _frame(flow_id: str, kind: str) -> dict[str, Any]:
+        return {"flow": flow_id, "step": 0, "waiting": False, "attempts": 0, "filled": {}, "kind": kind,
+                "asked": False}
+
+    async def _run(self, ctx: _Ctx) -> None:
+        """Run the top flow until it waits for the fan, ends, or hands over to a human."""
+        while ctx.stack and not ctx.escalated:
+            ctx.steps += 1
+            if ctx.steps > MAX_STEPS_PER_TURN:
+                ctx.d.events.append(("flow.runaway", {"flow": ctx.stack[-1]["flow"]}))
+                ctx.stack.clear()
+                self._say(ctx, "utter_apology")
+                return
+            frame = ctx.stack[-1]
+            flow = self.flows.flows.get(frame["flow"])
+            if flow is None:
+                ctx.stack.pop()
+                continue
+            if frame["step"] == END:
+                if self._finish(ctx, frame, flow):
+                    return  # the flow below was paused on a question: it is asked again, the fan answers
+                continue
+            step = flow.step(frame["step"])
+            ctx.d.action = f"flow:{flow.id}"
+            if step.kind == "collect":
+                assert step.slot is not None
+                if step.slot in frame["filled"]:
+                    frame["step"] = self._after(flow, step, ctx)
+                    continue
+                value = self._extract(step, ctx, answering=False) if ctx.message_free else None
+                if value is not None:
+                    self._fill(ctx, frame, step, value)
+                    continue
+                ctx.slots.pop(step.slot, None)
+                self._ask(ctx, step, flow)
+                frame.update(waiting=True, attempts=0, asked=True)
+                return
+            if step.kind == "action":
+                assert step.action is not None
+                if step.action.startswith("utter_"):
+                    self._say(ctx, step.action)
+                elif step.action == "action_record_csat":  # written by the pipeline with the turn
+                    rating, ticket = ctx.slots.get("rating"), ctx.slots.get("ticket")
+                    if rating is not None and ticket is not None:
+                        ctx.d.csat = (int(ticket), int(rating))
+                        ctx.d.action = "csat"
+                elif not await self._custom(ctx, flow, step, frame):
+                    return
+            elif step.kind == "set_slots":
+                for k, v in step.set_slots.items():
+                    ctx.slots[k] = v
+                    frame["filled"][k] = v
+            elif step.kind == "call":
+                frame["step"] = self._after(flow, step, ctx)
+                ctx.stack.append(self._frame(str(step.flow), "call"))
+                continue
+            elif step.kind == "link":
+                ctx.stack.pop()
+                ctx.stack.append(self._frame(str(step.flow), frame["kind"]))
+                continue
+            elif step.kind == "escalate":
+                self._escalate(ctx, flow, step)
+                return
+            frame["step"] = self._after(flow, step, ctx)
+
+    def _after(self, flow: Flow, step: Step, ctx: _Ctx) -> Any:
+        nxt = step.next
+        if isinstance(nxt, list):
+            for b in nxt:
+                if b.condition is None or b.condition(ctx.slots):
+                    return END if b.target == END else flow.by_id[b.target]
+            return END
+        if nxt is None or nxt == END:
+            return END
+        return flow.by_id[nxt]
+
+    def _finish(self, ctx: _Ctx, frame: dict[str, Any], flow: Flow) -> bool:
+        """Pop a finished flow; True when a paused flow below now waits for the fan again."""
+        ctx.stack.pop()
+        ctx.d.events.append(("flow.completed", {"flow": flow.id}))
+        if frame["kind"] == "call" and ctx.stack:
+            ctx.stack[-1]["filled"].update(frame["filled"])  # a called flow's answers belong to the caller
+            return False
+        if frame.get("asked") and frame["filled"] and flow.id != "csat":
+            ctx.st["last"] = {"flow": flow.id, "filled": dict(frame["filled"]), "age": 0}
+        if ctx.stack:
+            self._resume(ctx, back=True)
+            return bool(ctx.stack[-1].get("waiting"))
+        if frame.get("asked") and ctx.d.replies and not ctx.d.replies[-1].buttons \
+                and "utter_anything_else" in self.domain.responses:
+            last = ctx.d.replies.pop()
+            extra = self.domain.render("utter_anything_else", {}, language=ctx.turn.language,
+                                       seed=str(ctx.turn.conversation_id))
+            ctx.d.replies.append(Outgoing(text=f"{last.text}\n\n{extra.text}", buttons=last.buttons,
+                                          response=last.response))
+        return False
+
+    def _resume(self, ctx: _Ctx, back: bool) -> None:
+        """After a digression or an interrupting task: ask again what the paused flow waits for."""
+        if not ctx.stack:
+            return
+        frame = ctx.stack[-1]
+        flow = self.flows.flows.get(frame["flow"])
+        if flow is None or frame["step"] == END:
+            return
+        step = flow.step(frame["step"])
+        if step.kind == "collect" and frame.get("waiting"):
+            self._ask(ctx, step, flow, back=back)
+
+    def _ask(self, ctx: _Ctx, step: Step, flow: Flow, back: bool = False) -> None:
+        name = step.utter or f"utter_ask_{step.slot}"
+        before = len(ctx.d.replies)
+        out = self._say(ctx, name)
+        if back and "utter_resume_flow" in self.domain.responses:
+            intro = self.domain.render("utter_resume_flow", {"flow": flow.name}, language=ctx.turn.language)
+            ctx.d.replies[before] = Outgoing(text=f"{intro.text} {out.text}", buttons=out.buttons, response=out.response)
+        if step.validate.kind == "choices" and not out.buttons:
+            o = ctx.d.replies[before]
+            ctx.d.replies[before] = Outgoing(text=o.text, buttons=tuple(Button(t, t) for t, _ in step.validate.choices),
+                                             response=o.response)
+
+    def _fill(self, ctx: _Ctx, frame: dict[str, Any], step: Step, value: Any) -> None:
+        assert step.slot is not None
+        frame["filled"][step.slot] = value
+        frame["waiting"] = False
+        frame["attempts"] = 0
+        if value is None:
+            ctx.slots.pop(step.slot, None)
+        else:
+            ctx.slots[step.slot] = value
+
+    def _cancel(self, ctx: _Ctx, say: bool) -> None:
+        flow_id = ctx.stack[-1]["flow"] if ctx.stack else None
+        self._drop_task(ctx)
+        ctx.d.events.append(("flow.cancelled", {"flow": flow_id}))
+        ctx.d.action = "flow_cancelled"
+        if say:
+            self._say(ctx, "utter_form_cancelled")
+        self._resume(ctx, back=True)
+
+    def _drop_task(self, ctx: _Ctx) -> None:
+        """End the top task: its frame and the frames that called it (not a task it interrupted)."""
+        while ctx.stack:
+            frame = ctx.stack.pop()
+            flow = self.flows.flows.get(frame["flow"])
+            for s in flow.collects() if flow else []:
+                ctx.slots.pop(s.slot or "", None)
+            if frame["kind"] != "call":
+                break
+
+    def _escalate(self, ctx: _Ctx, flow: Flow, step: Step) -> None:
+        assert step.queue is not None
+        filled = {k for f in ctx.stack for k in f.get("filled", {})}  # what this task collected, nothing older
+        details = {k: v for k, v in ctx.slots.items() if v is not None and k in filled and k != "ticket"}
+        ctx.d.escalate = EscalationRequest(step.queue, self._reason(ctx, flow=flow.id, **details), step.priority)
+        ctx.d.action = f"escalate:{step.queue}"
+        ctx.d.replies.append(Outgoing(text="", response=step.utter or "utter_handoff"))
+        ctx.d.state["pending_values"] = {k: str(v) for k, v in details.items()}
+        ctx.d.events.append(("flow.completed", {"flow": flow.id, "escalated": step.queue}))
+        ctx.stack.clear()  # a human owns the conversation now: nothing is resumed behind their back
+        ctx.escalated = True
+
+    async def _custom(self, ctx: _Ctx, flow: Flow, step: Step, frame: dict[str, Any]) -> bool:
+        """Run a custom action; False when it failed (the fan got an apology, the task ended)."""
+        p = ctx.parse
+        call = ActionCall(name=str(step.action), sender_id=str(ctx.turn.conversation_id), slots=dict(ctx.slots),
+                          text=ctx.turn.text, intent=p.intent, confidence=p.confidence, entities=list(p.entities),
+                          ranking=list(p.ranking), language=ctx.turn.language, flow=flow.id,
+                          display_name=ctx.turn.display_name)
+        result = await self.actions.run(call)
+        if not isinstance(result, ActionResult):
+            result = ActionResult(error=f"action {step.action!r} returned {type(result).__name__}")
+        if result.error:
+            ctx.d.events.append(("action.failed", {"action": step.action, "flow": flow.id, "error": result.error}))
+            self._drop_task(ctx)
+            self._say(ctx, "utter_action_failed")
+            ctx.d.action = f"flow:{flow.id}:action_failed"
+            return False
+        for k, v in result.slots.items():
+            ctx.slots[k] = v
+            frame["filled"][k] = v
+        for r in result.responses:
+            if r.get("response"):
+                self._say(ctx, str(r["response"]), **dict(r.get("values") or {}))
+            elif r.get("text"):
+                buttons = tuple(Button(str(b.get("title", "")), str(b.get("payload", "")))
+                                for b in r.get("buttons") or [] if isinstance(b, dict))
+                ctx.d.replies.append(Outgoing(text=str(r["text"]), buttons=buttons))
+        return True
+
+    # -- slot values -----------------------------------------------------------------------------------
+    def _extract(self, step: Step, ctx: _Ctx, *, answering: bool, strict: bool = False) -> Any:
+        """The value for `step` in this message, or None. `answering`: the message replies to the
+        question (free text counts); otherwise only values the message clearly carries do."""
+        v = step.validate
+        text = ctx.turn.text.strip()
+        p = ctx.parse
+        value: Any = None
+        if v.kind == "entity":
+            value = self._entity(p, v.entity or "")
+            if value is None and answering and v.normalise:
+                value = NORMALISERS[v.normalise](text)
+        elif v.kind == "regex":
+            assert v.pattern is not None
+            m = v.pattern.search(text)
+            if m:
+                value = m.group(1) if m.groups() and m.group(1) is not None else m.group(0)
+        elif v.kind == "lookup":
+            value = _lookup(text, v.values)
+        elif v.kind == "choices":
+            for title, val in v.choices:
+                if text.lower() == title.lower() or text.lower() == str(val).lower():
+                    value = val
+                    break
+            if value is None and answering:
+                value = _choice_by_word(text, v.choices)
+        else:
+            words = len(text.split())
+            if not answering:
+                if step.prefill_min_words is not None and words >= step.prefill_min_words:
+                    value = text
+            elif not strict and words >= v.min_words and not text.startswith("/"):
+                value = text
+        if value is not None and v.normalise and isinstance(value, str):
+            value = NORMALISERS[v.normalise](value)
+        return value
+
+    # -- a new message -------------------------------------------------------------------------------
+    async def _new_message(self, ctx: _Ctx) -> None:
+        parts = split_requests(ctx.turn.text) if self.parser is not None and ctx.parse.encoder else [ctx.turn.text]
+        second: ParseResult | None = None
+        if len(parts) == 2 and self.parser is not None:
+            first, second = await self.parser(parts[0]), await self.parser(parts[1])
+            if _distinct(first, second, self.confident):
+                ctx.parse = first
+                ctx.d.events.append(("nlu.two_requests", {"first": first.intent, "second": second.intent}))
+            else:
+                second = None
+        if self._correct_last(ctx):
+            await self._run(ctx)
+            return
+        await self._by_intent(ctx)
+        if second is not None and not ctx.escalated:
+            await self._second_request(ctx, second)
+
+    async def _second_request(self, ctx: _Ctx, parse: ParseResult) -> None:
+        """Two requests in one message: a question is answered too; a task is offered with a button."""
+        if parse.intent == "faq" or (parse.intent not in self.flows.trigger_intents() and is_question(parse.text)):
+            sub = _Ctx(parse, Turn(ctx.turn.conversation_id, parse.text, ctx.turn.display_name, ctx.turn.language),
+                       ctx.d, message_free=False)
+            if self._answer_from_kb(sub, self.kb_threshold):
+                return
+        flow = self.flows.for_intent(parse.intent, parse.confidence)
+        if flow is not None and not ctx.stack:
+            ctx.st["offer"] = {"intent": parse.intent}
+            ents = {e["entity"]: e["value"] for e in parse.entities if e.get("entity")}
+            payload = f"/{parse.intent}" + (_json(ents) if ents else "")
+            out = self.domain.render("utter_offer_second", {"flow": flow.name}, language=ctx.turn.language)
+            ctx.d.replies.append(Outgoing(text=out.text, buttons=(Button(f"Yes, {flow.name}", payload),),
+                                          response="utter_offer_second"))
+        elif flow is not None:
+            ctx.d.events.append(("nlu.second_request_pending", {"intent": parse.intent}))
+
+    def _correct_last(self, ctx: _Ctx) -> bool:
+        """'sorry, it's VT-100200' right after a finished task: redo it with the corrected value."""
+        last = ctx.st.get("last")
+        if not last or not is_correction(ctx.turn.text):
+            return False
+        flow = self.flows.flows.get(str(last.get("flow")))
+        if flow is None:
+            return False
+        for s in flow.collects():
+            if s.slot in last["filled"]:
+                value = self._extract(s, ctx, answering=True, strict=True)
+                if value is not None and value != last["filled"][s.slot]:
+                    frame = self._frame(flow.id, "root")
+                    frame["filled"] = {k: v for k, v in last["filled"].items()
+                                       if k in {c.slot for c in flow.collects()}}
+                    frame["filled"][s.slot] = value
+                    frame["asked"] = True
+                    for k, v in frame["filled"].items():
+                        ctx.slots[k] = v
+                    ctx.st.pop("last", None)
+                    ctx.stack.append(frame)
+                    ctx.message_free = False
+                    ctx.d.events.append(("flow.corrected", {"flow": flow.id, "slot": s.slot}))
+                    return True
+        return False
+
+    def _age_last(self, ctx: _Ctx) -> None:
+        last = ctx.st.get("last")
+        if last is not None:
+            last["age"] = int(last.get("age", 0)) + 1
+            if last["age"] > CORRECTION_TURNS:
+                ctx.st.pop("last", None)
+
+    async def _start_by_intent(self, ctx: _Ctx, intent: str, offered: bool = False) -> Decision:
+        flow = self.flows.for_intent(intent)
+        if flow is None:
+            self._say(ctx, "utter_default")
+            return ctx.d
+        ctx.message_free = False
+        ctx.stack.append(self._frame(flow.id, "root"))
+        await self._run(ctx)
+        return ctx.d
+
+    async def _by_intent(self, ctx: _Ctx) -> None:
+        st, parse = ctx.st, ctx.parse
         intent = parse.intent
-        d.action = intent
+        ctx.d.action = intent
         unsure_silence = intent in SILENT_INTENTS and parse.confidence < self.confident
         if parse.fallback or intent == "out_of_scope" or unsure_silence:
             # Silence is only for messages we are sure are spam/abuse; a fan we misread gets an answer.
-            return self._fallback(parse, turn, d)
+            self._fallback(ctx)
+            return
         st["fallbacks"] = 0
         if intent in SILENT_INTENTS:
-            d.events.append(("moderation.flagged", {"intent": intent, "confidence": round(parse.confidence, 3)}))
-            d.action = "silent"
-            return d
+            ctx.d.events.append(("moderation.flagged", {"intent": intent, "confidence": round(parse.confidence, 3)}))
+            ctx.d.action = "silent"
+            return
         if intent in SIMPLE:
-            self._say(d, turn, SIMPLE[intent])
-        elif intent == "faq":
-            if not self._answer_from_kb(parse, turn, d, self.kb_threshold):
-                self._say(d, turn, "utter_faq_unsure")
-                d.events.append(("faq.unanswered", {}))
-        elif intent == "order_status":
-            self._start_form(st, "order_status", "order_number")
-            self._continue_form(parse, turn, d, first=True)
-        elif intent == "refund_request":
-            self._start_form(st, "refund", "order_number")
-            self._continue_form(parse, turn, d, first=True)
-        elif intent == "complaint":
-            if len(turn.text.split()) >= 8:
-                st["slots"]["complaint_details"] = turn.text
-                self._escalate(d, turn, "complaints", parse, "utter_complaint_escalated")
-            else:
-                self._start_form(st, "complaint", "complaint_details")
-                self._say(d, turn, "utter_ask_complaint_details")
-        elif intent == "human_handoff":
-            self._escalate(d, turn, "general", parse, "utter_handoff")
-        elif intent == "crisis":
-            self._escalate(d, turn, "crisis", parse, "utter_crisis")
-        elif intent == "giveaway_enter":
-            self._say(d, turn, "utter_no_giveaway")
-        elif intent == "poll_vote":
-            self._say(d, turn, "utter_no_poll")
-        elif f"utter_{intent}" in self.domain.responses:  # an intent answered by its own response (Rasa rules)
-            self._say(d, turn, f"utter_{intent}")
+            self._say(ctx, SIMPLE[intent])
+            return
+        if intent == "faq":
+            article = self._entity(parse, "article")
+            if article and self._answer_article(ctx, article):
+                return
+            if not self._answer_from_kb(ctx, self.kb_threshold):
+                self._say(ctx, "utter_faq_unsure")
+                ctx.d.events.append(("faq.unanswered", {}))
+            return
+        flow = self.flows.for_intent(intent, parse.confidence)
+        if flow is not None:
+            if self._arbitrate(ctx, flow):
+                return
+            ctx.stack.append(self._frame(flow.id, "root"))
+            await self._run(ctx)
+            return
+        if f"utter_{intent}" in self.domain.responses:  # an intent answered by its own response (Rasa rules)
+            self._say(ctx, f"utter_{intent}")
         else:
-            self._say(d, turn, "utter_default")
-        return d
+            self._say(ctx, "utter_default")
 
-    def _fallback(self, parse: ParseResult, turn: Turn, d: Decision) -> Decision:
-        st = d.state
+    def _arbitrate(self, ctx: _Ctx, flow: Flow) -> bool:
+        """FAQ or task (dialogs/arbitration.py): True when the knowledge base answered or we asked."""
+        p = ctx.parse
+        transactional = any(s.kind in ("collect", "escalate") for s in flow.steps)
+        if not transactional or p.encoder is None or self.kb is None or flow.id in ("crisis", "human_handoff"):
+            return False
+        match = self._kb_best(ctx)
+        has_entity = any(e.get("entity") == "order_number" for e in p.entities)
+        tags = bool(match and set(flow.kb_tags) & set(match.article.tags))
+        verdict = arbitrate(text=ctx.turn.text, intent_confidence=p.confidence,
+                            kb_score=match.score if match else None, has_task_entity=has_entity, kb_tags_match=tags)
+        ctx.d.events.append(("flow.arbitration", {"flow": flow.id, "choice": verdict.choice, "reason": verdict.reason,
+                                                  "kb_score": round(match.score, 3) if match else None}))
+        if verdict.choice == "task" or match is None:
+            return False
+        if verdict.choice == "faq":
+            self._kb_reply(ctx, match)
+            ctx.d.action = "faq"
+            return True
+        out = self.domain.render("utter_clarify", {"article": match.article.title, "flow": flow.name},
+                                 language=ctx.turn.language)
+        trigger = flow.triggers[0].intent if flow.triggers else flow.id
+        ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
+        buttons = (Button(match.article.title, f'/faq{_json({"article": match.article.id})}'),
+                   Button(f"Start a {flow.name}", f"/{trigger}" + (_json(ents) if ents else "")))
+        ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify"))
+        ctx.d.action = "clarify"
+        ctx.d.events.append(("flow.clarify", {"flow": flow.id, "article": match.article.id}))
+        return True
+
+    def _fallback(self, ctx: _Ctx) -> None:
+        st, parse = ctx.st, ctx.parse
         # A confident knowledge-base match beats "I didn't understand".
-        if parse.text and self._answer_from_kb(parse, turn, d, self.kb_threshold + 0.05):
+        if parse.text and self._answer_from_kb(ctx, self.kb_threshold + 0.05):
             st["fallbacks"] = 0
-            d.action = "faq"
-            return d
+            ctx.d.action = "faq"
+            return
         st["fallbacks"] = int(st.get("fallbacks", 0)) + 1
-        d.events.append(("nlu.fallback", {"confidence": round(parse.confidence, 3),
-                                          "candidate": parse.ranking[0][0] if parse.ranking else None}))
+        ctx.d.events.append(("nlu.fallback", {"confidence": round(parse.confidence, 3),
+                                              "candidate": parse.ranking[0][0] if parse.ranking else None}))
         if st["fallbacks"] >= self.max_fallbacks:
             st["fallbacks"] = 0
-            self._say(d, turn, "utter_offer_human")
-            d.action = "offer_human"
-        elif not turn.text.strip():
-            self._say(d, turn, "utter_empty_message")
+            self._say(ctx, "utter_offer_human")
+            ctx.d.action = "offer_human"
+        elif not ctx.turn.text.strip():
+            self._say(ctx, "utter_empty_message")
         elif parse.fallback:
-            self._say(d, turn, "utter_default")
-            d.action = "fallback"
+            self._say(ctx, "utter_default")
+            ctx.d.action = "fallback"
         else:
-            self._say(d, turn, "utter_out_of_scope")
-            d.action = "out_of_scope"
-        return d
+            self._say(ctx, "utter_out_of_scope")
+            ctx.d.action = "out_of_scope"
 
-    def _answer_from_kb(self, parse: ParseResult, turn: Turn, d: Decision, threshold: float) -> bool:
-        if self.kb is None or not parse.text:
+    # -- knowledge base --------------------------------------------------------------------------------
+    def _kb_best(self, ctx: _Ctx) -> Any:
+        p = ctx.parse
+        if self.kb is None or not p.text or p.text.startswith("/"):
+            return None
+        emb = p.embedding if p.encoder else None
+        matches = self.kb.search(p.text, encoder=p.encoder or "e5", embedding=emb, language=p.language)
+        return matches[0] if matches else None
+
+    def _answer_from_kb(self, ctx: _Ctx, threshold: float) -> bool:
+        best = self._kb_best(ctx)
+        if best is None or best.score < threshold:
             return False
-        emb = parse.embedding if parse.encoder else None
-        matches = self.kb.search(parse.text, encoder=parse.encoder or "e5", embedding=emb,
-                                 language=parse.language)
-        if not matches or matches[0].score < threshold:
-            return False
-        best = matches[0]
-        self._say(d, turn, "utter_faq_answer", answer=best.article.summary(self.answer_chars),
-                  article=best.article.title)
-        d.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3)}))
+        self._kb_reply(ctx, best)
         return True
 
-    # -- forms --------------------------------------------------------------------------------------
-    @staticmethod
-    def _start_form(st: dict[str, Any], form: str, slot: str) -> None:
-        st["form"] = form
-        st["requested_slot"] = slot
-        st["attempts"] = 0
+    def _kb_reply(self, ctx: _Ctx, best: Any) -> None:
+        self._say(ctx, "utter_faq_answer", answer=best.article.summary(self.answer_chars), article=best.article.title)
+        ctx.d.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3)}))
 
-    @staticmethod
-    def _clear_form(st: dict[str, Any]) -> None:
-        for k in ("form", "requested_slot", "attempts"):
-            st.pop(k, None)
-
-    def _continue_form(self, parse: ParseResult, turn: Turn, d: Decision, first: bool = False) -> bool:
-        st = d.state
-        form, slot = st.get("form"), st.get("requested_slot")
-        d.action = f"form:{form}"
-        if slot == "order_number":
-            value = self._entity(parse, "order_number")
-            value = normalise_order_number(value or turn.text) if value or turn.text else None
-            if value:
-                st["slots"]["order_number"] = value
-                self._submit(parse, turn, d)
+    def _answer_article(self, ctx: _Ctx, article_id: str) -> bool:
+        """A clarification button named the article: answer it directly."""
+        if self.kb is None:
+            return False
+        self.kb.reload_if_changed()
+        for a in getattr(self.kb, "articles", []):
+            if a.id == article_id:
+                self._say(ctx, "utter_faq_answer", answer=a.summary(self.answer_chars), article=a.title)
+                ctx.d.events.append(("faq.answered", {"article": a.id, "score": 1.0}))
+                ctx.d.action = "faq"
                 return True
-            if first:
-                self._say(d, turn, "utter_ask_refund_order_number" if form == "refund" else "utter_ask_order_number")
-                return True
-            return self._form_miss(parse, turn, d, "utter_invalid_order_number")
-        if slot == "complaint_details":
-            other = (not parse.fallback and parse.confidence >= self.confident
-                     and parse.intent in ("crisis", "human_handoff", "greet", "goodbye"))
-            if other or not turn.text.strip():
-                self._clear_form(st)
-                return False
-            st["slots"]["complaint_details"] = turn.text
-            self._submit(parse, turn, d)
-            return True
-        self._clear_form(st)
         return False
 
-    def _form_miss(self, parse: ParseResult, turn: Turn, d: Decision, retry: str) -> bool:
-        st = d.state
-        switches = (not parse.fallback and parse.confidence >= self.confident
-                    and parse.intent not in ("order_status", "refund_request", "out_of_scope"))
-        if switches:  # the fan moved on: drop the form and answer what they said
-            self._clear_form(st)
-            return False
-        st["attempts"] = int(st.get("attempts", 0)) + 1
-        if st["attempts"] >= self.form_max_attempts:
-            self._clear_form(st)
-            self._say(d, turn, "utter_form_give_up")
-        else:
-            self._say(d, turn, retry)
-        return True
-
-    def _submit(self, parse: ParseResult, turn: Turn, d: Decision) -> None:
-        st = d.state
-        form = st.get("form")
-        slots = st["slots"]
-        self._clear_form(st)
-        if form in ("order_status", "refund"):
-            number = slots["order_number"]
-            order = self.orders.get(number)
-            if order is None:
-                self._say(d, turn, "utter_order_not_found", order_number=number)
-                d.events.append(("order.not_found", {}))
-                return
-            slots["product"] = order.product
-            if form == "order_status":
-                eta = f"Expected delivery: {order.eta}." if order.eta and order.status not in ("delivered",
-                                                                                                "cancelled") else ""
-                self._say(d, turn, "utter_order_status", order_number=order.order_number, product=order.product,
-                          status=order.status, eta_text=eta)
-                d.events.append(("order.status", {"status": order.status}))
-            else:
-                self._escalate(d, turn, "refunds", parse, "utter_refund_escalated",
-                               order_number=order.order_number, product=order.product, order_status=order.status)
-        elif form == "complaint":
-            self._escalate(d, turn, "complaints", parse, "utter_complaint_escalated")
-
-    def _escalate(self, d: Decision, turn: Turn, queue: str, parse: ParseResult, response: str,
-                  **details: Any) -> None:
-        d.escalate = EscalationRequest(queue, self._reason(parse, turn, **details))
-        d.action = f"escalate:{queue}"
-        # The reply is rendered by the pipeline once the ticket number exists.
-        d.replies.append(Outgoing(text="", response=response))
-        d.state["pending_values"] = {k: str(v) for k, v in details.items()}
-
+    # -- escalation replies ------------------------------------------------------------------------------
     def render_escalated(self, d: Decision, turn: Turn, ticket: int) -> None:
         """Fill the ticket number into replies that were waiting for it."""
         values = dict(d.state.pop("pending_values", {}) or {})
@@ -301,3 +733,51 @@ class DialogPolicy:
             else:
                 out.append(r)
         d.replies = out
+
+
+def _record_csat(call: ActionCall) -> ActionResult:
+    """The rating goes to the ticket (the pipeline writes it with the turn, via Decision.csat)."""
+    return ActionResult(slots={"csat_recorded": True})
+
+
+def _lookup(text: str, values: tuple[str, ...]) -> str | None:
+    low = text.lower()
+    for v in sorted(values, key=len, reverse=True):
+        if re.search(r"(?<!\w)" + re.escape(v.lower()) + r"(?!\w)", low):
+            return v
+    words = re.findall(r"\w+", low)
+    grams = words + [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
+    best = difflib.get_close_matches(low.strip(), [v.lower() for v in values], n=1, cutoff=0.8)
+    if not best:
+        for g in grams:
+            best = difflib.get_close_matches(g, [v.lower() for v in values], n=1, cutoff=0.85)
+            if best:
+                break
+    if best:
+        return next(v for v in values if v.lower() == best[0])
+    return None
+
+
+def _choice_by_word(text: str, choices: tuple[tuple[str, Any], ...]) -> Any:
+    hit = _lookup(text, tuple(t for t, _ in choices))
+    if hit is None:
+        return None
+    return next(v for t, v in choices if t == hit)
+
+
+_YES = re.compile(r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|ja|oui|certo|sim|tak|evet|ya|да)\b", re.IGNORECASE)
+
+
+def _affirms(text: str) -> bool:
+    return bool(_YES.match(text)) and len(text.split()) <= 5
+
+
+def _distinct(a: ParseResult, b: ParseResult, confident: float) -> bool:
+    ok = not a.fallback and not b.fallback and min(a.confidence, b.confidence) >= confident * 0.8
+    return ok and a.intent != b.intent and a.intent not in SILENT_INTENTS and b.intent not in SILENT_INTENTS
+
+
+def _json(d: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(d, ensure_ascii=False)

@@ -7,7 +7,8 @@ Import (`fancare data import-rasa DIR`):
 - simple rules (one intent, then one `utter_*` action, no conditions) -> the response is filed as
   `utter_<intent>`, which the dialog policy answers for an intent it has no flow for.
 Anything else (stories, forms, custom actions, slots mappings, conditional responses) is listed as
-skipped, never silently dropped.
+skipped, never silently dropped. The CLI also turns forms and rules into flows (`dialogs.rasa_flows`),
+which reports the rules, stories, forms, slots and actions it does not translate.
 
 Export (`fancare data export-rasa DIR`): `data/nlu.yml`, `data/rules.yml` (one rule per intent
 answered by a plain response) and `domain.yml` (intents, entities, responses; language variations
@@ -38,6 +39,9 @@ class ImportResult:
     entities: list[str]
     rules: dict[str, str]  # intent -> response
     skipped: list[str] = field(default_factory=list)
+    # the entries of `skipped` about rules, stories, forms, slots and actions: `dialogs.rasa_flows`
+    # translates these into flows and reports what it cannot, so the CLI prints its notes instead
+    skipped_dialogue: list[str] = field(default_factory=list)
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -70,6 +74,7 @@ def read_project(directory: str | Path) -> ImportResult:
     td = TrainingData()
     rules: dict[str, str] = {}
     skipped: list[str] = []
+    dialogue: list[str] = []
     for f in _yaml_files(data_dir):
         raw = _load(f) or {}
         if not isinstance(raw, dict):
@@ -81,9 +86,9 @@ def read_project(directory: str | Path) -> ImportResult:
             if simple:
                 rules[simple[0]] = simple[1]
             else:
-                skipped.append(f"rule {r.get('rule', '?') if isinstance(r, dict) else r!r} ({f.name}): not simple")
+                dialogue.append(f"rule {r.get('rule', '?') if isinstance(r, dict) else r!r} ({f.name}): not simple")
         if raw.get("stories"):
-            skipped.append(f"{len(raw['stories'])} stories ({f.name})")
+            dialogue.append(f"{len(raw['stories'])} stories ({f.name})")
     domain_files = [root / "domain.yml"] if (root / "domain.yml").exists() else _yaml_files(root / "domain") \
         if (root / "domain").is_dir() else []
     responses: dict[str, list[dict[str, Any]]] = {}
@@ -105,8 +110,8 @@ def read_project(directory: str | Path) -> ImportResult:
                 responses[str(name)] = kept
         for key in ("forms", "actions", "slots"):
             if raw.get(key):
-                skipped.append(f"domain {key}: {len(raw[key])} ({f.name})")
-    return ImportResult(td, responses, entities, rules, skipped)
+                dialogue.append(f"domain {key}: {len(raw[key])} ({f.name})")
+    return ImportResult(td, responses, entities, rules, skipped + dialogue, dialogue)
 
 
 def rule_responses(result: ImportResult) -> dict[str, list[dict[str, Any]]]:

@@ -110,7 +110,7 @@ def write_config(tmp_path: Path, store_url: str, model_dir: Path, **overrides: A
         "store": {"url": store_url},
         "nlu": {"training_data": [str(REPO / "training_data")], "model_dir": str(model_dir)},
         "knowledge_base": {"path": str(REPO / "knowledge_base" / "articles")},
-        "dialogs": {"domain": str(REPO / "dialogs" / "domain.yml")},
+        "dialogs": {"domain": str(REPO / "dialogs" / "domain.yml"), "flows": [str(REPO / "dialogs" / "flows.yml")]},
         "orders": {"demo_table": str(REPO / "dialogs" / "demo_orders.csv")},
         "channels": {"shell": {"user_id": "fan-1", "display_name": "Sam"}},
     }

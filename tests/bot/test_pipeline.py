@@ -82,11 +82,17 @@ async def test_failure_in_a_step_apologises_and_keeps_the_message(app):
         def get(self, order_number):
             raise ConnectionError("shop API down")
 
-    app.policy.orders = BrokenShop()
+    from bot.operators import LocalInbox
+    from dialogs.builtin_actions import builtin_actions
+
+    builtin_actions(app.actions, orders=BrokenShop(), kb=app.kb)  # the flow's order lookup now fails
+    notes: list[str] = []
+    app.pipeline.operators = LocalInbox(notify=notes.append)
     ch = RecordingChannel()
     app.pipeline.add_channel(ch)
     res = await app.pipeline.handle(fan_message("where is my order VT-482913?"))
     assert "something went wrong" in ch.texts()[-1]
+    assert any("action_lookup_order failed" in n and "ConnectionError" in n for n in notes)  # the team hears of it
     with app.store.session() as s:
         m = s.get(Message, res.message_id)
         assert m.status == "handled" and "VT-482913" in m.text

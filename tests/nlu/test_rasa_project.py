@@ -78,7 +78,7 @@ def _project(tmp_path: Path) -> Path:
     return root
 
 
-def test_import_then_serve_a_simple_rule_then_export(tmp_path, model_dir, capsys):
+async def test_import_then_serve_a_simple_rule_then_export(tmp_path, model_dir, capsys):
     data = tmp_path / "training_data"
     data.mkdir()
     shutil.copy(REPO / "training_data" / "nlu.yml", data / "nlu.yml")
@@ -105,7 +105,7 @@ def test_import_then_serve_a_simple_rule_then_export(tmp_path, model_dir, capsys
     policy = DialogPolicy(new_domain, None, None)  # type: ignore[arg-type]
     parse = ParseResult("when are you open", "ask_opening_hours", 0.93, False, [("ask_opening_hours", 0.93)], [],
                         "en", None, "v")
-    decision = policy.decide(parse, {}, Turn(1, "when are you open"))
+    decision = await policy.decide(parse, {}, Turn(1, "when are you open"))
     assert decision.replies[0].text == "We're open 9 to 5, Monday to Friday."
 
     cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'f.db'}", model_dir,  # serve the imported domain

@@ -1,0 +1,161 @@
+"""Conversation repair cues, in the demo's languages: cancel, skip, correction, switch, question, task.
+
+These are short, closed phrases ("never mind", "forget it", "olvídalo", "vergiss es"), where a
+lexicon is more reliable than a classifier trained on a handful of examples, and where a trainer
+can see exactly why the assistant stopped a task. Each cue is a function of the text only.
+"""
+
+from __future__ import annotations
+
+import re
+
+_W = r"(?:^|(?<=[\s,.;:!?¡¿\"'(]))"  # start of a word
+_E = r"(?=$|[\s,.;:!?\"')])"  # end of a word
+
+# A cancel phrase: the whole message, or at its start ("forget it, I'll just keep it").
+_CANCEL_PHRASES = [
+    # en
+    r"never ?mind", r"nevermind", r"forget (?:it|about it|that|this)", r"cancel(?: (?:it|that|this|please))?",
+    r"stop(?: (?:it|that|this|please))?", r"no,? thanks?", r"no,? thank you", r"quit", r"exit", r"/cancel",
+    r"i(?:'ll| will)(?: just)? keep (?:it|them|the \w+)", r"i changed my mind", r"i've changed my mind",
+    r"don'?t bother", r"not anymore", r"no need", r"leave it", r"skip it", r"abort",
+    # es
+    r"olv[ií]d(?:alo|ate|elo)", r"d[ée]jalo", r"cancela(?:r|lo)?", r"no,? gracias", r"ya no", r"no importa",
+    r"me lo quedo", r"cambi[ée] de opini[oó]n", r"para", r"basta",
+    # de
+    r"vergiss es", r"vergessen sie es", r"egal", r"abbrechen", r"stopp", r"nein,? danke", r"lass(?: es| mal)?",
+    r"schon gut", r"ich behalte (?:es|ihn|sie)", r"hat sich erledigt",
+    # fr
+    r"laisse(?:z)? tomber", r"annule(?:r|z)?", r"non,? merci", r"oublie(?:z)?(?: [çc]a)?", r"peu importe",
+    r"je (?:le|la|les) garde", r"j'ai chang[ée] d'avis", r"arr[êe]te(?:z)?",
+    # it
+    r"lascia(?: perdere|stare)", r"annulla", r"no,? grazie", r"non importa", r"lo tengo", r"basta",
+    r"ho cambiato idea",
+    # pt
+    r"deixa(?: pra l[áa]| para l[áa])?", r"esquece", r"cancela(?:r)?", r"n[ãa]o,? obrigad[oa]", r"mudei de ideia",
+    r"n[ãa]o importa",
+    # nl
+    r"laat maar", r"vergeet (?:het|maar)", r"annuleer", r"nee,? dank(?:je| je| u)(?: wel)?", r"laat (?:het|maar) zitten",
+    # pl / sv / tr / id / ru
+    r"nieważne", r"anuluj", r"nie,? dzięki", r"zapomnij", r"glöm det", r"strunt i det", r"avbryt", r"nej tack",
+    r"bo[şs]ver", r"iptal", r"vazge[çc]tim", r"hay[ıi]r,? te[şs]ekk[üu]rler", r"lupakan(?: saja)?", r"batal(?:kan)?",
+    r"tidak,? terima kasih", r"не важно", r"неважно", r"забудь", r"отмена", r"нет,? спасибо",
+]
+_LEAD = r"^\s*(?:(?:oh|ok(?:ay)?|um+|hmm+|ah|well|actually|no|nah|nope|please|pls|sorry|bueno|pues|nein|non|nee|ach|eh)[\s,.!]+)*"
+CANCEL = re.compile(_LEAD + r"(?:" + "|".join(_CANCEL_PHRASES) + r")" + _E, re.IGNORECASE)
+CANCEL_ANYWHERE = re.compile(_W + r"(?:never ?mind|forget (?:it|about it)|i(?:'ll| will)(?: just)? keep (?:it|them)|"
+                             r"i(?:'ve)? changed my mind|cancel (?:it|that|the (?:refund|request|order|return))|"
+                             r"olv[ií]dalo|vergiss es|laisse tomber|lascia perdere|laat maar|me lo quedo|"
+                             r"ich behalte (?:es|ihn|sie)|je le garde)" + _E, re.IGNORECASE)
+
+_SKIP = re.compile(_LEAD + r"(?:skip(?: (?:it|this|that))?|pass|i don'?t know|dunno|no idea|not sure|don'?t have (?:it|one)|"
+                   r"n/?a|none|no lo s[ée]|no s[ée]|omitir|saltar|wei[ßs] (?:ich )?nicht|keine ahnung|überspringen|"
+                   r"je ne sais pas|aucune id[ée]e|passer|non lo so|salta|n[ãa]o sei|pular|weet ik niet|overslaan)" + _E,
+                   re.IGNORECASE)
+
+# "sorry, it's VT-100200", "I meant ...", "correction: ...", "no wait, ..."
+_CORRECTION = re.compile(
+    r"^\s*(?:(?:oh|oops|ah)[\s,!.]+)?(?:sorry|oops|wait|no wait|correction|i meant|i mean|my bad|actually|typo|"
+    r"it'?s actually|perd[oó]n|perdona|quise decir|me equivoqu[ée]|entschuldigung|sorry,? ich meinte|ich meinte|"
+    r"korrektur|pardon|d[ée]sol[ée]|je voulais dire|scusa|intendevo|desculpa|quis dizer|sorry,? ik bedoel|"
+    r"ik bedoelde)" + _E, re.IGNORECASE)
+
+# Words that take the current task back ("actually, ... instead"): a switch ends the old task.
+_SWITCH = re.compile(_W + r"(?:instead|rather|changed my mind|never ?mind|forget (?:it|the)|actually no|no,? actually|"
+                     r"en (?:vez|lugar) de eso|mejor|stattdessen|lieber|plut[ôo]t|invece|em vez disso|in plaats daarvan)"
+                     + _E, re.IGNORECASE)
+# ... unless the fan asks for something first and means to come back ("first tell me ...").
+_PAUSE = re.compile(_W + r"(?:first|before that|quickly|btw|by the way|primero|antes|zuerst|vorher|d'abord|avant|"
+                    r"prima|primeiro|eerst)" + _E, re.IGNORECASE)
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:what|what's|whats|how|can|could|do|does|did|is|are|was|will|would|should|when|which|who|why|"
+    r"where|may|qu[ée]|c[oó]mo|cu[aá]nto|cu[aá]ndo|d[oó]nde|puedo|puede|se puede|hay|es|was|wie|wann|wo|kann|"
+    r"gibt es|ist|sind|welche|quoi|comment|combien|quand|o[uù]|est-ce|puis-je|peut-on|che|come|quanto|quando|"
+    r"posso|si pu[oò]|o que|como|quanto|onde|pode|wat|hoe|wanneer|waar|kan|mag)" + _E, re.IGNORECASE)
+
+# The fan wants something done, not explained ("refund my order", "I want a refund", "quiero devolver").
+_TASK = re.compile(
+    _W + r"(?:i want|i'd like|i would like|i need|i wanna|please (?:refund|cancel|send|process|start|check|track)|"
+    r"refund (?:me|my)|give me (?:my|a)|start (?:a|my) (?:return|refund)|process (?:my|a)|track my|"
+    r"quiero|necesito|me gustar[ií]a|ich m[öo]chte|ich will|ich brauche|je veux|je voudrais|j'aimerais|"
+    r"voglio|vorrei|eu quero|gostaria|ik wil|ik zou graag)" + _E, re.IGNORECASE)
+
+# Two requests in one message: split at a conjunction that starts a new clause.
+_SPLIT = re.compile(r"(?:\?\s+|\s+(?:and also|and then|and|also|plus|y también|y|und|et|e|en)\s+"
+                    r"(?=(?:can|could|do|does|is|are|what|how|when|where|which|will|i|my|please|puedo|puedes|cu[aá]ndo|"
+                    r"c[oó]mo|d[oó]nde|qu[ée]|kann|wie|wann|wo|was|est-ce|comment|quand|o[uù]|posso|come|quando|dove)\b))",
+                    re.IGNORECASE)
+
+
+def is_cancel(text: str) -> bool:
+    t = text.strip()
+    if not t:
+        return False
+    m = CANCEL.match(t)
+    if m:
+        rest = t[m.end():].strip(" ,.!?;:-—")
+        # "stop" alone cancels; "stop charging" is a report, not a cancel
+        word = m.group(0).strip().lower()
+        if word.endswith(("stop", "para", "basta", "stopp")) and rest and not re.match(r"^(?:it|that|please|thanks)\b", rest,
+                                                                                  re.IGNORECASE):
+            return False
+        return True
+    return bool(CANCEL_ANYWHERE.search(t)) and len(t.split()) <= 12
+
+
+def is_skip(text: str) -> bool:
+    return bool(_SKIP.match(text.strip())) and len(text.split()) <= 8
+
+
+def is_correction(text: str) -> bool:
+    return bool(_CORRECTION.match(text))
+
+
+def is_switch(text: str) -> bool:
+    """The fan takes the current task back (and does not just want something else first)."""
+    return bool(_SWITCH.search(text)) and not _PAUSE.search(text)
+
+
+def is_question(text: str) -> bool:
+    t = text.strip()
+    return t.endswith("?") or t.startswith("¿") or bool(_QUESTION_START.match(t))
+
+
+def wants_task(text: str) -> bool:
+    return bool(_TASK.search(text))
+
+
+def split_requests(text: str) -> list[str]:
+    """'where is VT-482913 and can I pay with klarna?' -> two parts; one part when there is no clear split."""
+    t = text.strip()
+    if len(t) > 400:
+        return [t]
+    m = _SPLIT.search(t)
+    if not m:
+        return [t]
+    first, second = t[:m.start()].strip(" ,;"), t[m.end():].strip(" ,;")
+    if m.group(0).strip().startswith("?"):
+        first += "?"
+    if len(first.split()) < 3 or len(second.split()) < 3:
+        return [t]
+    return [first, second]
+
+
+_FILLER = {
+    "my", "order", "number", "no", "nr", "is", "it", "it's", "its", "the", "here", "this", "that", "a", "an", "of",
+    "for", "yes", "sure", "ok", "okay", "sorry", "please", "thanks", "thank", "you", "id", "code", "mi", "pedido",
+    "es", "el", "número", "numero", "meine", "bestellung", "bestellnummer", "ist", "die", "mon", "ma", "commande",
+    "numéro", "est", "c'est", "le", "la", "il", "mio", "ordine", "è", "meu", "é", "o", "mijn", "bestelling", "ordernummer", "=", ":", "-", "#",
+}
+
+
+def extra_words(text: str, value: str | None) -> int:
+    """How many words the message has besides the value and filler ('my order number is VT-1'): 0-2
+    means the fan just answered; more means they are saying something else too."""
+    t = text.lower()
+    if value:
+        t = t.replace(str(value).lower(), " ")
+        t = re.sub(r"\bvt[-\s]?\d{6}\b", " ", t)
+    words = [w.strip(".,!?;:()\"'¿¡") for w in t.split()]
+    return sum(1 for w in words if w and w not in _FILLER)

@@ -73,9 +73,10 @@ def build_actions(cfg: FancareConfig, domain: Domain) -> ActionRegistry:
     """The action registry: fancare's own actions (added by the policy) and the brand's action server."""
     remote = None
     if cfg.actions.url:
-        from dialogs.action_server import RasaActionServer
+        from dialogs.action_server import RasaActionServer, rasa_domain
 
-        remote = RasaActionServer(cfg.actions.url, timeout_s=cfg.actions.timeout_s)
+        remote = RasaActionServer(cfg.actions.url, timeout_s=cfg.actions.timeout_s,
+                                  domain=rasa_domain(domain, [], actions=[]))
     return ActionRegistry(remote=remote, timeout_s=cfg.actions.timeout_s)
 
 
@@ -103,6 +104,7 @@ class App:
         builtin_actions(self.actions, orders=self.orders, kb=self.kb, answer_chars=cfg.knowledge_base.answer_chars,
                         kb_threshold=cfg.knowledge_base.threshold)
         self.flows = load_app_flows(cfg, self.domain, self.actions)
+        self.domain.merge_responses(self.flows.responses)
         self.policy = DialogPolicy(self.domain, self.kb, self.orders, flows=self.flows, actions=self.actions,
                                    kb_threshold=cfg.knowledge_base.threshold,
                                    answer_chars=cfg.knowledge_base.answer_chars,

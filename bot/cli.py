@@ -262,6 +262,36 @@ def _train(cfg: FancareConfig, args: argparse.Namespace | None = None) -> int:
     return 0
 
 
+def _flow_problems(cfg: FancareConfig, intents: set[str]) -> list[Any]:
+    """The flows named in config, checked against the domain, the actions and the training data's intents."""
+    from bot.app import build_actions, load_app_flows
+    from dialogs.domain import Domain
+    from nlu.validate import Problem
+
+    domain_path = cfg.resolve(cfg.dialogs.domain)
+    if not domain_path.exists() or not any(cfg.resolve(p).exists() for p in cfg.dialogs.flows):
+        return []
+    try:
+        domain = Domain.load(domain_path)
+    except DataError as exc:
+        return [Problem("error", exc.message, exc.file, exc.line, exc.key)]
+    actions = build_actions(cfg, domain)
+    from dialogs.builtin_actions import builtin_actions
+
+    builtin_actions(actions, orders=_NoOrders())
+    found = load_app_flows(cfg, domain, actions, strict=False)
+    trig = found.trigger_intents() - intents - {"csat"}
+    out = [Problem("error", e.message, e.file, e.line, e.key) for e in found.problems]
+    out += [Problem("warning", f"flow trigger intent {i!r} has no training examples", None, None, i)
+            for i in sorted(trig)]
+    return out
+
+
+class _NoOrders:
+    def get(self, order_number: str) -> None:
+        return None
+
+
 def _data(args: argparse.Namespace) -> int:
     from nlu.readers import load_training_data, to_rasa_yaml
     from nlu.validate import validate
@@ -290,6 +320,7 @@ def _data(args: argparse.Namespace) -> int:
 
         known = set(Domain.load(domain_path).entities)
     problems = validate(td, min_examples=cfg.nlu.min_examples_per_intent, known_entities=known)
+    problems += _flow_problems(cfg, set(td.intents))
     for p in problems:
         print(p.describe(), file=sys.stderr if p.level == "error" else sys.stdout)
     n_err = sum(p.level == "error" for p in problems)

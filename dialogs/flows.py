@@ -119,6 +119,8 @@ class FlowSet:
     flows: dict[str, Flow] = field(default_factory=dict)
     slots: dict[str, SlotDef] = field(default_factory=dict)
     problems: list[DataError] = field(default_factory=list)
+    #: responses written next to the flows (a flows file may carry `responses:` like a domain file)
+    responses: dict[str, Any] = field(default_factory=dict)
 
     def for_intent(self, intent: str, confidence: float = 1.0) -> Flow | None:
         """The flow an intent starts (first declared wins), honouring per-trigger thresholds."""
@@ -150,8 +152,18 @@ class _Reader:
             self.err("top level must be a mapping with 'flows:'", ())
             return
         for key in data:
-            if key not in ("version", "slots", "flows"):
-                self.err("unknown key (expected version, slots, flows)", (str(key),), str(key))
+            if key not in ("version", "slots", "flows", "responses"):
+                self.err("unknown key (expected version, slots, flows, responses)", (str(key),), str(key))
+        if data.get("responses"):
+            from dialogs.domain import parse_responses
+
+            try:
+                for name, variations in parse_responses(self.y).items():
+                    if name in self.out.responses:
+                        self.err("response defined twice", ("responses", name), name)
+                    self.out.responses[name] = variations
+            except DataError as exc:
+                self.out.problems.append(exc)
         for name, spec in (data.get("slots") or {}).items():
             self._slot(str(name), spec)
         flows = data.get("flows") or {}
@@ -251,7 +263,7 @@ class _Reader:
             self.err(f"a step needs one of {', '.join(STEP_KINDS)} or a 'next'", path, key)
             return None
         index = len(flow.steps)
-        sid = str(item.get("id") or f"_{index}_{kind}")
+        sid = str(item.get("id") or f"steps[{index}]")
         if sid in flow.by_id:
             self.err(f"step id {sid!r} used twice in flow {flow.id!r}", (*path, "id"), f"{key}.id")
         step = Step(kind=kind, index=index, id=sid, line=self.y.line_of(path))
@@ -428,6 +440,10 @@ def load_flows(paths: Iterable[str | Path], *, responses: set[str] | None = None
                 out.problems.append(exc)
                 continue
             _Reader(located, out).read()
+    if responses is not None:
+        for name in sorted(set(out.responses) & set(responses)):
+            out.problems.append(DataError("response already defined in the domain", None, None, name))
+        responses = set(responses) | set(out.responses)
     check_flows(out, responses=responses, actions=actions, remote_actions=remote_actions, intents=intents)
     if strict and out.problems:
         raise out.problems[0]
@@ -463,7 +479,7 @@ def check_flows(fs: FlowSet, *, responses: set[str] | None = None, actions: set[
             for target in s.targets():
                 if target != END and target not in flow.by_id:
                     err(flow, s, f"next goes to unknown step {target!r} (ids in this flow: "
-                                 f"{', '.join(i for i in flow.by_id if not i.startswith('_')) or 'none'})", key)
+                                 f"{', '.join(i for i in flow.by_id if not i.startswith('steps[')) or 'none'})", key)
             if s.kind in ("call", "link") and s.flow not in fs.flows:
                 err(flow, s, f"{s.kind} to unknown flow {s.flow!r}", key)
             if s.kind == "action" and s.action is not None:
@@ -520,8 +536,9 @@ def _graph_problems(flow: Flow) -> list[DataError]:
                 visit(j, [*trail, j])
         colour[i] = 2
 
-    if flow.steps:
-        visit(0, [0])
+    for start in range(len(flow.steps)):
+        if start not in colour:
+            visit(start, [start])
     return problems
 
 

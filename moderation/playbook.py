@@ -37,7 +37,7 @@ from nlu.model import ParseResult
 log = logging.getLogger("fancare.moderation.playbook")
 KEY = "crisis_playbook"
 PUBLIC_CHAT_TYPES = {"group", "supergroup", "channel"}
-FORM_KEYS = ("form", "requested_slot", "attempts")
+FORM_KEYS = ("form", "requested_slot", "attempts", "stack")  # the dialog stack: a human takes over
 DEFAULT_STATEMENT = ("We're aware that some of you are having problems and we're looking into it right now. "
                      "We'll post updates here as soon as we know more. Thank you for your patience.")
 

@@ -90,7 +90,10 @@ class ActionRegistry:
         fn = self._local.get(call.name)
         try:
             if fn is not None:
-                out = fn(call)
+                if inspect.iscoroutinefunction(fn):
+                    out = await asyncio.wait_for(fn(call), self.timeout_s)
+                else:  # a blocking action (a shop API call) runs off the event loop, under the same timeout
+                    out = await asyncio.wait_for(asyncio.to_thread(fn, call), self.timeout_s)
                 if inspect.isawaitable(out):
                     out = await asyncio.wait_for(out, self.timeout_s)
                 if not isinstance(out, ActionResult):

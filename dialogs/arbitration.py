@@ -2,31 +2,214 @@
 
 "What is your return policy?" and "refund my order VT-100200" both look like `refund_request` to an
 intent classifier; only the second should start the refund flow. The knowledge base takes part in
-the decision: a close article match for a question-shaped message beats a transactional intent of
-modest confidence, while explicit task cues (an order number, "I want ...", "please refund ...")
-start the flow. Between the two, one short question with buttons beats a wrong guess.
+the decision: a close article match for a policy or how-to question beats a transactional intent of
+modest confidence, while task cues start the flow. Between the two, one short question with buttons
+beats a wrong guess. The rules, first match wins:
 
-Measured on `benchmarks/data/arbitration.csv` (BENCHMARKS.md, "FAQ or task").
+1. an order number, an upset or complaining fan, an explicit wish ("I want a refund", "quero
+   devolver") or a request addressed to us ("can you check ...", "¿me podéis reembolsar ...?")
+   -> the task (unless the wish is to *know* something: "I'd like to know your return policy");
+2. an information question ("how long ...", "can I ...", "do you ...", "... policy") -> the
+   article when it is close enough (FAQ_SCORE);
+3. a question about the fan's own order ("when will my order arrive?", "my refund hasn't come
+   yet") or a bare topic ("returns") -> ask when an article is close (ASK_SCORE), else the task;
+4. any other question -> FAQ_SCORE; a statement ("my buds won't connect") -> STATEMENT_SCORE;
+   just below either bar (CLARIFY_BAND) -> ask.
+
+The cues are short closed phrases in the demo's languages (en, es, de, fr, it, pt), like those of
+dialogs/repair.py. Thresholds are on the knowledge base's scale (knowledge_base/retriever.py: MiniLM's
+cosine, e5 rescaled to it); a match across languages (a French question, English articles) scores
+about 0.1-0.2 lower than the same match in one language, which the thresholds have to allow for.
+Chosen on the tuning half of `benchmarks/data/arbitration.csv` (`python -m benchmarks.arbitration
+--sweep`; BENCHMARKS.md, "FAQ or task").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dialogs.repair import is_question, wants_task
 
-#: a question-shaped message with an article this close (MiniLM scale, knowledge_base/retriever.py) is a FAQ
-FAQ_SCORE = 0.80
-#: a statement ("my buds won't connect") needs a closer article to count as a how-to question
-STATEMENT_SCORE = 0.90
+#: a question with an article this close (knowledge_base/retriever.py scale) is a FAQ
+FAQ_SCORE = 0.50
+#: a statement ("my buds pro won't connect") needs a closer article to count as a how-to question
+STATEMENT_SCORE = 0.55
 #: how far below those an article still makes us ask instead of guessing
-CLARIFY_BAND = 0.08
+CLARIFY_BAND = 0.04
+#: the top article's tags name the flow's topic (flows.yml kb_tags): it is about this very task
+TAG_BONUS = 0.10
+#: a question about the fan's own order, or a bare topic: ask from this score, start the task below it
+ASK_SCORE = 0.70
+#: an intent this sure is not second-guessed with a question (the task starts instead)
+CLARIFY_MAX_CONFIDENCE = 1.01
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+# The fan is upset or says they want to complain: the complaint (a person) beats an article.
+_UPSET = _rx(
+    # en
+    r"unacceptable", r"ridiculous", r"outrageous", r"disgraceful", r"furious", r"livid", r"awful", r"horrible",
+    r"terrible", r"disgusting", r"pathetic", r"a joke", r"fed up", r"sick (?:and tired )?of", r"i'?m done",
+    r"had enough", r"worst", r"useless", r"scam", r"rip-?off", r"disappoint(?:ed|ing)", r"not happy",
+    r"(?:nobody|no one|no-one) (?:ever )?(?:answers?|answered|repl(?:y|ies|ied)|helps?|helped|responds?|responded|cares?)",
+    r"ignor(?:ed|ing) me", r"still no (?:answer|reply|response)", r"complain(?:t|ts|ing)?",
+    # es
+    r"inaceptable", r"indignante", r"verg[üu]enza", r"vergonzoso", r"lamentable", r"p[ée]sim[oa]", r"un asco",
+    r"hart[oa]", r"estafa", r"decepcionad[oa]", r"furios[oa]", r"es el colmo",
+    r"nadie (?:me )?(?:contesta|responde|ayuda|atiende)", r"sin (?:ninguna )?respuesta", r"ni caso",
+    r"reclamaci[óo]n", r"reclamar", r"queja(?:rme)?",
+    # de
+    r"unm[öo]glich", r"unversch[äa]mt", r"frechheit", r"entt[äa]uscht", r"katastroph\w*", r"skandal\w*",
+    r"inakzeptabel", r"w[üu]tend", r"abzocke", r"keiner hilft", r"niemand (?:hilft|antwortet|reagiert|meldet sich)",
+    r"reagiert (?:nicht|keiner|niemand)", r"ignoriert", r"beschwer(?:en|de)", r"reklamation",
+    # fr
+    r"inadmissible", r"inacceptable", r"scandal\w*", r"honteu(?:x|se)", r"nul(?:le)?", r"d[ée]go[uû]t[ée]e?",
+    r"furieu(?:x|se)", r"d[ée][çc]ue?", r"d[ée]cevant", r"personne ne (?:r[ée]pond|m'aide|r[ée]agit)",
+    r"sans (?:aucune )?r[ée]ponse", r"ras[- ]le[- ]bol", r"arnaque", r"r[ée]clamation", r"plainte",
+    # it
+    r"vergogn\w*", r"inaccettabile", r"inammissibile", r"assurd[oa]", r"pessim[oa]", r"arrabbiat\w*",
+    r"delus[oa]", r"deludente", r"schifo", r"truffa", r"ridicol[oa]", r"nessuno (?:mi )?(?:risponde|aiuta|richiama)",
+    r"senza (?:alcuna )?risposta", r"reclamo", r"reclamare",
+    # pt
+    r"absurdo", r"vergonha", r"inaceit[áa]vel", r"horr[íi]vel", r"revoltad[oa]", r"palha[çc]ada", r"descaso",
+    r"rid[íi]cul[oa]", r"ningu[ée]m (?:me )?(?:responde|ajuda|atende)", r"sem (?:nenhuma )?resposta", r"queixa",
+    r"reclama[çc][ãa]o",
+)
+
+# Asked to *do* something for this fan: a request addressed to us with an action verb, and wishes
+# that dialogs.repair.wants_task does not know yet (see BENCHMARKS.md; they belong there).
+_ACT = (r"(?:refund|reimburse|return|replace|exchange|cancel|check|track|trace|chase|look (?:up|into|at)|"
+        r"find (?:out|my)|process|escalate|see (?:where|if|whether)|tell me (?:where|if|whether|when) my|"
+        r"reembols\w*|devolver\w*|mirar|comprobar|revisar|ver|rastrear|buscar|decir(?:me)? (?:si|d[oó]nde|cu[aá]ndo)|"
+        r"erstatten|nachsehen|nachschauen|pr[üu]fen|checken|schauen|gucken|zur[üu]cknehmen|verfolgen|"
+        r"rembourser|v[ée]rifier|regarder|suivre|retrouver|traiter|"
+        r"rimborsar\w*|controllare|verificare|dir(?:e|mi) (?:se|dove|quando)|rintracciare|vedere|"
+        r"verificar|checar|conferir)")
+_REQUEST = _rx(
+    r"(?:can|could|would|will) (?:you|u|ya|someone|somebody) (?:please |pls )?(?:\w+ )?" + _ACT,
+    r"(?<!se )(?:me |nos )?(?:pod[ée]is|puedes|pueden|podr[íi]as|podr[íi]ais|podr[íi]an) (?:\w+ )?" + _ACT,
+    r"k[öo]nn(?:t|en|test|tet) (?:ihr|sie|du) (?:\w+ ){0,3}?" + _ACT, r"kannst du (?:\w+ ){0,3}?" + _ACT,
+    r"(?:pouvez|pourriez)-vous (?:me )?" + _ACT, r"(?:vous pouvez|tu peux|peux-tu|pourrais-tu) (?:me )?" + _ACT,
+    r"(?:mi )?(?:potete|potreste|puoi|potresti) (?:\w+ )?" + _ACT,
+    r"(?:voc[êe]s? )?(?:podem|poderiam|pode|poderia) (?:me )?" + _ACT,
+    # wishes and imperatives dialogs.repair.wants_task misses
+    r"quero(?! saber)", r"preciso", r"je souhaite", r"devu[ée]lve(?:me|nme)", r"devolvedme", r"reembols(?:adme|ame|enme)",
+    r"bitte erstatte\w*", r"erstatte(?:t|n sie)? mir", r"rembourse(?:z)?-moi", r"rimborsatemi", r"devolvam",
+    r"reembolsem",
+    # a short message ending in please: "refund please", "tracking pls"
+    r"^\W*(?:\w+\W+){0,2}(?:please|pls|plz|por favor|bitte|svp|s'il vous pla[iî]t|per favore)\W*$",
+)
+
+# ... unless the wish is to know something ("I'd like to know your return policy").
+_KNOW = _rx(
+    r"(?:want|wanted|like|need|wanna) to (?:know|ask|understand)", r"(?:quiero|quisiera|necesito) saber",
+    r"me gustar[íi]a saber", r"(?:m[öo]chte|will|w[üu]rde gern) (?:\w+ )?wissen", r"w[üu]sste gern",
+    r"(?:voudrais|veux|aimerais|souhaite) savoir", r"(?:vorrei|voglio) sapere", r"(?:quero|queria|gostaria de) saber",
+)
+
+# A question about how things work in general, not about this fan's case: asked at the start of a
+# clause ("how long ...", "..., can I cancel before it ships?") or naming the policy anywhere.
+_CLAUSE = r"(?:^|(?<=[,.;:!?¿¡]\s)|(?<=[¿¡]))(?:(?:so|and|but|also|hi|hey|btw|y|pero|und|aber|et|mais|e|ma|mas)\s+)?"
+_INFO = re.compile(_CLAUSE + r"(?:" + "|".join([
+    # en
+    r"how (?:long|much|many|often|soon|fast|do|does|can|to|would|should)", r"(?:can|could|may) i", r"am i allowed",
+    r"do (?:you|i|refunds|returns)", r"does (?:voltora|the|it)", r"is (?:it possible|there)", r"are (?:there|returns|refunds)",
+    r"will i", r"if i", r"what if", r"what happens", r"where (?:do|should|can) i", r"what time",
+    # es
+    r"cu[aá]nt[oa]s?", r"c[oó]mo", r"puedo", r"se puede", r"ten[ée]is", r"hac[ée]is", r"env[íi][áa]is", r"acept[áa]is",
+    r"hay",
+    # de
+    r"wie (?:lange|viel\w*|oft|schnell|kann|funktioniert|\w+ ich)", r"kann ich", r"darf ich", r"gibt es", r"ab welche\w*",
+    r"(?:liefert|versendet|erstattet|akzeptiert|habt|nehmt) ihr",
+    # fr
+    r"combien", r"comment", r"(?:est-ce que )?je peux", r"puis-je", r"peut-on", r"est-il possible",
+    r"vous (?:livrez|acceptez|remboursez)", r"quel(?:le)?s? (?:est|sont)",
+    # it
+    r"quant[oiae]", r"come (?:si|posso|funziona)", r"posso", r"si pu[òo]", r"qual [èe]", r"spedite", r"accettate",
+    # pt
+    r"quant[oa]s?", r"como", r"pode-se", r"qual [ée]", r"voc[êe]s (?:aceitam|enviam|entregam|fazem)",
+]) + r")(?!\w)", re.IGNORECASE)
+_POLICY = _rx(r"polic(?:y|ies)", r"in general", r"usually", r"normally", r"pol[íi]tica", r"normalmente",
+              r"richtlinie\w*", r"normalerweise", r"politique", r"en g[ée]n[ée]ral", r"politica", r"di solito",
+              r"geralmente")
+
+# The fan's own order, parcel or refund ...
+_OWN = _rx(
+    r"my (?:\w+ ){0,2}?(?:order|package|parcel|delivery|shipment|refund|money|stuff|item)s?",
+    r"(?:mi|mis) (?:\w+ )?(?:pedido|paquete|env[íi]o|reembolso|dinero|devoluci[óo]n|compra)s?",
+    r"me (?:llega|lleg[óo]|llegar[áa]|ha llegado|han? enviado|env[íi]an|env[íi]ais)",
+    r"mein(?:e|en|er)? (?:\w+ )?(?:bestellung|paket|lieferung|sendung|erstattung|geld|r[üu]cksendung|ware)",
+    r"(?:ma|mon|mes) (?:\w+ )?(?:commande|colis|livraison|remboursement|argent|paquet)s?",
+    r"(?:il mio|la mia|i miei|mio|mia) (?:\w+ )?(?:ordine|pacco|spedizione|consegna|rimborso|soldi)",
+    r"(?:o meu|a minha|meu|minha|meus|minhas) (?:\w+ )?(?:pedido|encomenda|pacote|entrega|reembolso|dinheiro|compra)s?",
+)
+# ... on its way, or not ("when will my order arrive?", "where is my parcel?")
+_MOVES = _rx(
+    r"arriv\w*", r"get(?:s)? here", r"com(?:e|es|ing)", r"came", r"ship(?:ped|s)?", r"sent", r"dispatched",
+    r"left", r"show(?:n|s)? up", r"received", r"deliver(?:ed|y date)", r"on (?:its|the) way", r"where(?:'s)?",
+    r"status",
+    r"lleg\w*", r"enviad\w*", r"sali[óo]", r"ha salido", r"d[óo]nde", r"por d[óo]nde va", r"estado",
+    r"kommt", r"ankommt", r"angekommen", r"verschickt", r"versendet", r"unterwegs", r"bleibt", r"wo", r"wann",
+    r"arrive\w*", r"exp[ée]di\w*", r"envoy[ée]\w*", r"partie?", r"o[uù] en est", r"o[uù] est", r"quand", r"statut",
+    r"spedit\w*", r"partit\w*", r"dove", r"quando", r"stato",
+    r"cheg\w*", r"saiu", r"onde",
+)
+# ... or late: this fan's order (or refund) is overdue.
+_LATE = _rx(
+    r"still (?:hasn'?t|haven'?t|has not|have not|not|no|nothing|waiting)",
+    r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never) (?:\w+ )?(?:arrived?|come|came|shown up|turned up|"
+    r"received|got(?:ten)?|been (?:delivered|shipped|sent))",
+    r"not (?:arrived|received|here) yet", r"is (?:late|overdue)",
+    r"no (?:me )?ha(?:n)? llegado", r"todav[íi]a no", r"a[úu]n no", r"sigo esperando", r"nunca lleg[óo]",
+    r"no (?:me )?llega", r"noch (?:immer )?nicht", r"immer noch nicht", r"nicht angekommen", r"nie angekommen",
+    r"(?:kommt|kam) (?:\w+ ){0,2}?nicht an", r"toujours pas", r"pas encore (?:arriv|re[çc]u|livr)\w*",
+    r"jamais (?:arriv|re[çc]u)\w*", r"n'est pas arriv\w*", r"j'attends (?:toujours|encore|depuis)",
+    r"non (?:[èe] )?ancora arrivat\w*", r"ancora non", r"non (?:mi )?[èe] (?:ancora )?arrivat\w*", r"mai arrivat\w*",
+    r"sto ancora aspettando", r"ainda n[ãa]o (?:cheg|receb)\w*", r"n[ãa]o chegou", r"nunca chegou",
+    r"(?:continuo|ainda estou) (?:esperando|[àa] espera)",
+)
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
 class Arbitration:
     choice: str  # "task" | "faq" | "clarify"
     reason: str
+
+
+def _by_score(score: float, bar: float, intent_confidence: float, faq: str) -> Arbitration:
+    if score >= bar:
+        return Arbitration("faq", faq)
+    if score >= bar - CLARIFY_BAND and intent_confidence < CLARIFY_MAX_CONFIDENCE:
+        return Arbitration("clarify", "an article and the task are both close")
+    return Arbitration("task", "no article close enough")
+
+
+@dataclass(frozen=True)
+class _Cues:
+    upset: bool
+    question: bool
+    info: bool  # an information question, or a wish to know
+    wants: bool  # a wish or a request to do it, not overridden by an information question
+    own: bool  # the fan's own order on its way, or late
+    bare: bool  # two words or fewer
+
+
+@lru_cache(maxsize=4096)
+def _cues(text: str) -> _Cues:
+    question = is_question(text)
+    know = bool(_KNOW.search(text))
+    info = bool(_INFO.search(text) or _POLICY.search(text)) and question or know
+    wish = wants_task(text)
+    wants = (wish or bool(_REQUEST.search(text))) and not know and not (info and not wish)
+    own = bool(_OWN.search(text)) and bool(_MOVES.search(text)) or bool(_LATE.search(text))
+    return _Cues(upset=bool(_UPSET.search(text)), question=question, info=info, wants=wants, own=own,
+                 bare=len(_WORDS.findall(text)) <= 2)
 
 
 def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, has_task_entity: bool,
@@ -36,13 +219,18 @@ def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, ha
         return Arbitration("task", "no article")
     if has_task_entity:
         return Arbitration("task", "the message names an order")
-    question = is_question(text)
-    if wants_task(text) and not (question and kb_score >= STATEMENT_SCORE):
+    c = _cues(text)
+    if c.upset:
+        return Arbitration("task", "the fan is upset or complains")
+    if c.wants:
         return Arbitration("task", "the fan asks for it to be done")
-    score = kb_score + (0.02 if kb_tags_match else 0.0)
-    bar = FAQ_SCORE if question else STATEMENT_SCORE
-    if score >= bar:
-        return Arbitration("faq", "a question an article answers" if question else "an article matches closely")
-    if score >= bar - CLARIFY_BAND and intent_confidence < 0.99:
-        return Arbitration("clarify", "an article and the task are both close")
-    return Arbitration("task", "no article close enough")
+    score = kb_score + (TAG_BONUS if kb_tags_match else 0.0)
+    if c.info:
+        return _by_score(score, FAQ_SCORE, intent_confidence, "a question an article answers")
+    if c.own or c.bare:
+        if score >= ASK_SCORE and intent_confidence < CLARIFY_MAX_CONFIDENCE:
+            return Arbitration("clarify", "the fan's own order, or a bare topic, with an article close")
+        return Arbitration("task", "the fan's own order" if c.own else "no article close enough")
+    if c.question:
+        return _by_score(score, FAQ_SCORE, intent_confidence, "a question an article answers")
+    return _by_score(score, STATEMENT_SCORE, intent_confidence, "an article matches closely")

@@ -107,7 +107,8 @@ def parse_condition(text: str) -> Condition:
             right = operand()
             ops: dict[str, Callable[[Any, Any], bool]] = {
                 "==": lambda a, b: _norm(a) == _norm(b), "!=": lambda a, b: _norm(a) != _norm(b),
-                ">": lambda a, b: a > b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
+                ">": lambda a, b: _norm(a) > _norm(b), "<": lambda a, b: _norm(a) < _norm(b),
+                ">=": lambda a, b: _norm(a) >= _norm(b), "<=": lambda a, b: _norm(a) <= _norm(b)}
             f = ops[op]
             return lambda s: f(left(s), right(s))
         if word("is"):
@@ -133,7 +134,7 @@ def parse_condition(text: str) -> Condition:
             n = float(val) if "." in val else int(val)
             return lambda s: n
         if kind == "str":
-            sval = val[1:-1].encode().decode("unicode_escape") if "\\" in val else val[1:-1]
+            sval = re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), val[1:-1])
             return lambda s: sval
         if kind == "name":
             low = val.lower()
@@ -145,7 +146,7 @@ def parse_condition(text: str) -> Condition:
             if val.startswith("slots."):
                 name = val[len("slots."):]
                 used.add(name)
-                return lambda s: s.get(name)
+                return lambda s: _norm(s.get(name))  # "false" is false, "3" is 3: slots often arrive as text
             raise ConditionError(f"unknown name {val!r} in condition {text!r} (write slots.{val})")
         raise ConditionError(f"unexpected {val!r} in condition {text!r}")
 

@@ -121,6 +121,7 @@ class FlowSet:
     problems: list[DataError] = field(default_factory=list)
     #: responses written next to the flows (a flows file may carry `responses:` like a domain file)
     responses: dict[str, Any] = field(default_factory=dict)
+    response_lines: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     def for_intent(self, intent: str, confidence: float = 1.0) -> Flow | None:
         """The flow an intent starts (first declared wins), honouring per-trigger thresholds."""
@@ -162,6 +163,7 @@ class _Reader:
                     if name in self.out.responses:
                         self.err("response defined twice", ("responses", name), name)
                     self.out.responses[name] = variations
+                    self.out.response_lines[name] = (self.y.file, self.y.line_of(("responses", name)))
             except DataError as exc:
                 self.out.problems.append(exc)
         for name, spec in (data.get("slots") or {}).items():
@@ -442,7 +444,8 @@ def load_flows(paths: Iterable[str | Path], *, responses: set[str] | None = None
             _Reader(located, out).read()
     if responses is not None:
         for name in sorted(set(out.responses) & set(responses)):
-            out.problems.append(DataError("response already defined in the domain", None, None, name))
+            file, line = out.response_lines.get(name, (None, None))
+            out.problems.append(DataError("response already defined in the domain", file, line, name))
         responses = set(responses) | set(out.responses)
     check_flows(out, responses=responses, actions=actions, remote_actions=remote_actions, intents=intents)
     if strict and out.problems:
@@ -503,6 +506,8 @@ def check_flows(fs: FlowSet, *, responses: set[str] | None = None, actions: set[
 def _graph_problems(flow: Flow) -> list[DataError]:
     """Steps nothing reaches, and loops that would run forever without waiting for the fan."""
     problems: list[DataError] = []
+    if not flow.steps:
+        return problems
     reach: set[int] = set()
     todo = [0]
     while todo:

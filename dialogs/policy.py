@@ -37,7 +37,10 @@ from nlu.model import ParseResult
 SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
 MAX_STEPS_PER_TURN = 200
+_MISSING = object()
 CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
+CLARIFY_BELOW = 0.60  # a top intent this unsure, with a runner-up task within CLARIFY_MARGIN, gets a question
+CLARIFY_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,9 @@ class DialogPolicy:
         if ctx.stack:
             if await self._continue(ctx):
                 return d
-        if offer and _affirms(turn.text):  # "yes" to "shall I also ...?"
+        if offer and _affirms(turn.text):  # "yes" to "shall I also ...?": with what the fan said then
+            ctx.parse = ParseResult(turn.text, str(offer["intent"]), 1.0, False, [(str(offer["intent"]), 1.0)],
+                                    list(offer.get("entities") or []), parse.language, None, parse.model_version)
             return await self._start_by_intent(ctx, str(offer["intent"]), offered=True)
         await self._new_message(ctx)
         return d
@@ -317,10 +322,14 @@ class DialogPolicy:
             ctx.d.action = f"flow:{flow.id}"
             if step.kind == "collect":
                 assert step.slot is not None
-                if step.slot in frame["filled"]:
+                known = self._known(ctx, step.slot)
+                if known is not _MISSING:
+                    if step.slot not in frame["filled"]:  # the caller's answer (a `call`ed flow)
+                        frame["filled"][step.slot] = known
                     frame["step"] = self._after(flow, step, ctx)
                     continue
-                value = self._extract(step, ctx, answering=False) if ctx.message_free else None
+                prefill = ctx.message_free and not step.ask_before_filling
+                value = self._extract(step, ctx, answering=False) if prefill else None
                 if value is not None:
                     self._fill(ctx, frame, step, value)
                     continue
@@ -341,8 +350,14 @@ class DialogPolicy:
                     return
             elif step.kind == "set_slots":
                 for k, v in step.set_slots.items():
-                    ctx.slots[k] = v
-                    frame["filled"][k] = v
+                    if v is None:  # cleared: a collect of it asks again
+                        ctx.slots.pop(k, None)
+                        frame["filled"].pop(k, None)
+                        frame.setdefault("skipped", [])
+                        frame["skipped"] = [x for x in frame["skipped"] if x != k]
+                    else:
+                        ctx.slots[k] = v
+                        frame["filled"][k] = v
             elif step.kind == "call":
                 frame["step"] = self._after(flow, step, ctx)
                 ctx.stack.append(self._frame(str(step.flow), "call"))
@@ -374,7 +389,8 @@ class DialogPolicy:
         if frame["kind"] == "call" and ctx.stack:
             ctx.stack[-1]["filled"].update(frame["filled"])  # a called flow's answers belong to the caller
             return False
-        if frame.get("asked") and frame["filled"] and flow.id != "csat":
+        collected = {s.slot for s in flow.collects()}
+        if collected & set(frame["filled"]) and flow.id != "csat":
             ctx.st["last"] = {"flow": flow.id, "filled": dict(frame["filled"]), "age": 0}
         if ctx.stack:
             self._resume(ctx, back=True)
@@ -412,9 +428,26 @@ class DialogPolicy:
             ctx.d.replies[before] = Outgoing(text=o.text, buttons=tuple(Button(t, t) for t, _ in step.validate.choices),
                                              response=o.response)
 
+    @staticmethod
+    def _known(ctx: _Ctx, slot: str) -> Any:
+        """The slot's value in this task: answered in the top flow, or by the flows that `call`ed it."""
+        for frame in reversed(ctx.stack):
+            if slot in frame.get("skipped", ()):
+                return None
+            value = frame.get("filled", {}).get(slot)
+            if value is not None:
+                return value
+            if frame.get("kind") != "call":
+                break
+        return _MISSING
+
     def _fill(self, ctx: _Ctx, frame: dict[str, Any], step: Step, value: Any) -> None:
         assert step.slot is not None
-        frame["filled"][step.slot] = value
+        if value is None:  # skipped: an optional slot the fan does not know
+            frame.setdefault("skipped", []).append(step.slot)
+            frame["filled"].pop(step.slot, None)
+        else:
+            frame["filled"][step.slot] = value
         frame["waiting"] = False
         frame["attempts"] = 0
         if value is None:
@@ -545,7 +578,7 @@ class DialogPolicy:
                 return
         flow = self.flows.for_intent(parse.intent, parse.confidence)
         if flow is not None and not ctx.stack:
-            ctx.st["offer"] = {"intent": parse.intent}
+            ctx.st["offer"] = {"intent": parse.intent, "entities": list(parse.entities)}
             ents = {e["entity"]: e["value"] for e in parse.entities if e.get("entity")}
             payload = f"/{parse.intent}" + (_json(ents) if ents else "")
             out = self.domain.render("utter_offer_second", {"flow": flow.name}, language=ctx.turn.language)
@@ -592,7 +625,7 @@ class DialogPolicy:
         if flow is None:
             self._say(ctx, "utter_default")
             return ctx.d
-        ctx.message_free = False
+        ctx.message_free = offered  # an offer's values (kept from the first message) fill its collects
         ctx.stack.append(self._frame(flow.id, "root"))
         await self._run(ctx)
         return ctx.d
@@ -624,7 +657,7 @@ class DialogPolicy:
             return
         flow = self.flows.for_intent(intent, parse.confidence)
         if flow is not None:
-            if self._arbitrate(ctx, flow):
+            if self._arbitrate(ctx, flow) or self._clarify_tasks(ctx, flow):
                 return
             ctx.stack.append(self._frame(flow.id, "root"))
             await self._run(ctx)
@@ -662,6 +695,26 @@ class DialogPolicy:
         ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify"))
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flow": flow.id, "article": match.article.id}))
+        return True
+
+    def _clarify_tasks(self, ctx: _Ctx, flow: Flow) -> bool:
+        """Two tasks read almost equally well ('my order never came, I want my money back'?): ask which."""
+        p = ctx.parse
+        if p.encoder is None or len(p.ranking) < 2 or p.confidence >= CLARIFY_BELOW:
+            return False
+        second, conf2 = p.ranking[1]
+        other = self.flows.for_intent(second, conf2)
+        if other is None or other.id == flow.id or p.confidence - conf2 > CLARIFY_MARGIN:
+            return False
+        ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
+        tail = _json(ents) if ents else ""
+        options = [(flow, p.intent), (other, second)]
+        out = self.domain.render("utter_clarify_tasks", {"first": flow.name, "second": other.name},
+                                 language=ctx.turn.language)
+        buttons = tuple(Button(f.name[:1].upper() + f.name[1:], f"/{i}{tail}") for f, i in options)
+        ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify_tasks"))
+        ctx.d.action = "clarify"
+        ctx.d.events.append(("flow.clarify", {"flows": [flow.id, other.id]}))
         return True
 
     def _fallback(self, ctx: _Ctx) -> None:

@@ -23,7 +23,7 @@ _CANCEL_PHRASES = [
     r"olv[ií]d(?:alo|ate|elo)", r"d[ée]jalo", r"cancela(?:r|lo)?", r"no,? gracias", r"ya no", r"no importa",
     r"me lo quedo", r"cambi[ée] de opini[oó]n", r"para", r"basta",
     # de
-    r"vergiss es", r"vergessen sie es", r"egal", r"abbrechen", r"stopp", r"nein,? danke", r"lass(?: es| mal)?",
+    r"vergiss es", r"vergessen sie es", r"egal", r"abbrechen", r"stopp", r"nein,? danke", r"lass (?:es|mal|gut sein)",
     r"schon gut", r"ich behalte (?:es|ihn|sie)", r"hat sich erledigt",
     # fr
     r"laisse(?:z)? tomber", r"annule(?:r|z)?", r"non,? merci", r"oublie(?:z)?(?: [çc]a)?", r"peu importe",
@@ -32,7 +32,7 @@ _CANCEL_PHRASES = [
     r"lascia(?: perdere|stare)", r"annulla", r"no,? grazie", r"non importa", r"lo tengo", r"basta",
     r"ho cambiato idea",
     # pt
-    r"deixa(?: pra l[áa]| para l[áa])?", r"esquece", r"cancela(?:r)?", r"n[ãa]o,? obrigad[oa]", r"mudei de ideia",
+    r"deixa (?:pra l[áa]|para l[áa]|quieto)", r"esquece", r"cancela(?:r)?", r"n[ãa]o,? obrigad[oa]", r"mudei de ideia",
     r"n[ãa]o importa",
     # nl
     r"laat maar", r"vergeet (?:het|maar)", r"annuleer", r"nee,? dank(?:je| je| u)(?: wel)?", r"laat (?:het|maar) zitten",
@@ -99,6 +99,9 @@ def is_cancel(text: str) -> bool:
         word = m.group(0).strip().lower()
         if word.endswith(("stop", "para", "basta", "stopp")) and rest and not re.match(r"^(?:it|that|please|thanks)\b", rest,
                                                                                   re.IGNORECASE):
+            return False
+        # "quit sending me emails about VT-100200, I need a refund": a request that starts with a cancel word
+        if rest and (re.search(r"\bvt[-\s]?\d{6}\b", rest, re.IGNORECASE) or wants_task(rest) or is_question(rest)):
             return False
         return True
     return bool(CANCEL_ANYWHERE.search(t)) and len(t.split()) <= 12

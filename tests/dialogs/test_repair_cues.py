@@ -1,0 +1,217 @@
+"""Conversation repair cues (`dialogs/repair.py`): cancel, skip, correction, switch, question, task."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogs.repair import (
+    extra_words,
+    is_cancel,
+    is_correction,
+    is_question,
+    is_skip,
+    is_switch,
+    split_requests,
+    wants_task,
+)
+
+
+@pytest.mark.parametrize("text", [
+    "never mind",
+    "Never mind.",
+    "nevermind",
+    "ok never mind",
+    "um, forget it",
+    "forget it, I'll just keep it",
+    "stop",
+    "STOP",
+    "stop!",
+    "stop it",
+    "stop that please",
+    "please stop",
+    "no thanks",
+    "no, thanks",
+    "no, thank you",
+    "cancel",
+    "cancel that please",
+    "/cancel",
+    "I changed my mind",
+    "i will keep it",
+    # es, de, fr, it, nl, pt
+    "olvídalo",
+    "olvidalo",
+    "no, gracias",
+    "vergiss es",
+    "ich behalte es",
+    "laisse tomber",
+    "non merci",
+    "lascia perdere",
+    "laat maar",
+    "deixa pra lá",
+    "não, obrigado",
+])
+def test_cancel(text: str) -> None:
+    assert is_cancel(text)
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "   ",
+    "my buds stop charging",
+    "stop charging after a week",
+    "para qué sirve esto?",
+    # a real request that happens to start with "stop": it must not drop the task
+    "stop sending me emails about the order VT-100200 I need a refund",
+    "can I cancel my order?",
+    "how do I cancel a subscription",
+    "VT-482913",
+    "the cancellation policy please",
+    "where is my order",
+    "quit sending me emails about the order VT-100200, I need a refund",
+    "lass mich wissen, wann VT-482913 ankommt",  # "let me know when ..."
+    "deixa eu ver o status do pedido VT-482913",  # "let me see the status ..."
+])
+def test_not_cancel(text: str) -> None:
+    assert not is_cancel(text)
+
+
+def test_cancel_anywhere_only_in_short_messages() -> None:
+    assert is_cancel("ah ok, thanks, I think I'll just keep it")
+    long = "I was going to send the speaker back but honestly after reading all this I think I'll just keep it"
+    assert len(long.split()) > 12
+    assert not is_cancel(long)
+
+
+@pytest.mark.parametrize("text", [
+    "skip", "skip it", "pass", "I don't know", "i dont know", "dunno", "no idea", "not sure", "n/a",
+    "no lo sé", "weiß ich nicht", "keine Ahnung", "je ne sais pas", "non lo so", "não sei", "weet ik niet",
+])
+def test_skip(text: str) -> None:
+    assert is_skip(text)
+
+
+@pytest.mark.parametrize("text", [
+    "VT-482913",
+    "skip the intro and tell me where VT-482913 is",
+    "I don't know what happened to my order and it is late again",  # more than a "don't know"
+    "yesterday",
+])
+def test_not_skip(text: str) -> None:
+    assert not is_skip(text)
+
+
+@pytest.mark.parametrize("text", [
+    "sorry, it's VT-100200", "I meant VT-100200", "oops VT-100200", "no wait, VT-100201",
+    "correction: VT-100200", "actually it is VT-100200", "perdón, es VT-100200", "quise decir VT-100200",
+    "ich meinte VT-100200", "pardon, VT-100200", "je voulais dire VT-100200", "intendevo VT-100200",
+    "quis dizer VT-100200", "ik bedoelde VT-100200",
+])
+def test_correction(text: str) -> None:
+    assert is_correction(text)
+
+
+@pytest.mark.parametrize("text", ["VT-100200", "sorrow", "my order is VT-100200", "where is it"])
+def test_not_correction(text: str) -> None:
+    assert not is_correction(text)
+
+
+@pytest.mark.parametrize("text", [
+    "actually, where is my order VT-555123 instead?",
+    "where is my order instead",
+    "never mind the refund, where is my order",
+    "forget the refund",
+    "I'd rather know where my order is",
+    "mejor dime dónde está mi pedido",
+    "stattdessen: wo ist meine Bestellung?",
+    "plutôt, où est ma commande ?",
+    "invece, dov'è il mio ordine?",
+])
+def test_switch(text: str) -> None:
+    assert is_switch(text)
+
+
+@pytest.mark.parametrize("text", [
+    "first, where is my order instead?",  # something else first: the old task is paused, not dropped
+    "quickly, where is my order instead",
+    "btw where is my order instead",
+    "zuerst, wo ist meine Bestellung stattdessen?",
+    "where is my order",
+    "VT-555123",
+])
+def test_not_switch(text: str) -> None:
+    assert not is_switch(text)
+
+
+@pytest.mark.parametrize("text", [
+    "where is my order", "where is my order?", "is it waterproof", "can I pay with klarna",
+    "¿dónde está mi pedido", "dónde está mi pedido", "cuándo llega", "wo ist meine Bestellung",
+    "Wie lange dauert der Versand", "comment retourner un produit", "quand arrive ma commande",
+    "come posso pagare", "quando arriva", "onde está meu pedido", "hoe lang duurt het", "my order is late?",
+])
+def test_question(text: str) -> None:
+    assert is_question(text)
+
+
+@pytest.mark.parametrize("text", ["VT-482913", "I want a refund", "it is broken.", "whatever", "howdy", "canada"])
+def test_not_question(text: str) -> None:
+    assert not is_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I want a refund", "I'd like to return it", "please refund my order", "refund my order", "track my parcel",
+    "quiero un reembolso", "ich möchte eine Rückerstattung", "je veux être remboursé", "vorrei un rimborso",
+    "eu quero devolver", "ik wil mijn geld terug",
+])
+def test_wants_task(text: str) -> None:
+    assert wants_task(text)
+
+
+@pytest.mark.parametrize("text", [
+    "what is your refund policy?", "how do refunds work", "i wanted to ask", "the dog wants food",
+])
+def test_does_not_want_task(text: str) -> None:
+    assert not wants_task(text)
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("where is VT-482913 and can I pay with klarna?", ["where is VT-482913", "can I pay with klarna?"]),
+    ("where is VT-482913? can I pay with klarna?", ["where is VT-482913?", "can I pay with klarna?"]),
+    ("where is VT-482913 and also can I pay with klarna?", ["where is VT-482913", "can I pay with klarna?"]),
+    ("my order is late and I want a refund", ["my order is late", "I want a refund"]),
+    ("wo ist VT-482913 und kann ich mit Klarna zahlen", ["wo ist VT-482913", "kann ich mit Klarna zahlen"]),
+    ("¿dónde está VT-482913 y puedo pagar con klarna?", ["¿dónde está VT-482913", "puedo pagar con klarna?"]),
+])
+def test_split_two_requests(text: str, parts: list[str]) -> None:
+    assert split_requests(text) == parts
+
+
+@pytest.mark.parametrize("text", [
+    "black and white",
+    "do you have the buds in black and white",
+    "cats and dogs",
+    "hi and can I",  # a part under three words: no split
+    "where is my order",
+    "  where is my order  ",
+])
+def test_no_split(text: str) -> None:
+    assert split_requests(text) == [text.strip()]
+
+
+def test_no_split_of_a_very_long_message() -> None:
+    text = "x" * 401 + " and can I pay with klarna please"
+    assert split_requests(text) == [text]
+
+
+@pytest.mark.parametrize(("text", "value", "extra"), [
+    ("VT-482913", "VT-482913", 0),
+    ("my order number is VT-482913", "VT-482913", 0),
+    ("it's vt 482913 thanks!", "VT-482913", 0),  # any order number form counts as the value
+    ("mi pedido es VT-482913", "VT-482913", 0),
+    ("VT-482913 please, it's taking forever to arrive", "VT-482913", 4),
+    ("my order is VT-482913 and it never arrived, I want a refund", "VT-482913", 6),
+    ("hello world", None, 2),
+    ("", None, 0),
+    ("black", "black", 0),
+])
+def test_extra_words(text: str, value: str | None, extra: int) -> None:
+    assert extra_words(text, value) == extra

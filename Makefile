@@ -32,7 +32,8 @@ run: install model  ## set up everything and chat with the demo brand in the ter
 
 test: install  ## set up and run the whole test suite (SQLite and a throwaway PostgreSQL)
 	scripts/ensure-chromium.sh
-	scripts/with-postgres.sh $(PY) -m pytest -q
+	scripts/ensure-rasa-sdk.sh
+	FANCARE_RASA_SDK_PYTHON=$$(test -x .rasa-sdk-venv/bin/python && echo $(CURDIR)/.rasa-sdk-venv/bin/python) scripts/with-postgres.sh $(PY) -m pytest -q
 
 lint:  ## ruff and mypy
 	$(VENV)/bin/ruff check bot nlu dialogs knowledge_base moderation tests benchmarks

@@ -6,8 +6,9 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import FancareConfig
 from bot.operators import LocalInbox, OperatorInbox
@@ -29,6 +30,7 @@ from nlu.readers import load_training_data
 from nlu.service import NLUService
 
 log = logging.getLogger("fancare.app")
+T = TypeVar("T")
 
 
 def nlu_config_fingerprint(cfg: FancareConfig) -> str:
@@ -76,7 +78,7 @@ def build_actions(cfg: FancareConfig, domain: Domain) -> ActionRegistry:
         from dialogs.action_server import RasaActionServer, rasa_domain
 
         remote = RasaActionServer(cfg.actions.url, timeout_s=cfg.actions.timeout_s,
-                                  domain=rasa_domain(domain, [], actions=[]))
+                                  domain=rasa_domain(domain, [], actions=[]))  # completed by App once flows load
     return ActionRegistry(remote=remote, timeout_s=cfg.actions.timeout_s)
 
 
@@ -105,6 +107,11 @@ class App:
                         kb_threshold=cfg.knowledge_base.threshold)
         self.flows = load_app_flows(cfg, self.domain, self.actions)
         self.domain.merge_responses(self.flows.responses)
+        if self.actions.remote is not None:  # the action server sees every response and slot the flows use
+            from dialogs.action_server import rasa_domain
+
+            self.actions.remote.domain = rasa_domain(self.domain, list(self.flows.slots),  # type: ignore[attr-defined]
+                                                     actions=sorted(self.actions.names()))
         self.policy = DialogPolicy(self.domain, self.kb, self.orders, flows=self.flows, actions=self.actions,
                                    kb_threshold=cfg.knowledge_base.threshold,
                                    answer_chars=cfg.knowledge_base.answer_chars,
@@ -143,6 +150,19 @@ class App:
         if heads is not None:
             self.moderator.extractor.heads = heads
         return model
+
+    async def close_actions(self) -> None:
+        """Close the action server's HTTP session inside the loop that opened it."""
+        close = getattr(self.actions.remote, "close", None)
+        if close is not None:
+            await close()
+
+    async def serving(self, work: Awaitable[T]) -> T:
+        """Run `work` on this loop, then close what belongs to the loop (the action server session)."""
+        try:
+            return await work
+        finally:
+            await self.close_actions()
 
     def close(self) -> None:
         self.store.dispose()

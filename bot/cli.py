@@ -166,7 +166,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         app = App(cfg)
         try:
-            return asyncio.run(run(app))
+            return asyncio.run(app.serving(run(app)))
         finally:
             app.close()
     if cmd in ("shell", "run"):
@@ -175,9 +175,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         app = App(cfg)
         try:
-            return asyncio.run(run_shell(app, user_id=getattr(args, "user", None) or cfg.channels.shell.user_id,
-                                         display_name=getattr(args, "name", None) or cfg.channels.shell.display_name,
-                                         debug=getattr(args, "debug", False)))
+            return asyncio.run(app.serving(run_shell(
+                app, user_id=getattr(args, "user", None) or cfg.channels.shell.user_id,
+                display_name=getattr(args, "name", None) or cfg.channels.shell.display_name,
+                debug=getattr(args, "debug", False))))
         finally:
             app.close()
     if cmd == "nlu":

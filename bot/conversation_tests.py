@@ -920,7 +920,8 @@ def _run_command(cfg: FancareConfig, args: argparse.Namespace, cases: list[Conve
             out.flush()
 
         try:
-            results = asyncio.run(run_conversations(app, cases, fail_fast=args.fail_fast, on_result=show))
+            results = asyncio.run(app.serving(run_conversations(app, cases, fail_fast=args.fail_fast,
+                                                                      on_result=show)))
         finally:
             app.close()
     failed = [r for r in results if not r.passed]

@@ -1,0 +1,1 @@
+"""The warranty-claim example: flows.yml, nlu.yml, conversations.yml and the brand's actions.py (README)."""

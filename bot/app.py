@@ -100,6 +100,7 @@ class App:
         self.nlu = NLUService(self.model)
         self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path), encoder_paths=self.model.encoder_paths,
                                 cache_file=model_root(cfg) / "kb-embeddings.npz")
+        self.kb.default_language = cfg.brand.default_language
         self.domain = Domain.load(cfg.resolve(cfg.dialogs.domain))
         self.orders = orders or CsvOrderTable(cfg.resolve(cfg.orders.demo_table))
         self.actions = build_actions(cfg, self.domain)

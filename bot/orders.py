@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-ORDER_NUMBER = re.compile(r"\bVT[-\s]?(\d{6})\b", re.IGNORECASE)
+ORDER_NUMBER = re.compile(r"\bVT[-\s\u2010-\u2015\u2212]?(\d{6})\b", re.IGNORECASE)  # any dash a phone types
 
 
 def normalise_order_number(text: str) -> str | None:

@@ -31,8 +31,10 @@ from bot.channels.base import Channel, Incoming, PermanentSendError, RetryableSe
 from bot.operators import LocalInbox, OperatorInbox
 from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Store
 from bot.store.models import epoch_seconds, utcnow
+from dialogs.arbitration import FAQ_SCORE
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.policy import Decision, DialogPolicy, EscalationRequest, Turn
+from dialogs.repair import is_question
 from dialogs.waiting import PUBLIC_CHAT_TYPES, WaitingRules, wait_reply
 from moderation import ModerationPolicy, Verdict
 from moderation.actions import Target
@@ -309,11 +311,14 @@ class Pipeline:
     def _answer_while_waiting(self, parse: ParseResult, turn: Turn, decision: Decision, esc_id: int) -> None:
         """A FAQ question the knowledge base answers confidently (as the policy would), the ticket open."""
         kb = self.policy.kb
-        if kb is None or parse.fallback or parse.intent != "faq" or not parse.text:
+        faq = parse.intent == "faq" and not parse.fallback
+        if kb is None or not parse.text or not (faq or is_question(parse.text)):
             return
         matches = kb.search(parse.text, encoder=parse.encoder or "e5",
                             embedding=parse.embedding if parse.encoder else None, language=parse.language)
-        if not matches or matches[0].score < self.policy.kb_threshold:
+        # a question read as another intent ("what is your return policy?" -> refund) needs a closer article
+        bar = self.policy.kb_threshold if faq else max(self.policy.kb_threshold, FAQ_SCORE)
+        if not matches or matches[0].score < bar:
             return
         best = matches[0]
         decision.replies.append(self.domain.render(

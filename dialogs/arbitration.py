@@ -11,8 +11,10 @@ beats a wrong guess. The rules, first match wins:
    -> the task (unless the wish is to *know* something: "I'd like to know your return policy");
 2. an information question ("how long ...", "can I ...", "do you ...", "... policy") -> the
    article when it is close enough (FAQ_SCORE);
-3. a question about the fan's own order ("when will my order arrive?", "my refund hasn't come
-   yet") or a bare topic ("returns") -> ask when an article is close (ASK_SCORE), else the task;
+3. the fan's own order is late or asked after ("my parcel still hasn't arrived", "where's my
+   halo?") -> the task; a question about the fan's own order that an article may answer ("when will
+   my order arrive?") or a bare topic ("returns") -> ask when an article is close (ASK_SCORE), else
+   the task;
 4. any other question -> FAQ_SCORE; a statement ("my buds won't connect") -> STATEMENT_SCORE;
    just below either bar (CLARIFY_BAND) -> ask.
 
@@ -33,7 +35,7 @@ from functools import lru_cache
 from dialogs.repair import is_question, wants_task
 
 #: a question with an article this close (knowledge_base/retriever.py scale) is a FAQ
-FAQ_SCORE = 0.50
+FAQ_SCORE = 0.55
 #: a statement ("my buds pro won't connect") needs a closer article to count as a how-to question
 STATEMENT_SCORE = 0.55
 #: how far below those an article still makes us ask instead of guessing
@@ -41,8 +43,10 @@ CLARIFY_BAND = 0.04
 #: the top article's tags name the flow's topic (flows.yml kb_tags): it is about this very task
 TAG_BONUS = 0.10
 #: a question about the fan's own order, or a bare topic: ask from this score, start the task below it
-ASK_SCORE = 0.70
-#: an intent this sure is not second-guessed with a question (the task starts instead)
+ASK_SCORE = 0.65
+#: an intent this sure is not second-guessed with a question (the task starts instead); above 1: never.
+#: The classifier is near-certain (0.98+) about many policy questions ("can I return a gift?" reads as
+#: refund_request 0.98), so its confidence says little here and the tuning half agrees.
 CLARIFY_MAX_CONFIDENCE = 1.01
 
 
@@ -53,32 +57,41 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 # The fan is upset or says they want to complain: the complaint (a person) beats an article.
 _UPSET = _rx(
     # en
-    r"unacceptable", r"ridiculous", r"outrageous", r"disgraceful", r"furious", r"livid", r"awful", r"horrible",
+    r"unacceptable", r"ridiculous", r"outrageous", r"disgrace\w*", r"furious", r"fuming", r"livid", r"angry",
+    r"frustrat\w*", r"annoyed", r"pissed", r"awful", r"horrible",
     r"terrible", r"disgusting", r"pathetic", r"a joke", r"fed up", r"sick (?:and tired )?of", r"i'?m done",
     r"had enough", r"worst", r"useless", r"scam", r"rip-?off", r"disappoint(?:ed|ing)", r"not happy",
-    r"(?:nobody|no one|no-one) (?:ever )?(?:answers?|answered|repl(?:y|ies|ied)|helps?|helped|responds?|responded|cares?)",
+    r"(?:nobody|no one|no-one) (?:\w+ ){0,3}?(?:answers?|answered|repl(?:y|ies|ied)|helps?|helped|responds?|responded|cares?)",
     r"ignor(?:ed|ing) me", r"still no (?:answer|reply|response)", r"complain(?:t|ts|ing)?",
+    r"never (?:answer|repl|respond|get(?:s)? back|help)\w*", r"(?:don'?t|doesn'?t|won'?t) (?:answer|reply|respond)\w*",
+    r"nothing but (?:trouble|problems|issues)", r"so many (?:problems|issues)",
+    r"arrived (?:\w+ )?(?:broken|damaged|cracked|scratched|dead|crushed)",
     # es
     r"inaceptable", r"indignante", r"verg[üu]enza", r"vergonzoso", r"lamentable", r"p[ée]sim[oa]", r"un asco",
     r"hart[oa]", r"estafa", r"decepcionad[oa]", r"furios[oa]", r"es el colmo",
     r"nadie (?:me )?(?:contesta|responde|ayuda|atiende)", r"sin (?:ninguna )?respuesta", r"ni caso",
-    r"reclamaci[óo]n", r"reclamar", r"queja(?:rme)?",
+    r"reclamaci[óo]n", r"reclamar", r"queja(?:rme)?", r"no (?:me )?(?:contesta|responde|ayuda)n?",
+    r"lleg[óo] (?:rot[oa]|da[ñn]ad[oa]|rayad[oa])",
     # de
     r"unm[öo]glich", r"unversch[äa]mt", r"frechheit", r"entt[äa]uscht", r"katastroph\w*", r"skandal\w*",
     r"inakzeptabel", r"w[üu]tend", r"abzocke", r"keiner hilft", r"niemand (?:hilft|antwortet|reagiert|meldet sich)",
     r"reagiert (?:nicht|keiner|niemand)", r"ignoriert", r"beschwer(?:en|de)", r"reklamation",
+    r"(?:antwortet|antworten|reagiert|reagieren|meldet sich|melden sich|hilft|helfen) (?:\w+ )?(?:nicht|nie)",
+    r"(?:kaputt|besch[äa]digt|defekt|zerkratzt) angekommen",
     # fr
     r"inadmissible", r"inacceptable", r"scandal\w*", r"honteu(?:x|se)", r"nul(?:le)?", r"d[ée]go[uû]t[ée]e?",
     r"furieu(?:x|se)", r"d[ée][çc]ue?", r"d[ée]cevant", r"personne ne (?:r[ée]pond|m'aide|r[ée]agit)",
     r"sans (?:aucune )?r[ée]ponse", r"ras[- ]le[- ]bol", r"arnaque", r"r[ée]clamation", r"plainte",
+    r"ne (?:me )?(?:r[ée]pond(?:ent)?|aident?) (?:pas|jamais|plus)", r"arriv[ée]e? (?:cass[ée]e?|ab[îi]m[ée]e?|endommag[ée]e?)",
     # it
     r"vergogn\w*", r"inaccettabile", r"inammissibile", r"assurd[oa]", r"pessim[oa]", r"arrabbiat\w*",
     r"delus[oa]", r"deludente", r"schifo", r"truffa", r"ridicol[oa]", r"nessuno (?:mi )?(?:risponde|aiuta|richiama)",
-    r"senza (?:alcuna )?risposta", r"reclamo", r"reclamare",
+    r"senza (?:alcuna )?risposta", r"reclamo", r"reclamare", r"non (?:mi )?(?:risponde|rispondono|aiuta|aiutano)",
+    r"arrivat[oa] (?:rott[oa]|danneggiat[oa])",
     # pt
     r"absurdo", r"vergonha", r"inaceit[áa]vel", r"horr[íi]vel", r"revoltad[oa]", r"palha[çc]ada", r"descaso",
     r"rid[íi]cul[oa]", r"ningu[ée]m (?:me )?(?:responde|ajuda|atende)", r"sem (?:nenhuma )?resposta", r"queixa",
-    r"reclama[çc][ãa]o",
+    r"reclama[çc][ãa]o", r"n[ãa]o (?:me )?(?:responde|respondem|ajuda|ajudam)", r"chegou (?:quebrad[oa]|danificad[oa])",
 )
 
 # Asked to *do* something for this fan: a request addressed to us with an action verb, and wishes
@@ -101,6 +114,9 @@ _REQUEST = _rx(
     r"quero(?! saber)", r"preciso", r"je souhaite", r"devu[ée]lve(?:me|nme)", r"devolvedme", r"reembols(?:adme|ame|enme)",
     r"bitte erstatte\w*", r"erstatte(?:t|n sie)? mir", r"rembourse(?:z)?-moi", r"rimborsatemi", r"devolvam",
     r"reembolsem",
+    # an imperative at the start: "return the buds pro please", "track order VT-246810"
+    r"^\W*(?:please |pls )?(?:refund|return|replace|exchange|cancel|track|check|send back)"
+    r"(?=\s+(?!polic|window|label|rule|fee|cost|shipping|period|address|time|process))",
     # a short message ending in please: "refund please", "tracking pls"
     r"^\W*(?:\w+\W+){0,2}(?:please|pls|plz|por favor|bitte|svp|s'il vous pla[iî]t|per favore)\W*$",
 )
@@ -148,6 +164,17 @@ _OWN = _rx(
     r"(?:il mio|la mia|i miei|mio|mia) (?:\w+ )?(?:ordine|pacco|spedizione|consegna|rimborso|soldi)",
     r"(?:o meu|a minha|meu|minha|meus|minhas) (?:\w+ )?(?:pedido|encomenda|pacote|entrega|reembolso|dinheiro|compra)s?",
 )
+# ... or a product of this fan's that has been sent, or not ("has my dock shipped yet?")
+_OWN_PRODUCT = _rx(r"my (?:new )?(?:buds(?: pro| lite)?|earbuds|headphones|watch|pulse 3|arc|speaker|beam|projector|halo|lamp|"
+                   r"dock|charger|nova x|phone)")
+_SHIPPED = _rx(r"arriv\w*", r"ship(?:ped|s)?", r"sent(?: out)?", r"dispatched", r"deliver(?:ed|y)", r"on (?:its|the) way")
+# ... or asked after directly ("where's my halo?", "¿dónde está mi reloj?")
+_WHERE = _rx(
+    r"where(?:'s| is| are) my", r"d[óo]nde (?:est[áa]n?|va|anda) mi", r"por d[óo]nde va", r"wo (?:ist|sind|bleibt) mein\w*",
+    r"o[uù] (?:est|sont|en est|en sont) (?:ma|mon|mes)", r"dov'[èe] (?:finit[oa] )?(?:il mio|la mia)",
+    r"dove (?:sono|si trova) (?:il mio|la mia|i miei)", r"onde (?:est[áa]|est[ãa]o|anda) (?:o meu|a minha|meu|minha)",
+    r"cad[êe] (?:o meu|a minha|meu|minha)",
+)
 # ... on its way, or not ("when will my order arrive?", "where is my parcel?")
 _MOVES = _rx(
     r"arriv\w*", r"get(?:s)? here", r"com(?:e|es|ing)", r"came", r"ship(?:ped|s)?", r"sent", r"dispatched",
@@ -165,6 +192,13 @@ _LATE = _rx(
     r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never) (?:\w+ )?(?:arrived?|come|came|shown up|turned up|"
     r"received|got(?:ten)?|been (?:delivered|shipped|sent))",
     r"not (?:arrived|received|here) yet", r"is (?:late|overdue)",
+    r"(?:it'?s been|for|since|over) (?:\d+|a|one|two|three|four|five|six|ten) (?:more )?(?:days?|weeks?)",
+    r"(?:\d+|two|three|four|five|six|ten) (?:days?|weeks?) (?:ago|later|now)",
+    r"hace (?:\d+|un[ao]?|dos|tres|diez) (?:d[íi]as?|semanas?)", r"(?:ya )?(?:pasaron|van|llevo) (?:\w+ )?(?:d[íi]as|semanas)",
+    r"seit (?:\d+|einer|zwei|drei|zehn) (?:tagen?|wochen?)", r"depuis (?:\d+|une|deux|trois|dix) (?:jours?|semaines?)",
+    r"[çc]a fait (?:\d+|une|deux|trois|dix) (?:jours?|semaines?)",
+    r"da (?:\d+|una|due|tre|dieci) (?:giorni|settimane?)", r"sono passat[ie] (?:\d+|due|tre|dieci) (?:giorni|settimane)",
+    r"(?:j[áa] )?faz (?:\d+|uma|duas|tr[êe]s|dez) (?:dias?|semanas?)", r"h[áa] (?:\d+|uma|duas|tr[êe]s|dez) (?:dias?|semanas?)",
     r"no (?:me )?ha(?:n)? llegado", r"todav[íi]a no", r"a[úu]n no", r"sigo esperando", r"nunca lleg[óo]",
     r"no (?:me )?llega", r"noch (?:immer )?nicht", r"immer noch nicht", r"nicht angekommen", r"nie angekommen",
     r"(?:kommt|kam) (?:\w+ ){0,2}?nicht an", r"toujours pas", r"pas encore (?:arriv|re[çc]u|livr)\w*",
@@ -196,7 +230,8 @@ class _Cues:
     question: bool
     info: bool  # an information question, or a wish to know
     wants: bool  # a wish or a request to do it, not overridden by an information question
-    own: bool  # the fan's own order on its way, or late
+    own: bool  # a question about the fan's own order on its way ("when will my order arrive?")
+    late: bool  # the fan's own order is overdue or asked after ("still hasn't arrived", "where's my halo?")
     bare: bool  # two words or fewer
 
 
@@ -207,9 +242,10 @@ def _cues(text: str) -> _Cues:
     info = bool(_INFO.search(text) or _POLICY.search(text)) and question or know
     wish = wants_task(text)
     wants = (wish or bool(_REQUEST.search(text))) and not know and not (info and not wish)
-    own = bool(_OWN.search(text)) and bool(_MOVES.search(text)) or bool(_LATE.search(text))
+    own = bool(_OWN.search(text)) and bool(_MOVES.search(text)) \
+        or bool(_OWN_PRODUCT.search(text)) and bool(_SHIPPED.search(text))
     return _Cues(upset=bool(_UPSET.search(text)), question=question, info=info, wants=wants, own=own,
-                 bare=len(_WORDS.findall(text)) <= 2)
+                 late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2)
 
 
 def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, has_task_entity: bool,
@@ -227,6 +263,8 @@ def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, ha
     score = kb_score + (TAG_BONUS if kb_tags_match else 0.0)
     if c.info:
         return _by_score(score, FAQ_SCORE, intent_confidence, "a question an article answers")
+    if c.late:
+        return Arbitration("task", "the fan's own order is late or asked after")
     if c.own or c.bare:
         if score >= ASK_SCORE and intent_confidence < CLARIFY_MAX_CONFIDENCE:
             return Arbitration("clarify", "the fan's own order, or a bare topic, with an article close")

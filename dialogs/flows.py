@@ -423,7 +423,36 @@ def _normalise_order_number(text: str) -> str | None:
     return normalise_order_number(text)
 
 
-NORMALISERS = {"order_number": _normalise_order_number,
+_STARS = r"(?:stars?|sterne?|estrellas?|[ée]toiles?|stelle|estrelas?|sterren|gwiazdk[ai]|yıldız|⭐+|★+)"
+_OUT_OF = r"(?:/\s*5|out of 5|of 5|de 5|von 5|sur 5|su 5|van 5|na 5)"
+_RATING_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4,
+    "cinco": 5, "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "un": 1, "une": 1, "deux": 2, "trois": 3,
+    "quatre": 4, "cinq": 5, "due": 2, "tre": 3, "quattro": 4, "um": 1, "duas": 2, "três": 3, "quatro": 4,
+}
+
+
+def _normalise_rating(text: str) -> str | None:
+    """'5', '4 stars', '3/5', '⭐⭐⭐⭐', 'five', '5 Sterne', 'I'd give it a 5, Dana was great' -> '1'..'5'."""
+    t = text.strip().lower()
+    m = re.fullmatch(r'\W*(?:/csat\{"rating":\s*"?)?([1-5])\s*' + _OUT_OF + r"?\s*" + _STARS + r'?\W*', t)
+    if m:
+        return m.group(1)
+    stars = re.fullmatch(r"\s*([⭐★]\ufe0f?\s*){1,5}", t)
+    if stars:
+        return str(len(re.findall(r"[⭐★]", t)))
+    m = re.fullmatch(r"\W*(\w+)\s*" + _STARS + r"?\W*", t)
+    if m and m.group(1) in _RATING_WORDS:
+        return str(_RATING_WORDS[m.group(1)])
+    # a digit in a short sentence about the rating ("I'd give it a 5", "4 stars, thanks Dana")
+    rated = re.search(r"\b(?:give|gave|rate|rating|score|out of)\b|" + _STARS + "|" + _OUT_OF, t)
+    digits = re.findall(r"(?<![\w.,/-])([1-5])(?![\w.,]\d|\d)", t)
+    if rated and len(set(digits)) == 1 and len(t.split()) <= 12:
+        return digits[0]
+    return None
+
+
+NORMALISERS = {"order_number": _normalise_order_number, "rating": _normalise_rating,
                "upper": lambda t: t.strip().upper() or None,
                "lower": lambda t: t.strip().lower() or None}
 

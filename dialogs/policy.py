@@ -41,6 +41,8 @@ _MISSING = object()
 CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
 CLARIFY_BELOW = 0.60  # a top intent this unsure, with a runner-up task within CLARIFY_MARGIN, gets a question
 CLARIFY_MARGIN = 0.15
+RUNNER_UP = 0.20  # the runner-up intent is trusted from here when the top one fell below its flow's threshold
+SWITCH_BAR = 0.40  # "forget the refund, where is my order?": a weaker reading of the new task is enough
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ class DialogPolicy:
                 await self._run(ctx)
                 return True
             ctx.stack.pop()
+            ctx.message_free = True  # not a rating: the message is a new request, with its values
             return False
         parse, text = ctx.parse, ctx.turn.text
         ctx.d.action = f"flow:{flow.id}"
@@ -198,11 +201,18 @@ class DialogPolicy:
             ctx.d.events.append(("flow.skipped", {"flow": flow.id, "slot": step.slot}))
             await self._run(ctx)
             return True
-        value = self._extract(step, ctx, answering=True)
-        other = self._other_flow(ctx, flow)
-        if other is not None and (value is None or is_switch(text) or is_question(text)
+        taking_back = is_switch(text)
+        lost = is_skip(text)  # "I don't know" / "I can't find it" for a slot the task needs
+        value = None if taking_back or lost else self._extract(step, ctx, answering=True)
+        other = None if lost else self._other_flow(ctx, flow, bar=SWITCH_BAR if taking_back else self.confident)
+        if taking_back and other is None:  # "forget the refund, ...": the rest is a new message
+            ctx.d.events.append(("flow.cancelled", {"flow": flow.id}))
+            self._drop_task(ctx)
+            ctx.message_free = True
+            return False
+        if other is not None and (value is None or taking_back or is_question(text)
                                   or extra_words(text, value) >= 3):
-            if is_switch(text):
+            if taking_back:
                 ctx.d.events.append(("flow.switched", {"from": flow.id, "to": other.id}))
                 self._drop_task(ctx)
                 ctx.stack.append(self._frame(other.id, "root"))
@@ -222,7 +232,7 @@ class DialogPolicy:
         if step.leave_on_miss:
             ctx.stack.pop()
             return False
-        sure = not parse.fallback and parse.confidence >= self.confident
+        sure = not parse.fallback and parse.confidence >= self.confident and not lost
         if sure and parse.intent == "goodbye":
             self._drop_task(ctx)
             self._say(ctx, "utter_goodbye")
@@ -232,7 +242,7 @@ class DialogPolicy:
             self._say(ctx, SIMPLE[parse.intent])
             self._resume(ctx, back=True)
             return True
-        if self._digression(ctx, flow):
+        if not lost and self._digression(ctx, flow):
             self._resume(ctx, back=True)
             return True
         frame["attempts"] = int(frame.get("attempts", 0)) + 1
@@ -252,10 +262,10 @@ class DialogPolicy:
             self._ask(ctx, step, flow)
         return True
 
-    def _other_flow(self, ctx: _Ctx, current: Flow) -> Flow | None:
+    def _other_flow(self, ctx: _Ctx, current: Flow, bar: float | None = None) -> Flow | None:
         """A different task the message confidently asks for (payloads count: a button was pressed)."""
         p = ctx.parse
-        if p.fallback or p.confidence < self.confident:
+        if p.fallback or p.confidence < (self.confident if bar is None else bar):
             return None
         other = self.flows.for_intent(p.intent, p.confidence)
         if other is None or other.id == current.id or any(f["flow"] == other.id for f in ctx.stack):
@@ -519,12 +529,12 @@ class DialogPolicy:
         """The value for `step` in this message, or None. `answering`: the message replies to the
         question (free text counts); otherwise only values the message clearly carries do."""
         v = step.validate
-        text = ctx.turn.text.strip()
         p = ctx.parse
+        text = (p.text if p.encoder is not None and p.text else ctx.turn.text).strip()  # this request's part
         value: Any = None
         if v.kind == "entity":
             value = self._entity(p, v.entity or "")
-            if value is None and answering and v.normalise:
+            if value is None and v.normalise:
                 value = NORMALISERS[v.normalise](text)
         elif v.kind == "regex":
             assert v.pattern is not None
@@ -577,6 +587,19 @@ class DialogPolicy:
             if self._answer_from_kb(sub, self.kb_threshold):
                 return
         flow = self.flows.for_intent(parse.intent, parse.confidence)
+        if flow is not None and ctx.stack and ctx.stack[-1].get("waiting") \
+                and not any(f["flow"] == flow.id for f in ctx.stack):
+            # the first request waits for an answer: do the second now; "Back to your ..." asks again
+            if ctx.d.replies and ctx.d.replies[-1].response:
+                ctx.d.replies.pop()
+            ctx.parse = parse
+            ctx.message_free = True
+            ctx.stack.append(self._frame(flow.id, "interrupt"))
+            ctx.d.events.append(("flow.interrupted", {"flow": ctx.stack[-2]["flow"], "by": flow.id}))
+            await self._run(ctx)
+            if ctx.stack and not ctx.stack[-1].get("waiting"):
+                self._resume(ctx, back=True)
+            return
         if flow is not None and not ctx.stack:
             ctx.st["offer"] = {"intent": parse.intent, "entities": list(parse.entities)}
             ents = {e["entity"]: e["value"] for e in parse.entities if e.get("entity")}
@@ -640,6 +663,11 @@ class DialogPolicy:
             self._fallback(ctx)
             return
         st["fallbacks"] = 0
+        if intent in SILENT_INTENTS and not re.search(r"\w", ctx.turn.text):
+            # "😡😡😡" is a fan telling us something is wrong, not spam: ask what happened
+            self._say(ctx, "utter_ask_what_happened")
+            ctx.d.action = "ask_what_happened"
+            return
         if intent in SILENT_INTENTS:
             ctx.d.events.append(("moderation.flagged", {"intent": intent, "confidence": round(parse.confidence, 3)}))
             ctx.d.action = "silent"
@@ -656,6 +684,11 @@ class DialogPolicy:
                 ctx.d.events.append(("faq.unanswered", {}))
             return
         flow = self.flows.for_intent(intent, parse.confidence)
+        if flow is None and self.flows.for_intent(intent) is not None:  # below the trigger's own threshold
+            flow = self._runner_up(ctx)
+            if flow is None:
+                self._fallback(ctx)
+                return
         if flow is not None:
             if self._arbitrate(ctx, flow) or self._clarify_tasks(ctx, flow):
                 return
@@ -691,11 +724,20 @@ class DialogPolicy:
         trigger = flow.triggers[0].intent if flow.triggers else flow.id
         ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
         buttons = (Button(match.article.title, f'/faq{_json({"article": match.article.id})}'),
-                   Button(f"Start a {flow.name}", f"/{trigger}" + (_json(ents) if ents else "")))
+                   Button(f"Help with my {flow.name}", f"/{trigger}" + (_json(ents) if ents else "")))
         ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify"))
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flow": flow.id, "article": match.article.id}))
         return True
+
+    def _runner_up(self, ctx: _Ctx) -> Flow | None:
+        """The top intent's flow wants more confidence (a crisis at 0.48): the next task that is sure enough."""
+        for intent, conf in ctx.parse.ranking[1:3]:
+            flow = self.flows.for_intent(intent, conf)
+            if flow is not None and conf >= RUNNER_UP:
+                ctx.d.events.append(("flow.runner_up", {"intent": intent, "confidence": round(conf, 3)}))
+                return flow
+        return None
 
     def _clarify_tasks(self, ctx: _Ctx, flow: Flow) -> bool:
         """Two tasks read almost equally well ('my order never came, I want my money back'?): ask which."""

@@ -21,19 +21,20 @@ _CANCEL_PHRASES = [
     r"don'?t bother", r"not anymore", r"no need", r"leave it", r"skip it", r"abort",
     # es
     r"olv[ií]d(?:alo|ate|elo)", r"d[ée]jalo", r"cancela(?:r|lo)?", r"no,? gracias", r"ya no", r"no importa",
-    r"me lo quedo", r"cambi[ée] de opini[oó]n", r"para", r"basta",
+    r"me lo quedo", r"cambi[ée] de opini[oó]n", r"para", r"basta", r"da igual", r"no hace falta", r"mejor no",
     # de
     r"vergiss es", r"vergessen sie es", r"egal", r"abbrechen", r"stopp", r"nein,? danke", r"lass (?:es|mal|gut sein)",
-    r"schon gut", r"ich behalte (?:es|ihn|sie)", r"hat sich erledigt",
+    r"schon gut", r"ich behalte (?:es|ihn|sie)", r"hat sich erledigt", r"passt schon", r"doch nicht",
+    r"ich will (?:es )?nicht mehr",
     # fr
     r"laisse(?:z)? tomber", r"annule(?:r|z)?", r"non,? merci", r"oublie(?:z)?(?: [çc]a)?", r"peu importe",
-    r"je (?:le|la|les) garde", r"j'ai chang[ée] d'avis", r"arr[êe]te(?:z)?",
+    r"je (?:le|la|les) garde", r"j'ai chang[ée] d'avis", r"arr[êe]te(?:z)?", r"tant pis", r"je ne veux plus",
     # it
-    r"lascia(?: perdere|stare)", r"annulla", r"no,? grazie", r"non importa", r"lo tengo", r"basta",
-    r"ho cambiato idea",
+    r"lascia(?:mo)? (?:perdere|stare)", r"annulla", r"no,? grazie", r"non importa", r"lo tengo", r"basta",
+    r"ho cambiato idea", r"non fa niente", r"non serve pi[uù]", r"non voglio pi[uù]",
     # pt
-    r"deixa (?:pra l[áa]|para l[áa]|quieto)", r"esquece", r"cancela(?:r)?", r"n[ãa]o,? obrigad[oa]", r"mudei de ideia",
-    r"n[ãa]o importa",
+    r"deixa (?:pra l[áa]|para l[áa]|quieto)", r"esque[cç][ae]", r"cancela(?:r)?", r"n[ãa]o,? obrigad[oa]",
+    r"mudei de ideia", r"n[ãa]o importa", r"n[ãa]o precisa", r"desisto", r"n[ãa]o quero mais",
     # nl
     r"laat maar", r"vergeet (?:het|maar)", r"annuleer", r"nee,? dank(?:je| je| u)(?: wel)?", r"laat (?:het|maar) zitten",
     # pl / sv / tr / id / ru
@@ -49,6 +50,8 @@ CANCEL_ANYWHERE = re.compile(_W + r"(?:never ?mind|forget (?:it|about it)|i(?:'l
                              r"ich behalte (?:es|ihn|sie)|je le garde)" + _E, re.IGNORECASE)
 
 _SKIP = re.compile(_LEAD + r"(?:skip(?: (?:it|this|that))?|pass|i don'?t know|dunno|no idea|not sure|don'?t have (?:it|one)|"
+                   r"i (?:can'?t|cannot|couldn'?t) find (?:it|the number|my order number|the order number)|"
+                   r"i (?:don'?t|do not) have (?:it|the number|an order number)|lost it|"
                    r"n/?a|none|no lo s[ée]|no s[ée]|omitir|saltar|wei[ßs] (?:ich )?nicht|keine ahnung|überspringen|"
                    r"je ne sais pas|aucune id[ée]e|passer|non lo so|salta|n[ãa]o sei|pular|weet ik niet|overslaan)" + _E,
                    re.IGNORECASE)

@@ -57,6 +57,7 @@ class KnowledgeBase:
     def __init__(self, directory: str | Path, check_every_s: float = 2.0,
                  encoder_paths: dict[str, str] | None = None, cache_file: str | Path | None = None) -> None:
         self.directory = Path(directory)
+        self.default_language = "en"  # set by the app from `brand.default_language`
         self.cache_file = Path(cache_file) if cache_file else None
         self.check_every_s = check_every_s
         self.encoder_paths = encoder_paths or {}
@@ -144,7 +145,9 @@ class KnowledgeBase:
             a = self.articles[ai]
             s = float(s)
             if language and a.language not in (language, "und") and language != "und":
-                s -= 0.02  # prefer the fan's language among near-equal matches
+                # prefer the fan's language among near-equal matches, then the brand's default language:
+                # a French fan is better served by the English article than by its Spanish twin
+                s -= 0.02 if a.language == self.default_language else 0.08
             if ai not in best or s > best[ai][0]:
                 best[ai] = (s, chunk)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:top_k]

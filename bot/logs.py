@@ -49,5 +49,5 @@ def setup_logging(level: str = "INFO", redact_personal_data: bool = True) -> Non
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "urllib3", "sentence_transformers", "transformers", "alembic",
-                  "telegram.ext.Updater", "slack_bolt", "slack_sdk"):
+                  "telegram.ext.Updater", "slack_bolt", "slack_sdk", "torch"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogs.actions import ActionCall, ActionRegistry, ActionResult
-from dialogs.arbitration import arbitrate
+from dialogs.arbitration import Arbitration, arbitrate
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
 from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch, split_requests
@@ -82,6 +82,7 @@ class _Ctx:
     message_free: bool = True  # the message has not been used as an answer yet (it may prefill collects)
     escalated: bool = False
     steps: int = 0
+    verdict: Arbitration | None = None  # the FAQ-or-task choice, when one was made
 
     @property
     def st(self) -> dict[str, Any]:
@@ -405,6 +406,17 @@ class DialogPolicy:
         if ctx.stack:
             self._resume(ctx, back=True)
             return bool(ctx.stack[-1].get("waiting"))
+        queued = ctx.st.pop("queued", None)
+        if queued and not ctx.escalated:  # the second request of an earlier message: offer it now
+            later = self.flows.for_intent(str(queued["intent"]))
+            if later is not None:
+                ctx.st["offer"] = queued
+                ents = {e["entity"]: e["value"] for e in queued.get("entities") or [] if e.get("entity")}
+                out = self.domain.render("utter_offer_second", {"flow": later.name}, language=ctx.turn.language)
+                ctx.d.replies.append(Outgoing(text=out.text, buttons=(
+                    Button(f"Yes, {later.name}", f"/{queued['intent']}" + (_json(ents) if ents else "")),),
+                    response="utter_offer_second"))
+                return False
         if frame.get("asked") and ctx.d.replies and not ctx.d.replies[-1].buttons \
                 and "utter_anything_else" in self.domain.responses:
             last = ctx.d.replies.pop()
@@ -589,16 +601,23 @@ class DialogPolicy:
         flow = self.flows.for_intent(parse.intent, parse.confidence)
         if flow is not None and ctx.stack and ctx.stack[-1].get("waiting") \
                 and not any(f["flow"] == flow.id for f in ctx.stack):
-            # the first request waits for an answer: do the second now; "Back to your ..." asks again
+            # the first request waits for an answer: do the second now when it needs no questions
+            # ("where is VT-555123"), then "Back to your ..." asks again; otherwise first things first
+            snapshot = (copy.deepcopy(ctx.d.state), list(ctx.d.replies), list(ctx.d.events), ctx.d.action)
             if ctx.d.replies and ctx.d.replies[-1].response:
                 ctx.d.replies.pop()
-            ctx.parse = parse
-            ctx.message_free = True
+            first, ctx.parse, ctx.message_free = ctx.parse, parse, True
             ctx.stack.append(self._frame(flow.id, "interrupt"))
             ctx.d.events.append(("flow.interrupted", {"flow": ctx.stack[-2]["flow"], "by": flow.id}))
             await self._run(ctx)
-            if ctx.stack and not ctx.stack[-1].get("waiting"):
-                self._resume(ctx, back=True)
+            if ctx.escalated or not any(f["flow"] == flow.id for f in ctx.stack):
+                if ctx.stack and not ctx.stack[-1].get("waiting"):
+                    self._resume(ctx, back=True)
+                return
+            ctx.d.state, ctx.d.replies, ctx.d.events, ctx.d.action = snapshot
+            ctx.parse = first
+            ctx.st["queued"] = {"intent": parse.intent, "entities": list(parse.entities)}
+            ctx.d.events.append(("nlu.second_request_pending", {"intent": parse.intent}))
             return
         if flow is not None and not ctx.stack:
             ctx.st["offer"] = {"intent": parse.intent, "entities": list(parse.entities)}
@@ -709,7 +728,7 @@ class DialogPolicy:
         match = self._kb_best(ctx)
         has_entity = any(e.get("entity") == "order_number" for e in p.entities)
         tags = bool(match and set(flow.kb_tags) & set(match.article.tags))
-        verdict = arbitrate(text=ctx.turn.text, intent_confidence=p.confidence,
+        verdict = ctx.verdict = arbitrate(text=ctx.turn.text, intent_confidence=p.confidence,
                             kb_score=match.score if match else None, has_task_entity=has_entity, kb_tags_match=tags)
         ctx.d.events.append(("flow.arbitration", {"flow": flow.id, "choice": verdict.choice, "reason": verdict.reason,
                                                   "kb_score": round(match.score, 3) if match else None}))
@@ -744,6 +763,8 @@ class DialogPolicy:
         p = ctx.parse
         if p.encoder is None or len(p.ranking) < 2 or p.confidence >= CLARIFY_BELOW:
             return False
+        if ctx.verdict is not None and ctx.verdict.choice == "task" and not ctx.verdict.reason.startswith("no article"):
+            return False  # the arbitration saw a task cue (an order number, a wish, a late order): no second guess
         second, conf2 = p.ranking[1]
         other = self.flows.for_intent(second, conf2)
         if other is None or other.id == flow.id or p.confidence - conf2 > CLARIFY_MARGIN:

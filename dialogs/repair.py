@@ -82,12 +82,14 @@ _TASK = re.compile(
     _W + r"(?:i want|i'd like|i would like|i need|i wanna|please (?:refund|cancel|send|process|start|check|track)|"
     r"refund (?:me|my)|give me (?:my|a)|start (?:a|my) (?:return|refund)|process (?:my|a)|track my|"
     r"quiero|necesito|me gustar[ií]a|ich m[öo]chte|ich will|ich brauche|je veux|je voudrais|j'aimerais|"
-    r"voglio|vorrei|eu quero|gostaria|ik wil|ik zou graag)" + _E, re.IGNORECASE)
+    r"voglio|vorrei|eu quero|gostaria|ik wil|ik zou graag|quero(?! saber)|preciso|je souhaite|"
+    r"devu[ée]lve(?:me|nme)|devolvedme|reembols(?:adme|ame|enme)|bitte erstatte\w*|erstatte(?:t|n sie)? mir|"
+    r"rembourse(?:z)?-moi|rimborsatemi|devolvam|reembolsem)" + _E, re.IGNORECASE)
 
 # Two requests in one message: split at a conjunction that starts a new clause.
-_SPLIT = re.compile(r"(?:\?\s+|\s+(?:and also|and then|and|also|plus|y también|y|und|et|e|en)\s+"
+_SPLIT = re.compile(r"(?:\?\s+|\s+(?:and also|and then|and|also|plus|y también|y|und|et|e|en)\s+)"
                     r"(?=(?:can|could|do|does|is|are|what|how|when|where|which|will|i|my|please|puedo|puedes|cu[aá]ndo|"
-                    r"c[oó]mo|d[oó]nde|qu[ée]|kann|wie|wann|wo|was|est-ce|comment|quand|o[uù]|posso|come|quando|dove)\b))",
+                    r"c[oó]mo|d[oó]nde|qu[ée]|kann|wie|wann|wo|was|est-ce|comment|quand|o[uù]|posso|come|quando|dove)\b)",
                     re.IGNORECASE)
 
 

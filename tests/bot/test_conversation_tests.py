@@ -190,6 +190,19 @@ async def test_the_shipped_examples_pass(conv_app):
     assert results and all(r.passed for r in results), "\n\n".join(format_failure(r) for r in results if not r.passed)
 
 
+@pytest.mark.timeout(900)
+async def test_every_shipped_conversation_passes(conv_app):
+    """The demo brand's conversation tests (tests/conversations/*.yml, at least 100) all pass."""
+    from tests.conftest import REPO
+
+    cases = load_conversations([REPO / "tests" / "conversations"])
+    assert len(cases) >= 100
+    assert {c.language for c in cases} >= {"en", "es", "de", "fr"}
+    results = await run_conversations(conv_app, cases)
+    failed = [r for r in results if not r.passed]
+    assert not failed, f"{len(failed)} of {len(results)} failed:\n\n" + "\n\n".join(format_failure(r) for r in failed)
+
+
 async def test_a_failure_reports_the_first_wrong_step_with_what_the_bot_did(conv_app, tmp_path):
     path = write(tmp_path, "fail.yml", FAILING)
     results = await run_conversations(conv_app, load_conversations([path]))

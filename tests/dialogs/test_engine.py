@@ -456,7 +456,7 @@ async def test_optional_slot_skipped_with_i_dont_know(chat: Chat) -> None:
 
 async def test_a_required_slot_is_not_skipped(chat: Chat) -> None:
     await chat.say("go", "caller")
-    d = await chat.say("skip")
+    await chat.say("skip")
     assert "a" not in chat.slots and chat.stack  # a required answer: "skip" is not one, the question is asked again
 
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import yaml
 
+from nlu.rasa_project import load_yaml, yaml_files
 from nlu.readers import read_rasa_yaml
 from nlu.training_data import TrainingData
 from nlu.yamlfile import DataError
@@ -83,24 +84,11 @@ class _Form:
     submit_rule: str = ""
 
 
-def _yaml_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".yml", ".yaml"))
-
-
-def _load(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(f"not valid YAML: {exc}", path) from None
-
-
 def _read_domain(root: Path) -> _Domain:
-    files = [root / "domain.yml"] if (root / "domain.yml").exists() else _yaml_files(root / "domain")
+    files = [root / "domain.yml"] if (root / "domain.yml").exists() else yaml_files(root / "domain")
     d = _Domain()
     for f in files:
-        raw = _load(f) or {}
+        raw = load_yaml(f) or {}
         if not isinstance(raw, dict):
             continue
         name = f.relative_to(root).as_posix()
@@ -374,8 +362,8 @@ def flows_from_rasa(project_dir: str | Path) -> tuple[dict[str, Any], list[str]]
     story_notes: list[str] = []
     td = TrainingData()
     rules: list[tuple[str, str, dict[str, Any]]] = []  # (file, name, rule)
-    for f in _yaml_files(data_dir):
-        raw = _load(f) or {}
+    for f in yaml_files(data_dir):
+        raw = load_yaml(f) or {}
         if not isinstance(raw, dict):
             continue
         name = f.relative_to(data_dir).as_posix()

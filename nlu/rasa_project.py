@@ -44,11 +44,14 @@ class ImportResult:
     skipped_dialogue: list[str] = field(default_factory=list)
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def yaml_files(folder: Path) -> list[Path]:
+    """Every YAML file under a Rasa project folder (none when the folder does not exist)."""
+    if not folder.is_dir():
+        return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".yml", ".yaml"))
 
 
-def _load(path: Path) -> Any:
+def load_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -75,8 +78,8 @@ def read_project(directory: str | Path) -> ImportResult:
     rules: dict[str, str] = {}
     skipped: list[str] = []
     dialogue: list[str] = []
-    for f in _yaml_files(data_dir):
-        raw = _load(f) or {}
+    for f in yaml_files(data_dir):
+        raw = load_yaml(f) or {}
         if not isinstance(raw, dict):
             continue
         if "nlu" in raw:
@@ -89,12 +92,12 @@ def read_project(directory: str | Path) -> ImportResult:
                 dialogue.append(f"rule {r.get('rule', '?') if isinstance(r, dict) else r!r} ({f.name}): not simple")
         if raw.get("stories"):
             dialogue.append(f"{len(raw['stories'])} stories ({f.name})")
-    domain_files = [root / "domain.yml"] if (root / "domain.yml").exists() else _yaml_files(root / "domain") \
+    domain_files = [root / "domain.yml"] if (root / "domain.yml").exists() else yaml_files(root / "domain") \
         if (root / "domain").is_dir() else []
     responses: dict[str, list[dict[str, Any]]] = {}
     entities: list[str] = []
     for f in domain_files:
-        raw = _load(f) or {}
+        raw = load_yaml(f) or {}
         for e in raw.get("entities") or []:
             name = next(iter(e)) if isinstance(e, dict) else str(e)
             if name not in entities:

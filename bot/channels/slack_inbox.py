@@ -166,6 +166,15 @@ class SlackInbox:
             self.outbox.enqueue(s, escalation_id, "notice", ticket.channel, text)
         self.kick()
 
+    async def note(self, text: str) -> None:
+        """Something the team should know that belongs to no escalation (a custom action failed and
+        the fan got an apology): a top-level post in the general queue's channel, through the outbox
+        (escalation id 0: brand-wide; kind "alert" without blocks is a plain chat.postMessage)."""
+        body = fan_text_for_slack(text, mask=self.cfg.mask_personal_data)  # may quote a remote error
+        with self.store.session() as s:
+            self.outbox.enqueue(s, 0, "alert", self.channel_for("general"), f":warning: {body}", in_thread=False)
+        self.kick()
+
     def kick(self) -> None:
         """Deliver now, in the background: the caller (often the fan's pipeline) does not wait for Slack."""
         task = asyncio.get_running_loop().create_task(self.outbox.deliver())

@@ -10,15 +10,8 @@ answers as rasa-sdk 3.x does (`rasa_sdk/endpoint.py`, `rasa_sdk/executor.py`), s
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +27,7 @@ from dialogs.builtin_actions import builtin_actions
 from dialogs.domain import Domain
 from knowledge_base.articles import Article
 from knowledge_base.retriever import Match
+from tests.fakes.rasa_sdk_server import free_port, rasa_sdk_python, real_rasa_sdk_server
 
 REPO = Path(__file__).resolve().parents[2]
 SLOTS = ["order_number", "serial_number", "purchase_date", "claim_accepted"]
@@ -44,11 +38,6 @@ def _call(name: str, **kw: Any) -> ActionCall:
     kw.setdefault("slots", {})
     return ActionCall(name=name, **kw)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the local registry ------------------------------------------------------------------------------
@@ -189,20 +178,6 @@ def test_payload_and_message_shapes() -> None:
 
 # -- action servers: a real rasa_sdk one, and the stand-in -----------------------------------------------
 
-def _rasa_sdk_python() -> str | None:
-    if importlib.util.find_spec("rasa_sdk") is not None:
-        return sys.executable
-    other = os.environ.get("FANCARE_RASA_SDK_PYTHON")
-    return other if other and Path(other).exists() else None
-
-
-def _healthy(port: int) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
-    try:
-        with opener.open(f"http://127.0.0.1:{port}/health", timeout=0.5) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 @dataclass
@@ -217,34 +192,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def rasa_sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    python = _rasa_sdk_python()
+    python = rasa_sdk_python()
     if python is None:
         pytest.skip("rasa_sdk is not installed here (set FANCARE_RASA_SDK_PYTHON to a python that has it)")
-    port = _free_port()
     run_dir = tmp_path_factory.mktemp("rasa-sdk")  # no endpoints.yml there: no tracing, no plugins
-    env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(REPO), "ACTION_SERVER_SANIC_WORKERS": "1"}
-    log_path = run_dir / "server.log"
-    with log_path.open("wb") as log:
-        # its own process group: sanic serves from a worker process, and both must go at the end
-        proc = subprocess.Popen([python, "-m", "rasa_sdk", "--actions", "tests.dialogs.rasa_actions.actions",
-                                 "--port", str(port)], cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not _healthy(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"rasa_sdk server did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
-        yield Server("rasa_sdk", f"http://127.0.0.1:{port}")
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    with real_rasa_sdk_server(python, "tests.dialogs.rasa_actions.actions", run_dir) as base:
+        yield Server("rasa_sdk", base)
 
 
 def _utter(text: str | None = None, *, buttons: list[dict[str, Any]] | None = None, response: str | None = None,
@@ -304,7 +257,7 @@ class _StandInServer:
     """An aiohttp app on its own loop in a thread, so it outlives each test's event loop."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         app = web.Application()
@@ -437,7 +390,7 @@ async def test_invalid_json_unreachable_and_odd_statuses(stand_in_server: Server
             await client.close()
         assert out.error is not None and expected in out.error, out.error
 
-    url = f"http://127.0.0.1:{_free_port()}/webhook"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}/webhook"  # nothing listens there
     client = RasaActionServer(url, timeout_s=2.0)
     try:
         out = await client.run(_call("action_x"))

@@ -19,14 +19,10 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 import types
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +32,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import REPO, write_config
+from tests.fakes.rasa_sdk_server import free_port, rasa_sdk_python, real_rasa_sdk_server
 
 EXAMPLE = REPO / "examples" / "warranty"
 TODAY = "2026-12-01"  # the day the example's conversations were written (see conversations.yml)
@@ -92,54 +89,13 @@ def warranty_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # -- the brand's action server ------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
-
-def _rasa_sdk_python() -> str | None:
-    if importlib.util.find_spec("rasa_sdk") is not None:
-        return sys.executable
-    other = os.environ.get("FANCARE_RASA_SDK_PYTHON")
-    return other if other and Path(other).exists() else None
-
-
-def _healthy(port: int) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
-    try:
-        with opener.open(f"http://127.0.0.1:{port}/health", timeout=0.5) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 def _real_server(python: str, run_dir: Path) -> Iterator[str]:
     """`python -m rasa_sdk --actions examples.warranty.actions` in its own process group."""
-    port = _free_port()
-    env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(REPO), "ACTION_SERVER_SANIC_WORKERS": "1",
-           "WARRANTY_TODAY": TODAY}
-    log_path = run_dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([python, "-m", "rasa_sdk", "--actions", "examples.warranty.actions",
-                                 "--port", str(port)], cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not _healthy(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"rasa_sdk server did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    with real_rasa_sdk_server(python, "examples.warranty.actions", run_dir, env={"WARRANTY_TODAY": TODAY}) as base:
+        yield base + "/webhook"
 
 
 def _load_actions_without_rasa_sdk() -> types.ModuleType:
@@ -162,7 +118,7 @@ class _StandIn:
     def __init__(self) -> None:
         actions = _load_actions_without_rasa_sdk()
         self.actions = {a.name(): a for a in (actions.ActionCheckWarranty(),)}
-        self.port = _free_port()
+        self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         app = web.Application()
@@ -204,7 +160,7 @@ class _StandIn:
 @pytest.fixture(scope="module")
 def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(kind, webhook URL): the real rasa_sdk server when there is one, else the stand-in."""
-    python = _rasa_sdk_python()
+    python = rasa_sdk_python()
     if python is not None:
         yield from (("rasa_sdk", url) for url in _real_server(python, tmp_path_factory.mktemp("rasa-sdk")))
         return

@@ -90,11 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="?", default="")
     p.add_argument("--as", dest="operator", default="cli-operator", help="operator name")
 
-    p = sub.add_parser("privacy", help="export or erase a fan's personal data")
+    p = sub.add_parser("privacy", help="export or erase a fan's personal data; apply the retention policy")
     _add_config(p)
-    p.add_argument("action", choices=["export", "erase"])
-    p.add_argument("--channel", required=True)
-    p.add_argument("--user", required=True, help="the fan's id on that channel")
+    p.add_argument("action", choices=["export", "erase", "retention"])
+    p.add_argument("--channel", help="export/erase: the fan's channel (telegram, shell, ...)")
+    p.add_argument("--user", help="export/erase: the fan's id on that channel")
+    p.add_argument("--dry-run", action="store_true", help="retention: count what would go, change nothing")
 
     p = sub.add_parser("report", help="the community report: self-contained HTML plus a JSON twin")
     _add_report_window(p, days=30)
@@ -145,7 +146,7 @@ def _config(args: argparse.Namespace) -> FancareConfig:
 
     cfg = load_config(args.config)
     setup_logging(cfg.logging.level if args.command not in ("shell", "nlu") else "WARNING",
-                  cfg.logging.redact_personal_data)
+                  cfg.logging.redact_personal_data, cfg.orders.number_pattern)
     return cfg
 
 
@@ -207,20 +208,28 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd in ("poll", "giveaway"):
         return asyncio.run(_engagement(cfg, args))
     if cmd == "privacy":
+        from bot import privacy
         from bot.store import Store
 
         store = Store(cfg.store_url())
         store.migrate()
+        if args.action == "retention":  # the policy in privacy.retention_days (also daily under `fancare run`)
+            print(privacy.apply_retention(store, privacy.retention_days(cfg), dry_run=args.dry_run,
+                                          actor="cli").describe())
+            return 0
+        if not args.channel or not args.user:
+            print(f"error: privacy {args.action} needs --channel and --user", file=sys.stderr)
+            return 2
         if args.action == "export":
-            data = store.export_contact(args.channel, args.user)
+            data = privacy.export(store, args.channel, args.user, privacy.training_dir_of(cfg))
             if data is None:
                 print("error: no such fan", file=sys.stderr)
                 return 1
             print(json.dumps(data, indent=2, ensure_ascii=False))
             return 0
-        ok = store.erase_contact(args.channel, args.user)
-        print("erased" if ok else "error: no such fan", file=sys.stdout if ok else sys.stderr)
-        return 0 if ok else 1
+        res = privacy.erase(store, args.channel, args.user, actor="cli", training_dir=privacy.training_dir_of(cfg))
+        print(res.describe() if res.found else "error: no such fan", file=sys.stdout if res.found else sys.stderr)
+        return 0 if res.found else 1
     if cmd == "db":
         from bot.store import Store
 

@@ -129,6 +129,8 @@ class EscalationConfig(Section):
 
 class OrdersConfig(Section):
     demo_table: str = "dialogs/demo_orders.csv"
+    # the brand's order-number format (a regex): never PII, masked as <order> in logs
+    number_pattern: str = r"\bVT[-\s\u2010-\u2015\u2212]?\d{6}\b"
 
 
 class ModerationRule(Section):
@@ -185,6 +187,8 @@ class ModerationConfig(Section):
     admins: list[str] = Field(default_factory=list)  # user ids never acted on
     trusted: list[str] = Field(default_factory=list)  # user ids at most flagged
     allowed_links: list[str] = Field(default_factory=list)  # hosts (and their subdomains) that are not spam
+    # regions whose national phone formats the PII signal understands (the `phonenumbers` package)
+    phone_regions: list[str] = Field(default_factory=lambda: ["NL", "DE", "ES", "FR", "GB", "US"])
     strikes: ModerationStrikesConfig = Field(default_factory=ModerationStrikesConfig)
     flood_window_s: float = Field(60.0, gt=0)
     notice_text: str = "A message was removed under the community rules ({rule})."
@@ -195,6 +199,24 @@ class ModerationConfig(Section):
     finetune: bool = False
     finetune_epochs: int = Field(2, ge=1, le=20)
     crisis: CrisisConfig = Field(default_factory=CrisisConfig)
+
+
+class RetentionDays(Section):
+    """`privacy.retention_days`: per kind of data, days kept before the retention job deletes or
+    anonymises it (`fancare privacy retention`, daily under `fancare run`); null keeps it forever.
+    Nothing is deleted unless the config names a limit: an upgrade never drops a brand's history
+    (the shipped config.yml sets the demo's limits)."""
+
+    messages: int | None = Field(None, ge=1)  # message texts and payloads (rows stay, anonymised)
+    transcripts: int | None = Field(None, ge=1)  # transcripts of closed escalations (emptied)
+    nlu_results: int | None = Field(None, ge=1)  # intents, rankings and entities of messages (deleted)
+    moderation: int | None = Field(None, ge=1)  # decided moderation items and strikes (deleted)
+    slack_posts: int | None = Field(None, ge=1)  # delivered or dead Slack outbox rows (deleted)
+    audit: int | None = Field(None, ge=1)  # audit events (deleted)
+
+
+class PrivacyConfig(Section):
+    retention_days: RetentionDays = Field(default_factory=RetentionDays)
 
 
 class LoggingConfig(Section):
@@ -267,7 +289,11 @@ class SlackConfig(Section):
     oncall_queues: list[str] = Field(default_factory=lambda: ["crisis"])
     operator_usergroup: str | None = None
     operators: list[str] = Field(default_factory=list)  # allow-listed Slack user ids
+    admins: list[str] = Field(default_factory=list)  # Slack user ids allowed `/fancare privacy` (admin-only)
     note_prefix: str = "note:"
+    # `/fancare poll create --file F` and `giveaway verify F` read only files inside this folder
+    # (relative names); unset: Slack commands read no server files at all
+    files_dir: str | None = None
     card_messages: int = Field(5, ge=1, le=20)  # last messages of the conversation on the card
     sla_minutes: dict[str, int] = Field(default_factory=lambda: {"urgent": 5, "high": 15, "normal": 60, "low": 240})
     sla_check_s: float = Field(30.0, gt=0)
@@ -298,6 +324,7 @@ class FancareConfig(Section):
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
 

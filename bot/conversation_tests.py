@@ -16,7 +16,8 @@ conversations:                 # or `test_cases:` (Rasa's name)
 ```
 
 Step keys (one per step): `user`, `button` (press the button with this title on the turn's last
-reply that has buttons: its payload is sent), `bot`, `bot_not`, `utter`, `no_reply`, `buttons`,
+reply that has buttons: its payload is sent as a press, `meta["button"]`, the way a channel sends
+one; a `user` step that types `/intent` is ordinary text), `bot`, `bot_not`, `utter`, `no_reply`, `buttons`,
 `intent`, `action`, `article`, `slot_was_set`, `slot_was_not_set`, `escalated`, `not_escalated`,
 `operator` (`claim` / `reply` / `note` / `resolve` / `handback`, optional `as`).
 
@@ -524,13 +525,14 @@ class _Session:
     def window(self) -> list[Reply]:
         return self.channel.sent[self.start:]
 
-    async def say(self, text: str) -> None:
+    async def say(self, text: str, *, button: bool = False) -> None:
+        """Send `text` as the fan; `button=True` sends it as a press, the way a channel does."""
         self.turns += 1
         self.start = len(self.channel.sent)
         uid = self.case.user_id
         result = await self.pipeline.handle(Incoming(
             channel=CHANNEL, external_id=f"{uid}-{self.turns}", chat_id=f"{CHANNEL}:{uid}", user_id=uid,
-            text=text, display_name=self.case.display_name))
+            text=text, display_name=self.case.display_name, meta={"button": True} if button else {}))
         await self.pipeline.dispatch()
         self.conversation_id = result.conversation_id
         self.user_text = text
@@ -543,7 +545,7 @@ class _Session:
         if k == "user":
             await self.say(v)
         elif k == "button":
-            await self.say(self._button_payload(v))
+            await self.say(self._button_payload(v), button=True)
         elif k == "operator":
             await self._operator(v)
         else:

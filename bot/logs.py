@@ -6,21 +6,69 @@ from __future__ import annotations
 import logging
 import re
 
-_PATTERNS = [
+#: secrets and identifiers, masked first (a Telegram bot token anywhere, not only inside a Bot API URL)
+_SECRETS = [
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
     (re.compile(r"\bbot\d+:[A-Za-z0-9_-]{10,}"), "bot<token>"),
+    (re.compile(r"(?<![\w])\d{8,10}:[A-Za-z0-9_-]{35,}"), "<token>"),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"), "<slack-token>"),
-    (re.compile(r"\bVT[-\s]?\d{6}\b", re.IGNORECASE), "<order>"),
+]
+ORDER_PATTERN = re.compile(r"\bVT[-\s\u2010-\u2015\u2212]?\d{6}\b", re.IGNORECASE)
+#: numbers that are neither phones nor cards and are kept as they are: IP addresses (with a port),
+#: dates and times, version numbers, host:port
+_KEEP = re.compile(
+    r"(?<![\w.])(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?"  # 127.0.0.1:5055
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"  # 2026-11-20 10:30:00
+    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"  # 20/11/2026
+    r"|\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"  # 10:30:00
+    r"|v?\d+(?:\.\d+){2,}"  # 1.2.3
+    r"|:\d{2,5})(?![\w.])")
+_NUMBERS = [
     (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "<card>"),
     (re.compile(r"(?<!\w)\+?\d[\d ()./-]{7,}\d"), "<phone>"),
     (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}\b"), "<iban>"),
 ]
+_order = ORDER_PATTERN
+
+
+def set_order_pattern(pattern: str | None) -> None:
+    """The brand's order-number format (config `orders.number_pattern`), masked as <order>."""
+    global _order
+    _order = re.compile(pattern, re.IGNORECASE) if pattern else ORDER_PATTERN
+
+
+def _letters(i: int) -> str:
+    out = ""
+    while True:
+        out = chr(ord("a") + i % 26) + out
+        i //= 26
+        if not i:
+            return out
 
 
 def redact(text: str) -> str:
-    for rx, repl in _PATTERNS:
+    for rx, repl in _SECRETS:
         text = rx.sub(repl, text)
+    text = _order.sub("<order>", text)
+    kept: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        kept.append(m.group())
+        return f"\x00{_letters(len(kept) - 1)}\x00"
+
+    text = _KEEP.sub(keep, text)
+    for rx, repl in _NUMBERS:
+        text = rx.sub(repl, text)
+    if kept:
+        text = re.sub(r"\x00([a-z]+)\x00", lambda m: kept[_index(m.group(1))], text)
     return text
+
+
+def _index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - ord("a")
+    return n
 
 
 class RedactingFilter(logging.Filter):
@@ -36,7 +84,8 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", redact_personal_data: bool = True) -> None:
+def setup_logging(level: str = "INFO", redact_personal_data: bool = True, order_pattern: str | None = None) -> None:
+    set_order_pattern(order_pattern)
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_fancare", False):

@@ -30,14 +30,17 @@ from sqlalchemy import func, select
 from bot.channels.base import Channel, Incoming, PermanentSendError, RetryableSendError
 from bot.operators import LocalInbox, OperatorInbox
 from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Store
+from bot.store.clean import display_name as clean_display_name
+from bot.store.clean import storable  # noqa: F401 - `bot.pipeline.storable` is the one text cleaner
 from bot.store.models import epoch_seconds, utcnow
 from dialogs.arbitration import FAQ_SCORE
 from dialogs.domain import Button, Domain, Outgoing
-from dialogs.policy import Decision, DialogPolicy, EscalationRequest, Turn
+from dialogs.policy import SILENT_INTENTS, Decision, DialogPolicy, EscalationRequest, Turn
 from dialogs.repair import is_question
 from dialogs.waiting import PUBLIC_CHAT_TYPES, WaitingRules, wait_reply
 from moderation import ModerationPolicy, Verdict
 from moderation.actions import Target
+from moderation.context import PRIVATE, in_context, is_toxic, relay_text, where
 from moderation.service import Moderator
 from moderation.signals import Signals
 from nlu.model import ParseResult
@@ -45,14 +48,20 @@ from nlu.service import NLUService
 
 log = logging.getLogger("fancare.pipeline")
 MAX_SEND_ATTEMPTS = 8
+#: processing tries of one inbound message before it is dead-lettered and the operators are told
+MAX_INBOUND_ATTEMPTS = 5
 
 
-def storable(text: str) -> str:
-    """Text any database accepts: lone surrogates and NUL become U+FFFD; nothing else is lost."""
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return text.replace("\x00", "\ufffd")
+def is_admin_message(meta: dict[str, Any]) -> bool:
+    """Who no rule acts on: a group admin, an anonymous admin (sent as the group itself) and the
+    brand's channel speaking under its own post. A comment under a channel post is a fan's."""
+    if meta.get("is_admin"):
+        return True
+    sender_chat = meta.get("sender_chat")
+    if sender_chat is None:
+        return False
+    post = meta.get("channel_post") or {}
+    return str(sender_chat) in (str(meta.get("chat_id")), str(post.get("chat_id")), str(meta.get("linked_chat_id")))
 
 
 def _signal_summary(sig: Signals) -> dict[str, Any]:
@@ -100,6 +109,9 @@ class Pipeline:
         self.waiting = WaitingRules()
         #: the current time (aware) for support hours; tests set it
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        #: the outbound send lease (renewed while a send waits, e.g. in a rate limiter); inbound lease
+        self.send_lease_s = 30.0
+        self.inbound_lease_s = 60.0
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -129,11 +141,32 @@ class Pipeline:
             with self.store.session() as s:
                 m = s.get(Message, mid)
                 conv_id = m.conversation_id if m else None
+            if m is not None and m.attempts >= MAX_INBOUND_ATTEMPTS:
+                await self._dead_inbound(m)
+                continue
             if conv_id is not None and m is not None and m.channel in self.channels:
-                await self.process(mid, conv_id)
+                try:
+                    await self.process(mid, conv_id)
+                except Exception:  # noqa: BLE001 - one failing message must not hold up the others
+                    log.exception("recovery of message %s failed (attempt %s)", mid, m.attempts + 1)
+                    continue
                 n += 1
         await self.dispatch()
         return n
+
+    async def _dead_inbound(self, m: Message) -> None:
+        """An inbound message that failed every time: dead-letter it and tell the operators once."""
+        if not self.store.dead_letter_inbound(m.id, f"processing failed {m.attempts} times"):
+            return
+        self.metrics["inbound_dead"] += 1
+        log.error("inbound message %s (%s) dead-lettered after %s attempts", m.id, m.channel, m.attempts)
+        note = getattr(self.operators, "note", None)
+        if note is not None:
+            try:
+                await note(f"A fan message (#{m.id} on {m.channel}) could not be processed after "
+                           f"{m.attempts} attempts and was set aside; the fan got no answer.")
+            except Exception:  # noqa: BLE001 - the dead letter is stored either way
+                log.exception("operator note about inbound message %s failed", m.id)
 
     # -- ordering -----------------------------------------------------------------------------------
     @asynccontextmanager
@@ -157,7 +190,7 @@ class Pipeline:
     async def process(self, message_id: int, conversation_id: int) -> int:
         async with self.conversation_lock(conversation_id):
             with self.store.session() as s:
-                if not self.store.claim_inbound(message_id, session=s):
+                if not self.store.claim_inbound(message_id, lease_s=self.inbound_lease_s, session=s):
                     return 0
                 msg = s.get(Message, message_id)
                 conv = s.get(Conversation, conversation_id)
@@ -172,7 +205,7 @@ class Pipeline:
                 # the queue position for the one "waiting for a human" acknowledgement (one query)
                 place = (self._queue_position(s, esc) if esc is not None and esc.state == "open"
                          and state.get("acked_escalation") != esc.id and self._gets_wait_text(esc, meta) else None)
-                name = contact.display_name if contact else None
+                name = clean_display_name(contact.display_name) if contact else None
                 language = contact.language if contact else None
                 who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
                 arrived = epoch_seconds(msg.created_at)
@@ -184,17 +217,27 @@ class Pipeline:
                         Message.id < message_id,
                         Message.created_at >= msg.created_at - timedelta(seconds=self.moderator.flood_window_s))
                     .order_by(Message.id.desc()).limit(50))]
+                # a button press forces an intent only when the bot itself sent that button in this chat
+                pressed = bool(meta.get("button")) and self._bot_sent_button(s, msg.channel, conv.chat_id, text,
+                                                                             meta.get("button_on"))
             parse: ParseResult | None = None
             verdict = Verdict()
             signals: Signals | None = None
             relay = False
             try:
-                parse = await self.nlu.parse(text)
+                parse = await self.nlu.parse(text, payload=pressed)
                 signals, verdict = self._moderate(text, parse, meta, who, recent, arrived)
+                context = where(meta)  # private / group / comment decides what the verdict may do
+                verdict = in_context(verdict, context)
+                owned = bool(esc_info and esc_info[1] in ("open", "claimed"))
                 turn = Turn(conversation_id, text, display_name=name, language=parse.language
                             if parse.language not in ("und", None) else language)
                 if verdict.blocks_reply:
                     decision = Decision(state=state, action=f"moderation:{verdict.action}")
+                    relay = owned  # a human owns the conversation: they still see it, flagged
+                elif meta.get("button") and not pressed:  # a forged or foreign button payload
+                    decision = Decision(state=state, action="button:refused")
+                    decision.replies.append(Outgoing(text="Sorry, that button isn't available here."))
                 elif esc_info and esc_info[1] in ("open", "claimed"):
                     decision = self._while_escalated(parse, state, turn, esc_info, place=place,
                                                      private=meta.get("chat_type") not in PUBLIC_CHAT_TYPES)
@@ -207,11 +250,15 @@ class Pipeline:
                     decision.replies.append(Outgoing(text="", response="utter_handoff"))
                 else:
                     hooked = self.engagement.decide(parse, state, turn, who, meta) if self.engagement else None
-                    decision = hooked or await self.policy.decide(parse, state, turn)
+                    private = context == PRIVATE
+                    decision = hooked or await self.policy.decide(
+                        self._private_reading(parse, text, signals) if private else parse, state, turn)
                     if gate is not None:  # the channel may silence or redirect (e.g. group chats)
                         decision = gate(meta, parse, state, decision)
                     if self.playbook is not None:  # a crisis: complaints to humans, public FAQ paused
                         decision = self.playbook.apply(meta, parse, state, turn, decision)
+                    if private:  # never dropped without a word: boundary, "one moment", no silence
+                        decision = self._private_care(decision, verdict, signals, parse, turn, arrived)
             except Exception as exc:  # noqa: BLE001 - the fan gets an apology, the message stays
                 log.error("pipeline error on message %s in conversation %s: %s", message_id, conversation_id,
                           type(exc).__name__, exc_info=True)
@@ -239,7 +286,7 @@ class Pipeline:
         if new_esc is not None:
             await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
         if relay and esc_info:
-            await self._notify(self.operators.fan_message(esc_info[0], text))
+            await self._notify(self.operators.fan_message(esc_info[0], relay_text(text, verdict, signals)))
         note = getattr(self.operators, "note", None)
         for kind, data in decision.events:
             if kind == "action.failed" and note is not None:  # the fan got an apology; the team gets a note
@@ -257,13 +304,33 @@ class Pipeline:
             signals = self.moderator.signals(text, embedding=parse.embedding, encoder=parse.encoder,
                                              sender=who["user_id"], chat=who["chat_id"], language=parse.language,
                                              recent=recent, now=arrived)
-            admin = bool(meta.get("is_admin") or meta.get("channel_post")
-                         or (meta.get("sender_chat") is not None and meta.get("sender_chat") == meta.get("chat_id")))
+            admin = is_admin_message(meta)
             return signals, self.moderator.judge(self.store, text, signals, is_admin=admin, **who)
         except Exception as exc:  # noqa: BLE001
             log.error("moderation failed: %s", type(exc).__name__, exc_info=True)
             self.metrics["moderation_errors"] += 1
             return None, self.moderation.check(text)
+
+    async def moderate_edit(self, message_id: int, text: str, meta: dict[str, Any],
+                            who: dict[str, str]) -> Verdict:
+        """An edited message in a group or under a channel post is judged like a new one (post clean,
+        then edit it into a scam link): the verdict is recorded on the stored message `message_id`
+        and enforced. The dialog does not run again; an edit never counts towards flood."""
+        parse = await self.nlu.parse(text)
+        _signals, verdict = self._moderate(text, parse, meta, who, [], epoch_seconds(utcnow()))
+        item_id = None
+        if verdict.action != "allow":
+            with self.store.session() as s:
+                m = s.get(Message, message_id)
+                if m is None:
+                    return verdict
+                item_id = self.moderator.record(s, verdict, message_id=message_id,
+                                                conversation_id=m.conversation_id, **who)
+                self.store.audit(s, f"moderation.{verdict.action}", conversation_id=m.conversation_id,
+                                 data={"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run,
+                                       "edited": True})
+        await self._after_moderation(verdict, meta, who, item_id)
+        return verdict
 
     async def _after_moderation(self, verdict: Verdict, meta: dict[str, Any], who: dict[str, str],
                                 item_id: int | None) -> None:
@@ -285,6 +352,42 @@ class Pipeline:
         notify = getattr(self.operators, "crisis_alert", None)
         if notify is not None:
             await self._notify(notify(alert, history))
+
+    def _private_reading(self, parse: ParseResult, text: str, signals: Signals | None = None) -> ParseResult:
+        """In a private chat spam and abuse are not reasons for silence: the policy reads the message
+        as its next-best intent (a fallback when that one is unsure). Emoji-only messages keep their
+        reading (the policy asks what happened); a scam or phishing link stays silenced (recorded)."""
+        if parse.intent not in SILENT_INTENTS or not any(c.isalnum() for c in text):
+            return parse
+        if signals is not None and "scam_link" in signals.spam_reasons:
+            return parse
+        threshold = float(getattr(getattr(self.nlu, "model", None), "threshold", 0.5))
+        for intent, conf in parse.ranking:
+            if intent not in SILENT_INTENTS:
+                return replace(parse, intent=intent, confidence=conf, fallback=parse.fallback or conf < threshold)
+        return replace(parse, intent="out_of_scope", fallback=True)
+
+    def _private_care(self, decision: Decision, verdict: Verdict, signals: Signals | None, parse: ParseResult,
+                      turn: Turn, arrived: float) -> Decision:
+        """A private chat (moderation/context.py): a calm boundary before the answer when the fan is
+        abusive, one "I'm reading, one moment" per flood window, and never a silent decision."""
+        seed = f"{turn.conversation_id}:{turn.text}"
+        values = {"name": turn.display_name or "there"}
+        front: list[Outgoing] = []
+        abusive = is_toxic(verdict, signals) or (parse.intent == "abuse" and not parse.fallback)
+        if abusive:
+            front.append(self.domain.render("utter_calm_boundary", values, language=turn.language, seed=seed))
+            decision.events.append(("moderation.boundary", {"rule": verdict.rule, "intent": parse.intent}))
+        flood_at = next((r.min_score for r in self.moderation.rules if r.signal == "flood"), 8.0)
+        if signals is not None and signals.flood >= flood_at:
+            if arrived - float((decision.state or {}).get("flood_ack_at") or 0) > self.moderator.flood_window_s:
+                front.append(self.domain.render("utter_reading_moment", values, language=turn.language, seed=seed))
+                decision.state = {**(decision.state or {}), "flood_ack_at": arrived}
+        scam = signals is not None and "scam_link" in signals.spam_reasons  # the one silence left
+        if not decision.replies and decision.escalate is None and decision.action == "silent" and not scam:
+            decision.replies.append(self.domain.render("utter_default", values, language=turn.language, seed=seed))
+        decision.replies[:0] = front
+        return decision
 
     def _while_escalated(self, parse: ParseResult, state: dict[str, Any], turn: Turn,
                          esc_info: tuple[int, str], *, place: int | None = None, private: bool = True) -> Decision:
@@ -327,6 +430,20 @@ class Pipeline:
             language=turn.language, seed=f"{turn.conversation_id}:{turn.text}"))
         decision.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3),
                                                   "escalation_id": esc_id}))
+
+    @staticmethod
+    def _bot_sent_button(s: Any, channel: str, chat_id: str, payload: str, button_on: Any = None) -> bool:
+        """True when `payload` is a button the bot sent in this chat (the pressed message first, when the
+        channel names it, else the chat's recent outbound messages): forged callback data is not."""
+        def has(p: dict[str, Any] | None) -> bool:
+            return any(b.get("payload") == payload for b in (p or {}).get("buttons", []) if isinstance(b, dict))
+        q = (select(Message.payload).join(Conversation, Conversation.id == Message.conversation_id)
+             .where(Message.direction == "out", Message.channel == channel, Conversation.channel == channel,
+                    Conversation.chat_id == chat_id))
+        if button_on is not None and any(has(p) for p in s.scalars(
+                q.where(Message.external_id.in_((str(button_on), f"{chat_id}:{button_on}"))))):
+            return True
+        return any(has(p) for p in s.scalars(q.order_by(Message.id.desc()).limit(1000)))
 
     @staticmethod
     def _gets_wait_text(esc: Escalation, meta: dict[str, Any] | None) -> bool:
@@ -442,7 +559,7 @@ class Pipeline:
         """Send pending outbound messages (for one conversation, or all), oldest first, each once."""
         sent = 0
         while True:
-            batch = self.store.claim_outbound(conversation_id=conversation_id)
+            batch = self.store.claim_outbound(conversation_id=conversation_id, lease_s=self.send_lease_s)
             batch = [m for m in batch if m.channel in self.channels]
             if not batch:
                 return sent
@@ -466,6 +583,7 @@ class Pipeline:
                        response=payload.get("response"))
         if m.status == "sending":  # a worker died after starting this send: it may have gone out
             self.metrics["possible_duplicate_sends"] += 1
+        renew = asyncio.create_task(self._keep_lease(m.id))
         try:
             send_parts = getattr(channel, "send_parts", None)
             if send_parts is not None:  # long messages go out in parts: the progress is stored
@@ -475,23 +593,44 @@ class Pipeline:
             else:
                 ext = await channel.send(chat_id, out, reply_to=payload.get("reply_to"), meta=payload)
         except RetryableSendError as exc:
-            retry = exc.retry_after if exc.retry_after is not None else min(2 ** m.attempts, 300)
-            self.store.mark_send_failed(m.id, str(exc), retry if m.attempts < MAX_SEND_ATTEMPTS else None)
+            renew.cancel()
+            if exc.retry_after is not None:  # flood control: wait as told, never a failed attempt
+                self.store.mark_send_failed(m.id, str(exc), exc.retry_after, counts=False)
+            else:
+                retry = min(2 ** m.attempts, 300)
+                self.store.mark_send_failed(m.id, str(exc), retry if m.attempts < MAX_SEND_ATTEMPTS else None)
             self.metrics["send_retries"] += 1
             return False
         except PermanentSendError as exc:
+            renew.cancel()
             self.store.mark_send_failed(m.id, str(exc), None)
             self.metrics["send_dead"] += 1
             return False
         except Exception as exc:  # noqa: BLE001 - network errors and the like: retry with backoff
+            renew.cancel()
             log.warning("send failed on %s: %s", m.channel, type(exc).__name__)
             self.store.mark_send_failed(m.id, type(exc).__name__,
                                         min(2 ** m.attempts, 300) if m.attempts < MAX_SEND_ATTEMPTS else None)
             self.metrics["send_retries"] += 1
             return False
+        except BaseException:  # cancelled: the lease lapses and the send is retried
+            renew.cancel()
+            raise
+        renew.cancel()
         self.store.mark_sent(m.id, ext)
         self.metrics["sent"] += 1
         return True
+
+    async def _keep_lease(self, message_id: int) -> None:
+        """While a send is in progress (e.g. waiting in a rate limiter), keep its lease alive so no
+        other worker claims it again and sends it twice."""
+        while True:
+            await asyncio.sleep(self.send_lease_s / 3)
+            try:
+                if not self.store.renew_outbound_lease(message_id, self.send_lease_s):
+                    return
+            except Exception:  # noqa: BLE001 - try again next round
+                log.warning("could not renew the send lease of message %s", message_id)
 
     async def run_outbox(self, interval_s: float = 0.5, stop: asyncio.Event | None = None) -> None:
         """Poll the outbox (operator replies written by other processes, retries that came due)."""

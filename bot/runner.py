@@ -48,6 +48,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> int:
     tasks.append(asyncio.create_task(app.pipeline.run_outbox(0.5, stop), name="outbox"))
     tasks.append(asyncio.create_task(watch(app, stop), name="reload"))  # new models/LATEST, domain edits
     tasks.append(asyncio.create_task(app.watch_crisis(stop), name="crisis"))  # early warning from the store
+    from bot.privacy import run_retention
+
+    tasks.append(asyncio.create_task(run_retention(app.store, app.cfg, stop), name="retention"))  # once a day
     await app.pipeline.recover()
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     for t in done:

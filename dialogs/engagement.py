@@ -78,7 +78,11 @@ class Engagement:
                 return self._enter(under.id, st, turn, who)
         if parse.intent == "poll_vote" and sure:
             pid, opt = _entity(parse, "poll"), _entity(parse, "option")
-            if pid is not None and opt is not None:
+            if pid is not None and opt is not None:  # a pressed vote button counts only where the poll runs
+                if not self.polls.runs_in(pid, channel, chat):
+                    d = Decision(state=st, action="poll:elsewhere")
+                    d.replies.append(Outgoing(text="Sorry, this poll isn't running in this chat."))
+                    return d
                 return self._vote(pid, [opt - 1], st, who, mode="toggle")
             poll = self.polls.open_in(channel, chat)
             if poll is None:

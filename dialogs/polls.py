@@ -220,6 +220,14 @@ class Polls:
                     return p
         return None
 
+    def runs_in(self, poll_id: int, channel: str, chat_id: str) -> bool:
+        """Whether a fan in this chat may vote in `poll_id`: the poll's channel, and one of its chats
+        (in a private chat, or a poll with no chats: any; the same rule as `open_in`)."""
+        with self.store.session() as s:
+            p = s.get(Poll, poll_id)
+            return p is not None and p.channel == channel and (chat_id in p.chats or not p.chats
+                                                               or not chat_id.startswith("-"))
+
     def by_native(self, native_id: str) -> int | None:
         with self.store.session() as s:
             return s.scalar(select(PollPost.poll_id).where(PollPost.native_id == native_id))

@@ -57,5 +57,6 @@ def build_moderator(cfg: FancareConfig, model_dir: Path) -> Moderator:
                            cooldown_minutes=c.cooldown_minutes) if c.enabled else None
     return Moderator(policy=build_policy(cfg), actions=platform_ports(cfg),
                      extractor=SignalExtractor(heads, allowed_hosts=set(m.allowed_links),
-                                               flood_window_s=m.flood_window_s),
+                                               flood_window_s=m.flood_window_s, phone_regions=m.phone_regions,
+                                               order_pattern=cfg.orders.number_pattern),
                      crisis=crisis, notice_text=m.notice_text, appeal_queue=m.appeal_queue)

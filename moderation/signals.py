@@ -19,7 +19,7 @@ import numpy as np
 from moderation import lexicon
 from moderation.heads import SignalHead
 from moderation.normalize import normalize, zalgo_ratio
-from moderation.pii import find_pii
+from moderation.pii import DEFAULT_PHONE_REGIONS, find_pii
 from moderation.spam import FloodTracker, count_recent, spam_score
 from nlu.language import detect_language
 
@@ -135,9 +135,12 @@ class SignalExtractor:
     """Turns (text, embedding) into `Signals`. Heads are optional: without them lexicons score."""
 
     def __init__(self, heads: ModerationHeads | None = None, *, allowed_hosts: set[str] | None = None,
-                 flood_window_s: float = 60.0) -> None:
+                 flood_window_s: float = 60.0, phone_regions: list[str] | tuple[str, ...] | None = None,
+                 order_pattern: str | None = None) -> None:
         self.heads = heads
         self.allowed_hosts = set(allowed_hosts or ())
+        self.phone_regions = tuple(phone_regions or DEFAULT_PHONE_REGIONS)
+        self.order_pattern = order_pattern
         self.flood = FloodTracker(window_s=flood_window_s)
 
     def extract(self, text: str, *, embedding: np.ndarray | None = None, encoder: str | None = "minilm",
@@ -168,7 +171,7 @@ class SignalExtractor:
             sig.offensive, sig.hate = lex_off, lex_hate
         sig.spam, sig.spam_reasons = spam_score(norm, text[:5000], self.allowed_hosts)
         sig.links = sig.spam_reasons.count("link")
-        sig.pii = find_pii(text)
+        sig.pii = find_pii(text, regions=self.phone_regions, order_pattern=self.order_pattern)
         if recent is not None and now is not None:
             sig.flood, sig.repeat = count_recent(norm, [(normalize(t), at) for t, at in recent], now,
                                                  self.flood.window_s)

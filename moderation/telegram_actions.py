@@ -3,8 +3,9 @@
 deleteMessage / restrictChatMember (mute until a date) / banChatMember, and a short public notice;
 lifting a mute or ban when a moderator restores; pinning the crisis playbook's holding statement.
 Never against admins (checked with getChatMember right before acting: roles change), the bot itself,
-anonymous admins or messages sent as a channel (the brand's own channel posts in its discussion
-group that way); in private chats only the delete applies.
+anonymous admins or the group's linked channel (the brand's own channel posts in its discussion
+group that way; getChat says which); other senders posting "as a channel" are deleted and banned
+with banChatSenderChat. In private chats only the delete applies.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class TelegramActions:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
         self._ready = False
+        self._linked: dict[int, int | None] = {}  # group -> its linked (the brand's) channel
 
     @classmethod
     def from_config(cls, cfg: TelegramConfig) -> TelegramActions:
@@ -41,9 +43,30 @@ class TelegramActions:
             self._ready = True
         return self.bot
 
+    async def _linked_channel(self, chat_id: int) -> int | None:
+        if chat_id not in self._linked:
+            chat = await (await self._bot()).get_chat(chat_id)
+            self._linked[chat_id] = chat.linked_chat_id
+        return self._linked[chat_id]
+
+    async def _protected_sender_chat(self, t: Target) -> bool:
+        """A message sent as a chat: the group itself (an anonymous admin) and the group's linked
+        channel (the brand's own posts and comments) are protected; any other channel is a fan."""
+        assert t.sender_chat is not None
+        sc, chat = int(t.sender_chat), int(t.chat_id)
+        if sc == chat or chat > 0:
+            return True
+        try:
+            return sc == await self._linked_channel(chat)
+        except Exception as exc:  # noqa: BLE001 - unsure who it is: do not act
+            log.warning("moderation: getChat failed for %s: %s", chat, type(exc).__name__)
+            return True
+
     async def _protected(self, t: Target) -> bool:
-        """True when nobody may act on this sender: admins, the bot, channels, anonymous admins."""
-        if t.sender_chat is not None or not t.user_id.lstrip("-").isdigit():
+        """True when nobody may act on this sender: admins, the bot, the brand's channel, anonymous admins."""
+        if t.sender_chat is not None:
+            return await self._protected_sender_chat(t)
+        if not t.user_id.lstrip("-").isdigit():
             return True
         uid = int(t.user_id)
         bot = await self._bot()
@@ -61,7 +84,7 @@ class TelegramActions:
         return await (await self._bot()).delete_message(int(t.chat_id), int(t.message_id))
 
     async def restrict(self, t: Target, minutes: int) -> bool:
-        if await self._protected(t):
+        if t.sender_chat is not None or await self._protected(t):  # a channel cannot be muted, only banned
             log.info("moderation: not muting protected sender in %s", t.chat_id)
             return False
         until = dtm.datetime.now(dtm.UTC) + dtm.timedelta(minutes=minutes)
@@ -72,6 +95,8 @@ class TelegramActions:
         if await self._protected(t):
             log.info("moderation: not banning protected sender in %s", t.chat_id)
             return False
+        if t.sender_chat is not None:  # posting "as a channel": the channel is banned from the group
+            return await (await self._bot()).ban_chat_sender_chat(int(t.chat_id), int(t.sender_chat))
         return await (await self._bot()).ban_chat_member(int(t.chat_id), int(t.user_id), revoke_messages=False)
 
     async def notice(self, t: Target, text: str) -> bool:
@@ -82,6 +107,8 @@ class TelegramActions:
         """Undo a mute or a ban (a moderator restored the message): full rights back, or unbanned
         without being re-added (they rejoin through the group's link, as Telegram intends)."""
         bot = await self._bot()
+        if action == "ban" and t.sender_chat is not None:
+            return await bot.unban_chat_sender_chat(int(t.chat_id), int(t.sender_chat))
         if action == "ban":
             return await bot.unban_chat_member(int(t.chat_id), int(t.user_id), only_if_banned=True)
         if action == "mute":

@@ -290,11 +290,12 @@ class NLUModel:
         ents = [e.as_dict() for e in self.extractor.extract(text)]
         return ParseResult(text, intent, conf, fallback, ranking, ents, language, encoder, self.version, embedding)
 
-    def parse(self, text: str) -> ParseResult:
-        """Synchronous one-message parse (CLI, tests). The pipeline uses `NLUService` to batch."""
-        payload = self.parse_payload(text)
-        if payload:
-            return payload
+    def parse(self, text: str, *, payload: bool = False) -> ParseResult:
+        """Synchronous one-message parse (CLI, tests). The pipeline uses `NLUService` to batch.
+        `payload=True` only for a button press: typed `/intent{...}` text is parsed as words."""
+        forced = self.parse_payload(text) if payload else None
+        if forced:
+            return forced
         cleaned = clean_text(text, self.max_chars)
         if not cleaned:
             return ParseResult(cleaned, OUT_OF_SCOPE, 0.0, True, [], [], "und", None, self.version)

@@ -76,11 +76,13 @@ class NLUService:
         self._batchers = {}
         self.model = model
 
-    async def parse(self, text: str) -> ParseResult:
+    async def parse(self, text: str, *, payload: bool = False) -> ParseResult:
+        """`payload`: the text is a button press the channel vouched for (`meta["button"]`); only then
+        is `/intent{...}` a payload. Typed text is always parsed as words."""
         model = self.model
-        payload = model.parse_payload(text)
-        if payload:
-            return payload
+        forced = model.parse_payload(text) if payload else None
+        if forced:
+            return forced
         cleaned = clean_text(text, model.max_chars)
         if not cleaned:
             return ParseResult(cleaned, OUT_OF_SCOPE, 0.0, True, [], [], "und", None, model.version)

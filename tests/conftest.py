@@ -125,6 +125,17 @@ def write_config(tmp_path: Path, store_url: str, model_dir: Path, **overrides: A
 
 
 @pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    """A migrated, empty store on SQLite and on PostgreSQL."""
+    from bot.store import Store
+
+    s = Store(store_url)
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
 def config_path(tmp_path: Path, store_url: str, model_dir: Path) -> Path:
     return write_config(tmp_path, store_url, model_dir)
 

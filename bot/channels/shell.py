@@ -103,13 +103,14 @@ async def run_shell(app: App, *, user_id: str, display_name: str, debug: bool = 
                 stdout.flush()
                 await app.pipeline.dispatch()
                 continue
+            meta: dict[str, Any] = {}
             if interactive and line.strip().isdigit() and channel.last_buttons:
                 i = int(line.strip()) - 1
-                if 0 <= i < len(channel.last_buttons):
-                    line = channel.last_buttons[i]
+                if 0 <= i < len(channel.last_buttons):  # a picked button is a press; typed `/x` is text
+                    line, meta = channel.last_buttons[i], {"button": True}
             result = await app.pipeline.handle(Incoming(
                 channel="shell", external_id=uuid.uuid4().hex, chat_id=f"shell:{user_id}", user_id=user_id,
-                text=line, display_name=display_name))
+                text=line, display_name=display_name, meta=meta))
             if debug and result.debug:
                 stdout.write("debug> " + json.dumps(result.debug, ensure_ascii=False) + "\n")
                 stdout.flush()

@@ -31,7 +31,7 @@ from bot.channels.slack_blocks import ACTION_CLAIM, ACTION_HANDBACK, ACTION_RESO
 from bot.channels.slack_http import SlackHTTPServer
 from bot.channels.slack_inbox import SlackInbox, load_card
 from bot.channels.slack_outbox import SlackOutbox, rowcount
-from bot.channels.slack_text import escape, fan_text_for_slack, mention_user, slack_to_plain
+from bot.channels.slack_text import escape, fan_name_for_slack, fan_text_for_slack, mention_user, slack_to_plain
 from bot.config import SlackConfig, secret
 from bot.store import Escalation
 from bot.store.models import utcnow
@@ -43,7 +43,7 @@ log = logging.getLogger("fancare.slack")
 DEFAULT_API_URL = "https://slack.com/api/"
 USAGE = ("usage: `/fancare queue` | `/fancare claim N` | `/fancare resolve N` | `/fancare handback N` | "
          "`/fancare note N text` | `/fancare stats` | `/fancare digest` | `/fancare crisis on|off` | `/fancare poll ...` | "
-         "`/fancare giveaway ...`")
+         "`/fancare giveaway ...` | `/fancare privacy export|erase CHANNEL USER` (admins)")
 REFUSAL = "Sorry, only fancare operators can do that. This attempt has been recorded."
 _SLACK_OPERATOR = re.compile(r"slack:(U[A-Z0-9]+|W[A-Z0-9]+)")
 
@@ -250,6 +250,11 @@ class SlackConsole:
         user = body.get("user_id")
         words = str(body.get("text") or "").strip().split(maxsplit=2)
         sub = words[0].lower() if words else "help"
+        if sub == "privacy":  # admins only (channels.slack.admins): export or erase a fan
+            from bot.channels.slack_privacy import privacy_command
+
+            await ack(text=await privacy_command(self, user, words[1:]))
+            return
         if not await self._authorized(user, f"command:{sub}"):
             await ack(text=REFUSAL)
             return
@@ -266,7 +271,7 @@ class SlackConsole:
         if sub in ("poll", "giveaway"):  # polls and giveaways: the CLI's grammar (bot/channels/slack_engagement.py)
             from bot.channels.slack_engagement import engagement_command
 
-            return await engagement_command(self.app, sub, args, operator)
+            return await engagement_command(self.app, sub, args, operator, files_dir=self.cfg.files_dir)
         if sub == "digest":  # the review inbox's top unclear messages, with label buttons (slack_review.py)
             return await self.review.command(operator)
         if sub == "crisis":  # the crisis playbook switch (slack_moderation.py, moderation/playbook.py)
@@ -278,7 +283,7 @@ class SlackConsole:
             return "\n".join(
                 f"#{r['id']} [{escape(r['priority'])}] `{escape(r['queue'])}` {r['state']}"
                 f"{' by ' + mention_user(r['claimed_by']) if r['claimed_by'] else ''}"
-                f" · {escape(r['fan'] or 'unknown')}: "
+                f" · {fan_name_for_slack(r['fan'])}: "
                 f"{fan_text_for_slack(r['last'], mask=self.cfg.mask_personal_data, limit=80)}" for r in rows)
         if sub == "stats":
             today = self.stats_text(inbox.stats(store, utcnow().replace(hour=0, minute=0, second=0, microsecond=0)))
@@ -358,6 +363,7 @@ class SlackConsole:
         while not stop.is_set():
             try:
                 await self.sla_tick()
+                self.inbox.sweep_unposted()  # escalations whose card was lost in a crash
                 await self.inbox.moderation_item()  # review posts another process recorded
                 self.prune_seen()
                 await self.review.daily_tick()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.channels.slack_text import escape, fan_text_for_slack, mention_user
+from bot.channels.slack_text import escape, fan_name_for_slack, fan_text_for_slack, mention_user
 
 ACTION_CLAIM = "fancare_claim"
 ACTION_RESOLVE = "fancare_resolve"
@@ -48,7 +48,7 @@ def card_blocks(info: CardInfo, *, mask: bool, messages: int, mention: str | Non
     head = f"{icon} *Escalation #{info.escalation_id}* · *{escape(info.priority)}* · queue `{escape(info.queue)}`"
     if mention:
         head = f"{mention} {head}"
-    fan = (f"*Fan:* {escape(info.fan_name or 'unknown')} · {escape(info.fan_channel)}"
+    fan = (f"*Fan:* {fan_name_for_slack(info.fan_name)} · {escape(info.fan_channel)}"
            f" · language {escape(info.language or r.get('language') or '?')}")
     lines = []
     for t in info.transcript[-messages:]:

@@ -6,6 +6,7 @@ engagement timer of the running Telegram channel (Slack cannot ask Telegram)."""
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,11 +19,31 @@ from dialogs.engagement_commands import CommandError, run, slack_parser, when
 MAX_REPLY = 3500  # a slash-command answer stays readable (and under Slack's limits)
 
 
-async def engagement_command(app: App, sub: str, args: list[str], operator: str) -> str:
+def _confine_files(root: str | None, parsed: Any) -> None:
+    """A Slack user names files only inside `channels.slack.files_dir` (never an arbitrary server path):
+    `--file F` and `giveaway verify F` (a giveaway id stays an id). Rewrites them to the checked path."""
+    for attr in ("file", "target"):
+        value = getattr(parsed, attr, None)
+        if value is None or (attr == "target" and str(value).isdigit()):
+            continue
+        if not root:
+            raise CommandError("Slack commands cannot read files on the server: set channels.slack.files_dir "
+                               "and put the file there, or use the CLI")
+        base = Path(root).resolve()
+        path = (base / str(value)).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            raise CommandError(f"refused: {value!r} is not a file inside the configured folder "
+                               "(channels.slack.files_dir); give a name relative to it")
+        setattr(parsed, attr, str(path))
+
+
+async def engagement_command(app: App, sub: str, args: list[str], operator: str, *,
+                             files_dir: str | None = None) -> str:
     text = slack_to_plain(" ".join([sub, *args]))
     text = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
     try:
         parsed = slack_parser().parse_args(shlex.split(text))
+        _confine_files(files_dir, parsed)
         out = await run(app.engagement, parsed, operator, None)
     except CommandError as exc:
         return f"{exc}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,7 +22,10 @@ from bot.channels.slack_outbox import SlackOutbox
 from bot.channels.slack_text import escape, fan_text_for_slack
 from bot.config import SlackConfig
 from bot.store import Contact, Conversation, Escalation, Store
+from bot.store.models import utcnow
 from bot.store.slack_models import SlackSeen, SlackTicket
+
+log = logging.getLogger("fancare.slack")
 
 
 def load_card(s: Session, escalation_id: int) -> CardInfo | None:
@@ -48,6 +53,8 @@ class SlackInbox:
         self.cfg = cfg
         self.outbox = outbox
         self._tasks: set[asyncio.Task[int]] = set()
+        #: an escalation without a Slack card this long after it opened is posted by `sweep_unposted`
+        self.unposted_after_s = 60.0
 
     def channel_for(self, queue: str) -> str:
         return self.cfg.queue_channels.get(queue, self.cfg.default_channel)
@@ -86,6 +93,30 @@ class SlackInbox:
                                 f"{mention or ''} Escalation #{escalation_id} is now *{escape(info.priority)}* "
                                 f"in `{escape(info.queue)}`.".strip())
         return ticket
+
+    def sweep_unposted(self, older_than_s: float | None = None) -> int:
+        """Post the cards of escalations that never reached Slack (the process died between the
+        escalation's commit and `escalation_opened`): open or claimed, older than `older_than_s`,
+        with no Slack ticket. Safe with several processes (the ticket's key is the escalation id)."""
+        cutoff = utcnow() - timedelta(seconds=self.unposted_after_s if older_than_s is None else older_than_s)
+        queued = 0
+        with self.store.session() as s:
+            ids = list(s.scalars(
+                select(Escalation.id).outerjoin(SlackTicket, SlackTicket.escalation_id == Escalation.id)
+                .where(SlackTicket.escalation_id.is_(None), Escalation.state.in_(("open", "claimed")),
+                       Escalation.created_at <= cutoff).order_by(Escalation.id).limit(100)))
+        for esc_id in ids:
+            try:
+                with self.store.session() as s:
+                    if s.get(SlackTicket, esc_id) is None and self.queue_card(s, esc_id) is not None:
+                        s.flush()
+                        queued += 1
+            except IntegrityError:  # another process posted it first
+                continue
+        if queued:
+            log.warning("slack: posted %d escalation card(s) that never reached Slack", queued)
+            self.kick()
+        return queued
 
     async def fan_message(self, escalation_id: int, text: str) -> None:
         with self.store.session() as s:

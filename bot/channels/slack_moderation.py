@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.slack_text import escape, fan_text_for_slack, mention_user
+from bot.channels.slack_text import escape, fan_name_for_slack, fan_text_for_slack, mention_user
 from bot.config import SlackConfig
 from bot.store import Contact, Conversation, Message, Store
 from bot.store.models import utcnow
@@ -50,7 +50,7 @@ def review_blocks(item: ModerationItem, text: str, fan: str | None, *, mask: boo
     dry = " (dry run: nothing was done)" if item.dry_run else ""
     verb = "Flagged for review" if item.action == "flag" else f"Enforced: *{escape(item.action)}*"
     head = (f":shield: {verb}{dry} · rule `{escape(item.rule)}` · signal `{escape(item.signal or 'pattern')}`{score}\n"
-            f"{escape(item.channel)} chat `{escape(item.chat_id)}` · fan {escape(fan or item.user_id)}")
+            f"{escape(item.channel)} chat `{escape(item.chat_id)}` · fan {fan_name_for_slack(fan or item.user_id)}")
     body = fan_text_for_slack(text, mask=mask, limit=600) or "_(no text)_"
     value = str(item.id)
     return [

@@ -19,7 +19,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.store import Store
 from bot.store.models import utcnow
@@ -89,11 +89,15 @@ class SlackOutbox:
     # -- claiming ------------------------------------------------------------------------------
     def _claim_next(self) -> _Claimed | None:
         now = utcnow()
+        prev = aliased(SlackPost)
         with self.store.session() as s:
+            # heads of their escalations' queues only: posts behind a retrying head never fill the page
             q = (select(SlackPost)
                  .where(or_(SlackPost.status == "pending",
                             and_(SlackPost.status == "sending", SlackPost.lease_until < now)),
-                        or_(SlackPost.next_attempt_at.is_(None), SlackPost.next_attempt_at <= now))
+                        or_(SlackPost.next_attempt_at.is_(None), SlackPost.next_attempt_at <= now),
+                        ~select(prev.id).where(prev.escalation_id == SlackPost.escalation_id, prev.id < SlackPost.id,
+                                               prev.status.in_(("pending", "sending"))).exists())
                  .order_by(SlackPost.id).limit(50))
             for p in s.scalars(q):
                 older = s.scalar(select(SlackPost.id).where(
@@ -111,6 +115,8 @@ class SlackOutbox:
 
     # -- sending -------------------------------------------------------------------------------
     async def _send(self, post: _Claimed) -> str | None:
+        if post.kind == "erase":  # privacy erasure (bot/privacy.py): edit the card, delete the rest
+            return await self._erase(post)
         with self.store.session() as s:
             ticket = s.get(SlackTicket, post.escalation_id)
             channel = ticket.channel if ticket is not None and ticket.ts else post.channel
@@ -143,6 +149,22 @@ class SlackOutbox:
                 if ticket is not None:
                     ticket.ts = ts
                     ticket.channel = str(resp.get("channel") or channel)
+        return ts
+
+    async def _erase(self, post: _Claimed) -> str | None:
+        spec = dict(post.blocks[0]) if post.blocks else {}
+        ts = str(spec.get("ts") or "")
+        if not ts:
+            return None
+        try:
+            if spec.get("action") == "update":
+                await self.client.chat_update(channel=post.channel, ts=ts, text=post.text, blocks=[])
+            else:
+                await self.client.chat_delete(channel=post.channel, ts=ts)
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            if data.get("error") != "message_not_found":  # already gone (deleted in Slack): done
+                raise
         return ts
 
     def _failed(self, post: _Claimed, exc: SlackApiError) -> bool:

@@ -2,7 +2,8 @@
 
 Fan -> Slack: fan text is data, never markup. `&`, `<`, `>` are escaped (so `<!channel>`,
 `<@U123>` and `<https://evil|bank>` cannot be formed), bidi controls that could reorder what an
-operator reads are removed, and personal data is masked when the config asks for it.
+operator reads are removed, mrkdwn formatting characters (`*_~` and backticks) are neutralised
+with zero-width joiners, and personal data is masked when the config asks for it.
 
 Slack -> fan: operators write Slack mrkdwn; fans get plain text (entities decoded, `<url|label>`
 links spelled out, mentions reduced to names), which each fan channel then escapes for itself.
@@ -24,6 +25,32 @@ def escape(text: str) -> str:
     """Make `text` inert in Slack mrkdwn: control characters of both kinds gone, markup escaped."""
     text = _BIDI.sub("", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+#: Slack mrkdwn's formatting characters: *bold*, _italic_, ~strike~, `code` (and ``` blocks)
+_MRKDWN = re.compile(r"([*_~`])")
+_ZWJ = "\u200d"
+
+
+def neutral(text: str) -> str:
+    """Fan text that Slack shows as typed, never as formatting: each of `* _ ~ \`` that could open or
+    close a span is glued between zero-width joiners. One inside a word (`action_lookup_order`,
+    `2*3`) cannot format anything and stays as is, so identifiers remain copyable. Apply after `escape`."""
+
+    def glue(m: re.Match[str]) -> str:
+        i = m.start()
+        if 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+            return m.group(0)
+        return _ZWJ + m.group(0) + _ZWJ
+
+    return _MRKDWN.sub(glue, text)
+
+
+def fan_name_for_slack(name: str | None) -> str:
+    """A fan's display name in a card: no bidi or control characters, inert in mrkdwn."""
+    from bot.store.clean import display_name
+
+    return neutral(escape(display_name(name) or "unknown"))
 
 
 def mask_personal_data(text: str) -> str:
@@ -54,7 +81,7 @@ def fan_text_for_slack(text: str, *, mask: bool, limit: int = 2900) -> str:
         text = mask_personal_data(text)
     if len(text) > limit:
         text = text[:limit] + "…"
-    return escape(text)
+    return neutral(escape(text))
 
 
 def slack_to_plain(text: str) -> str:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update, User
+from sqlalchemy.exc import InterfaceError, OperationalError
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters, Update, User
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -55,6 +57,8 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 CALLBACK_DATA_MAX_BYTES = 64
+#: replies may repeat a fan's words (an operator's relay, an echoed order number): never preview links
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 RECOVER_EVERY_S = 10.0
 
 
@@ -128,7 +132,7 @@ class TelegramChannel:
             markup = _keyboard(message.buttons) if i == len(parts) - 1 else None
             async with self._limiter(cid):
                 sent = await self._call(self.bot.send_message(cid, parts[i], reply_parameters=reply,
-                                                              reply_markup=markup))
+                                                              reply_markup=markup, link_preview_options=NO_PREVIEW))
             last_id = sent.message_id
             if on_part is not None and i + 1 < len(parts):
                 on_part(i + 1)
@@ -287,15 +291,45 @@ class TelegramService:
         me = self.channel.me
         assert me is not None
         for update in updates:
-            item = classify(update, me, self.cfg)
-            if isinstance(item, Edit):
-                await self._edit(item)
-            elif isinstance(item, Incoming):
-                self._record(item)
-            elif isinstance(item, PollAnswer):
-                record_poll_answer(self.app, item)
-            else:
-                self.metrics["telegram_ignored"] += 1
+            try:
+                item = classify(update, me, self.cfg)
+                if isinstance(item, Edit):
+                    await self._edit(item)
+                elif isinstance(item, Incoming):
+                    self._record(item)
+                elif isinstance(item, PollAnswer):
+                    record_poll_answer(self.app, item)
+                else:
+                    self.metrics["telegram_ignored"] += 1
+            except (OperationalError, InterfaceError):
+                raise  # the database is unreachable: nothing is confirmed, the batch comes again
+            except Exception as exc:  # noqa: BLE001 - one bad update must not stop everyone
+                self._quarantine(update, exc)
+
+    def _quarantine(self, update: Update, exc: Exception) -> None:
+        """Keep an update that cannot be recorded for inspection (its raw JSON, ASCII-escaped, in the
+        audit log as `telegram.quarantined`), count it, log it once and tell the operators, so the
+        poll loop moves on. When even that write fails (the database is down), the error goes up and
+        the batch is fetched again, as before."""
+        try:
+            raw = json.dumps(update.to_dict(), ensure_ascii=True, default=str)
+        except Exception:  # noqa: BLE001
+            raw = json.dumps(repr(update), ensure_ascii=True)
+        with self.pipeline.store.session() as s:
+            self.pipeline.store.audit(s, "telegram.quarantined", data={
+                "update_id": update.update_id, "error": type(exc).__name__, "raw": raw[:100_000]})
+        self.metrics["telegram_quarantined"] += 1
+        log.error("telegram: update %s could not be recorded (%s); quarantined in the audit log",
+                  update.update_id, type(exc).__name__, exc_info=exc)
+        note = getattr(self.pipeline.operators, "note", None)
+        if note is not None:
+            self._spawn(self._note(note, f"Telegram update {update.update_id} could not be recorded "
+                                         f"({type(exc).__name__}) and was quarantined (audit log)."))
+
+    @staticmethod
+    async def _note(note: Any, text: str) -> None:
+        with contextlib.suppress(Exception):
+            await note(text)
 
     def _record(self, item: Incoming) -> None:
         rec = self.pipeline.store.record_inbound(
@@ -346,6 +380,12 @@ class TelegramService:
             self.metrics["telegram_edits_ignored"] += 1
             return
         self.metrics["telegram_edits"] += 1
+        if edit.moderate:  # post clean, then edit into a scam link: the edit is judged in groups
+            try:
+                await self.pipeline.moderate_edit(res.message_id, storable(edit.text), dict(edit.meta), {
+                    "channel": CHANNEL, "chat_id": edit.chat_id, "user_id": edit.user_id})
+            except Exception:  # noqa: BLE001 - the edit is stored; moderation is best effort
+                log.exception("telegram: moderating an edit failed")
         if res.escalation_id is not None:
             try:
                 await self.pipeline.operators.fan_message(res.escalation_id, f"(edited) {edit.text}")

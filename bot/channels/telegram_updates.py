@@ -13,7 +13,7 @@ The dedup key of every update is its `update_id` (`Incoming.external_id`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Message, MessageEntity, MessageOriginChannel, Update, User
@@ -36,6 +36,9 @@ class Edit:
     user_id: str
     message_id: int
     text: str
+    #: groups and comments under channel posts: the edit is moderated like a new message
+    moderate: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,16 @@ def classify(update: Update, me: User, cfg: TelegramConfig) -> Incoming | Edit |
         text = em.text or em.caption
         if who is None or text is None:
             return None
-        return Edit(update.update_id, str(em.chat.id), who.user_id, em.message_id, text)
+        moderate = em.chat.type in GROUP_TYPES and _chat_active(em.chat.type, em.chat.id, cfg)
+        edit_meta: dict[str, Any] = {"message_id": em.message_id, "chat_type": em.chat.type, "edited": True}
+        if moderate:
+            edit_meta["chat_id"] = em.chat.id
+            post = _channel_post(em)
+            if post is not None:
+                edit_meta["channel_post"] = post
+            if em.sender_chat is not None:
+                edit_meta["sender_chat"] = em.sender_chat.id
+        return Edit(update.update_id, str(em.chat.id), who.user_id, em.message_id, text, moderate, edit_meta)
     msg = update.message
     if msg is None or msg.is_automatic_forward:
         return None
@@ -180,7 +192,9 @@ def _from_callback(update: Update, me: User, cfg: TelegramConfig) -> Incoming | 
     chat = msg.chat
     if not _chat_active(chat.type, chat.id, cfg):
         return None
-    meta: dict[str, Any] = {"callback_query_id": cq.id, "chat_type": chat.type, "button_on": msg.message_id}
+    # `button`: a press, not typed text; the pipeline checks the bot sent this payload in this chat
+    meta: dict[str, Any] = {"callback_query_id": cq.id, "chat_type": chat.type, "button_on": msg.message_id,
+                            "button": True}
     if chat.type in GROUP_TYPES:
         meta.update(addressed=True, chat_id=chat.id, reply_to_id=str(msg.message_id))
     return Incoming(channel=CHANNEL, external_id=str(update.update_id), chat_id=str(chat.id),

@@ -33,7 +33,8 @@ class SlackTicket(Base):
 
 
 class SlackPost(Base):
-    """kind: card | fan | notice | update | sla | alert | file | modreview (escalation 0: brand-wide).
+    """kind: card | fan | notice | update | sla | alert | file | modreview (escalation 0: brand-wide) | erase
+    (privacy: chat.update or chat.delete of the message whose ts is in `blocks`).
     status: pending -> sending -> sent | dead."""
 
     __tablename__ = "slack_posts"

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +19,10 @@ from typing import Any
 from sqlalchemy import and_, create_engine, event, or_, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from bot.store.clean import display_name as clean_display_name
+from bot.store.clean import storable, storable_value
 from bot.store.models import (
     AuditEvent,
     Base,
@@ -60,7 +61,8 @@ class Store:
 
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        # hide_parameters: a failing statement's error and log never carry its bound values (fan text)
+        kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
@@ -131,7 +133,14 @@ class Store:
     def record_inbound(self, *, channel: str, external_id: str, chat_id: str, user_id: str, text: str,
                        display_name: str | None = None, language: str | None = None,
                        payload: dict[str, Any] | None = None) -> InboundRecord:
-        """Persist an inbound message once. A second delivery returns the first record."""
+        """Persist an inbound message once. A second delivery returns the first record. Every field is
+        cleaned like text (a lone surrogate in a name can never make the database refuse an update);
+        the display name also loses bidi overrides and control characters (it is repeated to people)."""
+        channel, external_id, chat_id, user_id, text = (storable_value(v) for v in (channel, external_id, chat_id,
+                                                                                    user_id, text))
+        display_name = clean_display_name(display_name)
+        language = storable(language) if language is not None else None
+        payload = storable_value(payload or {})
         with self.session() as s:
             existing = s.scalar(select(Message).where(Message.channel == channel, Message.direction == "in",
                                                       Message.external_id == external_id))
@@ -166,6 +175,17 @@ class Store:
             return bool(_rows(session.execute(stmt)))
         with self.session() as s:
             return bool(_rows(s.execute(stmt)))
+
+    def dead_letter_inbound(self, message_id: int, error: str) -> bool:
+        """Give up on an inbound message that failed processing every time (status "dead")."""
+        with self.session() as s:
+            m = s.get(Message, message_id)
+            if m is None or m.direction != "in" or m.status in ("handled", "dead"):
+                return False
+            m.status, m.lease_until, m.error = "dead", None, error[:250]
+            self.audit(s, "inbound.dead", conversation_id=m.conversation_id,
+                       data={"message_id": m.id, "attempts": m.attempts, "error": error[:200]})
+            return True
 
     def unfinished_inbound(self, channel: str | None = None, limit: int = 500) -> list[int]:
         """Inbound messages a crashed or stopped worker left behind (received, or lease expired)."""
@@ -213,6 +233,12 @@ class Store:
                 q = q.where(Message.conversation_id == conversation_id)
             if channel is not None:
                 q = q.where(Message.channel == channel)
+            # only the heads of their conversations' queues: a retrying (not due) or in-flight head
+            # keeps its later messages out of the scan, so blocked rows can never fill the page
+            prev = aliased(Message)
+            q = q.where(~select(prev.id).where(
+                prev.conversation_id == Message.conversation_id, prev.direction == "out", prev.id < Message.id,
+                prev.status.in_(("pending", "sending"))).exists())
             seen_convs: set[int] = set()
             for m in s.scalars(q.order_by(Message.id).limit(limit)):
                 # keep per-conversation order: skip a conversation whose older message is not sent yet
@@ -256,13 +282,23 @@ class Store:
         with self.session() as s:
             s.execute(update(Message).where(Message.id == message_id).values(**values))
 
-    def mark_send_failed(self, message_id: int, error: str, retry_in_s: float | None) -> None:
+    def renew_outbound_lease(self, message_id: int, lease_s: float) -> bool:
+        """Extend the lease of a send in progress (a reply waiting in a rate limiter is still ours)."""
+        with self.session() as s:
+            return bool(_rows(s.execute(update(Message).where(Message.id == message_id, Message.status == "sending")
+                                        .values(lease_until=utcnow() + timedelta(seconds=lease_s)))))
+
+    def mark_send_failed(self, message_id: int, error: str, retry_in_s: float | None,
+                         counts: bool = True) -> None:
+        """`counts=False` (flood control, 429): the attempt is given back, it never nears the dead letter."""
         with self.session() as s:
             m = s.get(Message, message_id)
             if m is None:
                 return
             m.error = error[:250]
             m.lease_until = None
+            if not counts:
+                m.attempts = max(0, (m.attempts or 0) - 1)
             if retry_in_s is None:
                 m.status = "dead"
                 self.audit(s, "outbox.dead", conversation_id=m.conversation_id,
@@ -380,7 +416,7 @@ class Store:
                                                                            ModerationItem.user_id == external_id))],
         }
 
-    def erase_contact(self, channel: str, external_id: str, actor: str = "cli") -> bool:
+    def erase_contact(self, channel: str, external_id: str, actor: str = "cli", copies: Any = None) -> bool:
         """Erase a fan's personal data: message texts, NLU results, transcripts, name (GDPR erasure).
         Row skeletons stay so that counts and the audit chain remain consistent."""
         with self.session() as s:
@@ -389,16 +425,19 @@ class Store:
                 return False
             conv_ids = list(s.scalars(select(Conversation.id).where(Conversation.contact_id == c.id)))
             msg_ids = list(s.scalars(select(Message.id).where(Message.conversation_id.in_(conv_ids))))
+            from bot.privacy import erase_copies, pseudonym
+
+            erase_copies(s, conv_ids, copies)  # Slack posts and rows, review labels (before texts go)
             if msg_ids:
                 for r in s.scalars(select(NLUResult).where(NLUResult.message_id.in_(msg_ids))):
                     r.entities = []
                 s.execute(update(Message).where(Message.id.in_(msg_ids)).values(text="", payload={}))
             s.execute(update(Escalation).where(Escalation.conversation_id.in_(conv_ids)).values(transcript=[]))
             s.execute(update(Conversation).where(Conversation.id.in_(conv_ids)).values(state={}))
-            digest = hashlib.sha256(f"{channel}:{external_id}".encode()).hexdigest()[:16]
-            _erase_engagement_and_moderation(s, channel, external_id, f"erased:{digest}")
+            alias = pseudonym(s, channel, external_id)  # HMAC with the per-install secret
+            _erase_engagement_and_moderation(s, channel, external_id, alias)
             c.display_name = None
-            c.external_id = f"erased:{digest}"
+            c.external_id = alias
             c.erased_at = utcnow()
             self.audit(s, "privacy.erased", actor=actor, data={"contact_id": c.id})
             return True

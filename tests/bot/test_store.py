@@ -7,17 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from bot.store import AuditEvent, Conversation, Escalation, Store
+from bot.store import AuditEvent, Conversation, Escalation
 from bot.store.models import Base
 from bot.store.store import AppendOnlyError
-
-
-@pytest.fixture
-def store(store_url):
-    s = Store(store_url)
-    s.migrate()
-    yield s
-    s.dispose()
 
 
 def test_migrations_match_the_models(store):

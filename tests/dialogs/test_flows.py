@@ -9,8 +9,8 @@ from bot.store import AuditEvent, Escalation
 from tests.fakes.recording_channel import RecordingChannel, fan_message
 
 
-async def say(app, ch, text, user="u1"):
-    await app.pipeline.handle(fan_message(text, user=user))
+async def say(app, ch, text, user="u1", button=False):
+    await app.pipeline.handle(fan_message(text, user=user, button=button))
     return ch.texts()[-1] if ch.sent else ""
 
 
@@ -63,7 +63,7 @@ async def test_two_misunderstandings_in_a_row_offer_a_human(app):
     await say(app, ch, "zorp glab nnnk")
     assert [b.payload for b in ch.sent[-1].message.buttons][0] == "/human_handoff"
     # pressing the button escalates
-    assert "ticket #" in await say(app, ch, "/human_handoff")
+    assert "ticket #" in await say(app, ch, "/human_handoff", button=True)
 
 
 async def test_spam_gets_no_reply_and_is_recorded_for_moderation(app):
@@ -91,7 +91,7 @@ async def test_human_takeover_relay_resolve_and_csat(app):
     assert inbox.close(app.store, app.domain, 1, "dana", "resolved").ok
     await app.pipeline.dispatch()
     assert "rate" in ch.texts()[-1] and len(ch.sent[-1].message.buttons) == 5
-    await app.pipeline.handle(fan_message('/csat{"rating": "4"}'))
+    await app.pipeline.handle(fan_message('/csat{"rating": "4"}', button=True))
     assert "Thanks for your rating" in ch.texts()[-1]
     with app.store.session() as s:
         esc = s.get(Escalation, 1)

@@ -35,14 +35,6 @@ def test_ambiguous_or_unknown_text_is_never_guessed():
     assert m.index is None and m.candidates == (0, 1, 2, 3)
 
 
-@pytest.fixture
-def store(store_url):
-    s = Store(store_url)
-    s.migrate()
-    yield s
-    s.dispose()
-
-
 def test_one_vote_per_fan_changes_multiple_and_anonymous(store):
     polls = Polls(store)
     p = polls.create(question="Next colour?", options=COLOURS, channel="test", chats=["g"], style="buttons")
@@ -111,7 +103,7 @@ async def test_fan_votes_by_text_buttons_and_confirms_ambiguity(app):
     ask = fan.sent[-1].message
     assert "Which one do you mean" in ask.text and [b.title for b in ask.buttons] == ["Midnight blue", "Sky blue"]
     assert app.engagement.polls.results(p.id).voters == 1  # nothing recorded on a guess
-    await app.pipeline.handle(fan_message(ask.buttons[0].payload, user="u2"))  # the fan taps to confirm
+    await app.pipeline.handle(fan_message(ask.buttons[0].payload, user="u2", button=True))  # the fan taps to confirm
     assert "Midnight blue" in fan.texts()[-1]
     await app.pipeline.handle(fan_message("definitely the black one", user="u1"))  # changes their mind
     assert "Changed" in fan.texts()[-1] and "Matte black" in fan.texts()[-1]

@@ -38,6 +38,7 @@ class RecordingChannel:
 
 
 def fan_message(text: str, *, user: str = "u1", chat: str | None = None, ext: str | None = None,
-                name: str = "Sam", channel: str = "test") -> Incoming:
+                name: str = "Sam", channel: str = "test", button: bool = False) -> Incoming:
+    """`button=True`: a press of a button the bot sent (as a channel marks it), not typed text."""
     return Incoming(channel=channel, external_id=ext or f"{user}-{next(_ids)}", chat_id=chat or f"chat-{user}",
-                    user_id=user, text=text, display_name=name)
+                    user_id=user, text=text, display_name=name, meta={"button": True} if button else {})

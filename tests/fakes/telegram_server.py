@@ -11,7 +11,8 @@ Methods: getMe, deleteWebhook, setWebhook, getWebhookInfo, getUpdates, sendMessa
 editMessageText, answerCallbackQuery, getChatMember (members in `admins` are administrators, users in
 `non_members` have left, in `kicked` are banned), sendPoll / stopPoll (native polls, `polls` by id;
 `poll_answer()` builds the update a vote produces), and for moderation deleteMessage,
-restrictChatMember, banChatMember, unbanChatMember; pinChatMessage / unpinChatMessage (`pinned` per
+restrictChatMember, banChatMember, unbanChatMember, banChatSenderChat / unbanChatSenderChat, getChat
+(`linked_chats`); pinChatMessage / unpinChatMessage (`pinned` per
 chat). Others answer 404 like Telegram does.
 """
 
@@ -75,6 +76,8 @@ class FakeTelegram:
         self.admins: set[int] = set()  # user ids getChatMember reports as "administrator"
         self.non_members: set[int] = set()  # user ids getChatMember reports as "left"
         self.kicked: set[int] = set()  # user ids getChatMember reports as "kicked" (banned)
+        self.linked_chats: dict[int, int] = {}  # group id -> its linked (brand) channel id, for getChat
+        self.banned_sender_chats: defaultdict[int, set[int]] = defaultdict(set)  # banChatSenderChat per chat
         self.polls: dict[str, dict[str, Any]] = {}  # native polls by Telegram poll id
         self._poll_ids = itertools.count(5_000_000_000)
 
@@ -310,6 +313,24 @@ class FakeTelegram:
 
     async def _m_unbanChatMember(self, p: dict[str, Any]) -> Any:
         return True
+
+    async def _m_banChatSenderChat(self, p: dict[str, Any]) -> Any:
+        self.banned_sender_chats[int(p["chat_id"])].add(int(p["sender_chat_id"]))
+        return True
+
+    async def _m_unbanChatSenderChat(self, p: dict[str, Any]) -> Any:
+        self.banned_sender_chats[int(p["chat_id"])].discard(int(p["sender_chat_id"]))
+        return True
+
+    async def _m_getChat(self, p: dict[str, Any]) -> Any:
+        chat_id = int(p["chat_id"])
+        chat = {**_chat(chat_id), "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}}
+        if chat_id in self.linked_chats:
+            chat["linked_chat_id"] = self.linked_chats[chat_id]
+        return chat
 
     # the crisis playbook's holding statement (moderation/playbook.py)
     async def _m_pinChatMessage(self, p: dict[str, Any]) -> Any:

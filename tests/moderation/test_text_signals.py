@@ -93,3 +93,47 @@ def test_appeals_are_recognised(text):
 @pytest.mark.parametrize("text", ["why was my order cancelled", "can you delete my account", "where is my post office"])
 def test_non_appeals_are_not(text):
     assert not ModerationPolicy.is_appeal(text)
+
+
+@pytest.mark.parametrize("text", [
+    "IMEI 490154203237518",  # Luhn-valid, 15 digits: a phone's IMEI, not a card
+    "my watch's IMEI is 356938035643809, it won't pair",
+    "356938035643809",
+    "the update arrived on 2026-11-20 at 10:30",
+    "tracking number 9400111899223344556677",
+    "my order 732201349959 never arrived",  # a Bitext order number
+    "order number 4111111111111111",  # the word "order" right before it
+    "order VT-482913 please",
+    "firmware 1.2.3 broke the sync",
+    "version 10.2.3.4",
+    "my router is at 192.168.1.20",
+    "I need help with canceling purchase 00004587345",  # Bitext: "00" + zeros is no country code
+])
+def test_identifiers_dates_and_versions_are_not_pii(text):
+    assert find_pii(text) == {}
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("my card is 4111 1111 1111 1111", "card"),
+    ("5555555555554444", "card"),
+    ("amex 3782 822463 10005", "card"),
+    ("call me on +49 151 2345 6789", "phone"),
+    ("ring 0612345678 after six", "phone"),  # Dutch mobile, national format
+    ("my number is (415) 555-2671", "phone"),
+    ("+44 7700 900123", "phone"),
+])
+def test_real_cards_and_phones_are_found(text, kind):
+    assert find_pii(text) == {kind: 1}
+
+
+def test_phone_regions_and_order_format_come_from_config():
+    from bot.config import FancareConfig
+
+    assert find_pii("020 7946 0958", regions=["GB"]) == {"phone": 1}
+    assert find_pii("020 7946 0958", regions=["US"]) == {}
+    assert find_pii("order AB-123456789", order_pattern=r"\bAB-\d{9}\b") == {}
+    cfg = FancareConfig.model_validate({"moderation": {"phone_regions": ["GB"]}})
+    assert cfg.moderation.phone_regions == ["GB"]
+    ex = SignalExtractor(phone_regions=["US"])
+    assert ex.extract("020 7946 0958").pii == {}
+    assert SignalExtractor(phone_regions=["GB"]).extract("020 7946 0958").pii == {"phone": 1}

@@ -32,8 +32,10 @@ def test_multilingual_messages_route_to_e5(nlu_model):
 
 
 def test_button_payloads_bypass_the_classifier(nlu_model):
-    r = nlu_model.parse('/csat{"rating": "4"}')
+    r = nlu_model.parse('/csat{"rating": "4"}', payload=True)
     assert r.intent == "csat" and r.entities[0]["value"] == "4" and r.confidence == 1.0
+    typed = nlu_model.parse('/csat{"rating": "4"}')  # typed text is words, never a forced intent
+    assert typed.encoder is not None and typed.entities != r.entities
 
 
 def test_saved_model_loads_fast_and_predicts_the_same(nlu_model, tmp_path):

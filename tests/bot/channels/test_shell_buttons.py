@@ -1,0 +1,28 @@
+"""The shell: picking a numbered button is a press; typing its payload is ordinary text."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import select
+
+from bot.channels.shell import run_shell
+from bot.store import Escalation
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_picked_button_is_a_press_and_typed_payload_is_text(app):
+    out = io.StringIO()
+    # typed `/human_handoff` is words (not understood: no ticket); the second miss offers the button
+    lines = "/human_handoff\nasdf qwer zxcv\n1\n"
+    assert await run_shell(app, user_id="u9", display_name="Sam", stdin=_Tty(lines), stdout=out) == 0
+    text = out.getvalue()
+    assert "[1] Talk to a human" in text and "ticket #" in text
+    with app.store.session() as s:
+        escs = list(s.scalars(select(Escalation)))
+    assert len(escs) == 1
+    assert text.index("[1] Talk to a human") < text.index("ticket #")  # the ticket came from the press

@@ -289,7 +289,11 @@ class SlackConfig(Section):
     oncall_queues: list[str] = Field(default_factory=lambda: ["crisis"])
     operator_usergroup: str | None = None
     operators: list[str] = Field(default_factory=list)  # allow-listed Slack user ids
-    admins: list[str] = Field(default_factory=list)  # Slack user ids allowed `/fancare privacy` (admin-only)
+    # admins (Slack user ids, and members of the user group admin_group): ban, crisis playbook, poll and
+    # giveaway create/close/draw, `/fancare privacy`, resolving another operator's ticket (slack_roles.py).
+    # None configured: roles are off, every operator may do all of it (except privacy)
+    admins: list[str] = Field(default_factory=list)
+    admin_group: str | None = None  # subteam id (S0123...)
     note_prefix: str = "note:"
     # `/fancare poll create --file F` and `giveaway verify F` read only files inside this folder
     # (relative names); unset: Slack commands read no server files at all

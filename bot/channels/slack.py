@@ -31,6 +31,7 @@ from bot.channels.slack_blocks import ACTION_CLAIM, ACTION_HANDBACK, ACTION_RESO
 from bot.channels.slack_http import SlackHTTPServer
 from bot.channels.slack_inbox import SlackInbox, load_card
 from bot.channels.slack_outbox import SlackOutbox, rowcount
+from bot.channels.slack_roles import Roles, command_needs_admin, refusal
 from bot.channels.slack_text import escape, fan_name_for_slack, fan_text_for_slack, mention_user, slack_to_plain
 from bot.config import SlackConfig, secret
 from bot.store import Escalation
@@ -65,6 +66,8 @@ class SlackConsole:
         self.outbox = SlackOutbox(app.store, self.client, max_attempts=cfg.max_attempts, backoff_s=backoff_s)
         self.inbox = SlackInbox(app.store, cfg, self.outbox)
         self.access = OperatorAccess(self.client, allow=cfg.operators, usergroup=cfg.operator_usergroup)
+        self.roles = Roles(cfg, self.access)
+        self.roles.warn_if_off()
         self.bolt = AsyncApp(client=self.client, signing_secret=secret(cfg.signing_secret) or "",
                              process_before_response=True, request_verification_enabled=cfg.mode == "http")
         self.bolt.action(ACTION_CLAIM)(self._on_claim)
@@ -112,12 +115,29 @@ class SlackConsole:
                     s.delete(seen)
 
     async def _authorized(self, user: str | None, what: str, escalation_id: int | None = None) -> bool:
-        if await self.access.is_operator(user):
+        if await self.roles.role_of(user) is not None:
             return True
         with self.app.store.session() as s:
             self.app.store.audit(s, "slack.unauthorized", actor=f"slack:{user}",
                                  data={"action": what, "escalation_id": escalation_id})
         log.warning("refused Slack user %s: %s", user, what)
+        return False
+
+    async def admin_allowed(self, user: str | None, what: str, escalation_id: int | None = None) -> bool:
+        """True when `user` may do an admin-only thing (see slack_roles.py); else audited as refused."""
+        if await self.roles.may_admin(user):
+            return True
+        with self.app.store.session() as s:
+            self.app.store.audit(s, "slack.refused", actor=f"slack:{user}",
+                                 data={"action": what, "escalation_id": escalation_id, "needs": "admin"})
+        log.warning("refused Slack user %s: %s (not an admin)", user, what)
+        return False
+
+    async def admin_click(self, user: str | None, channel: str | None, what: str, thread_ts: str | None = None) -> bool:
+        """`admin_allowed` for a button: a refused user is told so (ephemeral)."""
+        if await self.admin_allowed(user, what):
+            return True
+        await self._ephemeral(channel, user, refusal(what), thread_ts)
         return False
 
     async def _ephemeral(self, channel: str | None, user: str | None, text: str, thread_ts: str | None) -> None:
@@ -191,7 +211,15 @@ class SlackConsole:
             await self._ephemeral(channel, user, text, msg_ts)
 
     async def close(self, esc_id: int, operator: str, state: str) -> str | None:
-        """Resolve or hand back; None when done (the thread says so), else why not."""
+        """Resolve or hand back; None when done (the thread says so), else why not. A ticket claimed
+        by another operator needs an admin."""
+        with self.app.store.session() as s:
+            esc = s.get(Escalation, esc_id)
+            claimer = esc.claimed_by if esc is not None and esc.state not in ("resolved", "handed_back") else None
+        if claimer and claimer != operator:
+            what = f"{'resolve' if state == 'resolved' else 'hand back'} a ticket another operator claimed"
+            if not await self.admin_allowed(operator.removeprefix("slack:"), what, esc_id):
+                return refusal(what)
         res = inbox.close(self.app.store, self.app.domain, esc_id, operator, state)
         if not res.ok:
             return _mentions(res.message)
@@ -257,6 +285,10 @@ class SlackConsole:
             return
         if not await self._authorized(user, f"command:{sub}"):
             await ack(text=REFUSAL)
+            return
+        admin_what = command_needs_admin(sub, str(body.get("text") or "").strip().split()[1:])
+        if admin_what and not await self.admin_allowed(user, f"command:{sub} {admin_what}"):
+            await ack(text=refusal(admin_what))
             return
         if sub == "poll" and words[1:] == ["create"] and trigger:  # no arguments: the form (a modal)
             from bot.channels.slack_engagement import open_poll_modal

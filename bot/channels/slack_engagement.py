@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import App
 from bot.channels.slack import REFUSAL
+from bot.channels.slack_roles import refusal
 from bot.channels.slack_text import slack_to_plain
 from dialogs.engagement_commands import CommandError, run, slack_parser, when
 
@@ -91,6 +92,9 @@ def install_poll_modal(console: Any) -> None:
         user = (body.get("user") or {}).get("id")
         if not await console._authorized(user, "command:poll"):
             await ack(response_action="errors", errors={"question": REFUSAL})
+            return
+        if not await console.admin_allowed(user, "command:poll create polls"):
+            await ack(response_action="errors", errors={"question": refusal("create polls")})
             return
         values = (view.get("state") or {}).get("values") or {}
 

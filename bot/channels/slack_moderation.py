@@ -139,6 +139,8 @@ class ModerationConsole:
             return
         if not await self.console.operator_click(user, channel, f"moderation_{decision}"):
             return
+        if decision == "ban" and not await self.console.admin_click(user, channel, "ban a fan"):
+            return
         outcome = await carry_out(self.console.app.store, item_id, decision, f"slack:{user}", self.ports)
         if not outcome.decided:
             item = outcome.item
@@ -178,6 +180,8 @@ class ModerationConsole:
         await ack()
         user, channel, msg_ts = self.console.click_where(body)
         if not await self.console.operator_click(user, channel, "crisis_on"):
+            return
+        if not await self.console.admin_click(user, channel, "switch the crisis playbook on or off"):
             return
         text = await self.crisis_command(["on"], f"slack:{user}")
         if channel and msg_ts:

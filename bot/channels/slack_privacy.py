@@ -1,6 +1,6 @@
 """`/fancare privacy export|erase CHANNEL USER`: GDPR requests from Slack, for admins only.
 
-Admins are the Slack user ids in `channels.slack.admins`; anyone else (operators included) gets an
+Admins are `channels.slack.admins` / `admin_group` (bot/channels/slack_roles.py); anyone else (operators included) gets an
 ephemeral refusal and the attempt is audited. Erase goes through `bot.privacy.erase`, so the fan's
 Slack card is edited and the relayed messages deleted through the durable outbox; export answers
 with the JSON (cut to what fits in a Slack message; the CLI prints all of it).
@@ -21,13 +21,9 @@ REFUSED = ("Sorry, `/fancare privacy` is for fancare admins only (channels.slack
 MAX_EXPORT_CHARS = 3000
 
 
-def is_admin(console: Any, user: str | None) -> bool:
-    return bool(user) and user in set(console.cfg.admins)
-
-
 async def privacy_command(console: Any, user: str | None, args: list[str]) -> str:
     store = console.app.store
-    if not is_admin(console, user):
+    if not await console.roles.is_admin(user):  # an admin even when roles are off (slack_roles.py)
         with store.session() as s:
             store.audit(s, "slack.unauthorized", actor=f"slack:{user}", data={"action": "command:privacy"})
         log.warning("refused Slack user %s: /fancare privacy (not an admin)", user)

@@ -413,23 +413,16 @@ class Pipeline:
 
     def _answer_while_waiting(self, parse: ParseResult, turn: Turn, decision: Decision, esc_id: int) -> None:
         """A FAQ question the knowledge base answers confidently (as the policy would), the ticket open."""
-        kb = self.policy.kb
         faq = parse.intent == "faq" and not parse.fallback
-        if kb is None or not parse.text or not (faq or is_question(parse.text)):
+        if not (faq or is_question(parse.text)):
             return
-        matches = kb.search(parse.text, encoder=parse.encoder or "e5",
-                            embedding=parse.embedding if parse.encoder else None, language=parse.language)
         # a question read as another intent ("what is your return policy?" -> refund) needs a closer article
         bar = self.policy.kb_threshold if faq else max(self.policy.kb_threshold, FAQ_SCORE)
-        if not matches or matches[0].score < bar:
-            return
-        best = matches[0]
-        decision.replies.append(self.domain.render(
-            "utter_faq_answer", {"answer": best.article.summary(self.policy.answer_chars),
-                                 "article": best.article.title},
-            language=turn.language, seed=f"{turn.conversation_id}:{turn.text}"))
-        decision.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3),
-                                                  "escalation_id": esc_id}))
+        found = self.policy.answer_from_kb(parse, turn, bar)
+        if found is not None:
+            reply, data = found
+            decision.replies.append(reply)
+            decision.events.append(("faq.answered", {**data, "escalation_id": esc_id}))
 
     @staticmethod
     def _bot_sent_button(s: Any, channel: str, chat_id: str, payload: str, button_on: Any = None) -> bool:

@@ -116,7 +116,6 @@ class DialogPolicy:
         self.actions = actions or ActionRegistry()
         if orders is not None and "action_lookup_order" not in self.actions.names():
             builtin_actions(self.actions, orders=orders, kb=kb, answer_chars=answer_chars)
-        self.actions.register("action_record_csat", _record_csat)  # the engine writes Decision.csat
         self.kb_threshold = kb_threshold
         self.answer_chars = answer_chars
         self.max_fallbacks = max_fallbacks
@@ -819,6 +818,14 @@ class DialogPolicy:
         self._kb_reply(ctx, best)
         return True
 
+    def answer_from_kb(self, parse: ParseResult, turn: Turn, threshold: float) -> tuple[Outgoing, dict[str, Any]] | None:
+        """The knowledge-base answer to a message outside any flow (e.g. while a ticket waits for a
+        person): the reply and its `faq.answered` event data, or None below `threshold`."""
+        ctx = _Ctx(parse, turn, Decision())
+        if not self._answer_from_kb(ctx, threshold):
+            return None
+        return ctx.d.replies[-1], next(data for kind, data in ctx.d.events if kind == "faq.answered")
+
     def _kb_reply(self, ctx: _Ctx, best: Any) -> None:
         self._say(ctx, "utter_faq_answer", answer=best.article.summary(self.answer_chars), article=best.article.title)
         ctx.d.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3)}))
@@ -849,11 +856,6 @@ class DialogPolicy:
             else:
                 out.append(r)
         d.replies = out
-
-
-def _record_csat(call: ActionCall) -> ActionResult:
-    """The rating goes to the ticket (the pipeline writes it with the turn, via Decision.csat)."""
-    return ActionResult(slots={"csat_recorded": True})
 
 
 def _lookup(text: str, values: tuple[str, ...]) -> str | None:

@@ -7,7 +7,8 @@ trained model in ./models) and a fresh SQLite store, to a `RecordingChannel`:
 - **private**: a private chat with the brand (`chat_type: private`);
 - **group**: a supergroup, the bot addressed (`addressed: true`), every fan a new member.
 
-Reported per context: messages without a reply, hidden (hide) and muted/banned verdicts, flags.
+Reported per context: messages without a reply, hidden (hide) and muted/banned verdicts, flags, and
+how often each rule fired (its false-positive rate: every message is legitimate).
 Goal (issue 12): private 0 without a reply and 0 hidden or muted; group under 0.5% hidden.
 
     .venv/bin/python -m benchmarks.bitext_silence [--limit 400] [--data PATH] [--out FILE]
@@ -51,6 +52,7 @@ async def run_context(rows: list[dict[str, str]], context: str, workdir: Path) -
     app.pipeline.add_channel(channel)
     app.moderator.actions["bench"] = port
     counts: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
     silent: list[dict[str, Any]] = []
     blocked: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -69,6 +71,8 @@ async def run_context(rows: list[dict[str, str]], context: str, workdir: Path) -
             got = len(channel.sent) - before
             action = (res.debug or {}).get("moderation") or "allow"
             counts[f"verdict:{action}"] += 1
+            if action != "allow":  # which rule fired: each rule's false-positive rate on legitimate requests
+                rules[f"{(res.debug or {}).get('moderation_rule')}:{action}"] += 1
             if got == 0:
                 counts["no_reply"] += 1
                 silent.append({"text": row["text"], "intent": row.get("intent", ""),
@@ -87,6 +91,7 @@ async def run_context(rows: list[dict[str, str]], context: str, workdir: Path) -
             "hidden_pct": round(100 * hidden / n, 2) if n else 0.0,
             "no_reply_pct": round(100 * counts["no_reply"] / n, 2) if n else 0.0,
             "platform_calls": dict(Counter(c[0] for c in port.calls)),
+            "rules_fired": {k: {"n": v, "rate": round(v / n, 4)} for k, v in sorted(rules.items())},
             "seconds": round(time.perf_counter() - t0, 1), "silent_examples": silent[:20],
             "blocked_examples": blocked[:20]}
 
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  [{r['context']}] no reply: {ex}")
         for ex in r["blocked_examples"][:5]:
             print(f"  [{r['context']}] blocked: {ex}")
+        print(f"  [{r['context']}] rules fired (rule:action, share of messages): {r['rules_fired']}")
     body = {"data": str(args.data), "limit": args.limit, "results": results}
     path = write_result("bitext_silence", body)
     if args.out:

@@ -3,6 +3,9 @@
 Measures the moderation signals and the crisis early warning, and writes
 `benchmarks/results/moderation.json`:
 
+0. The shipped default (`--shipped-only` for just this): the heads exactly as `fancare train` trains
+   them from `training_data/moderation` (no TweetEval), on e5 and MiniLM (the demo's cascade), scored
+   on the TweetEval test splits (`--shipped-splits val,test` adds val and a row tuned on val).
 1. Quality on TweetEval (official val/test splits; sentiment is trained on the documented SemEval
    substitute, all 47,586 tweets, and tested on all 12,284; `--quick` subsamples 4,000 of each):
    offensive macro-F1, hate macro-F1, sentiment macro-recall, for the product's head code
@@ -43,6 +46,8 @@ TASKS = {"offensive": ("macro_f1", "train_text.txt", "train_labels.txt"),
          "hate": ("macro_f1", "train_text.txt", "train_labels.txt"),
          "sentiment": ("macro_recall", "train_semeval_substitute_text.txt", "train_semeval_substitute_labels.txt")}
 GOALS = {"offensive": 0.80, "hate": 0.56, "sentiment": 0.70}
+# TweetEval's numeric labels as the product's heads name them (mapping.txt in each task folder)
+PRODUCT_LABELS = {"offensive": ("no", "yes"), "hate": ("no", "yes"), "sentiment": ("negative", "neutral", "positive")}
 REFERENCE = {"offensive": 0.72, "hate": 0.49, "sentiment": 0.66}
 # `--quick` subsamples sentiment (seed 0) to keep a CPU-only run short; by default every tweet is used.
 SENTIMENT_TRAIN_MAX = 4_000
@@ -95,10 +100,10 @@ def run_finetune(data: Path, out_dir: Path = FT_DIR, epochs: int = 2, seed: int 
     """The multi-task fine-tune recipe on TweetEval train, saved to `out_dir` with its stats."""
     import json
 
-    from moderation.finetune import finetune_multitask
+    from moderation.finetune import Tasks, finetune_multitask
     from nlu.model import clean_text
 
-    tasks = {}
+    tasks: Tasks = {}
     for task in TASKS:
         x, y = load_task(data, task, full=True)["train"]
         tasks[task] = ([clean_text(t) for t in x], y)
@@ -194,6 +199,63 @@ def run_quality(data: Path, full: bool = False, only: list[str] | None = None,
     return {"rows": rows, "encoder_cache": {"hits": enc.hits, "misses": enc.misses}}
 
 
+def run_shipped(data: Path, full: bool = False, encoders: tuple[str, ...] = ("e5", "minilm"),
+                splits: tuple[str, ...] = ("test",), training_dir: Path | None = None,
+                only: list[str] | None = None) -> dict[str, Any]:
+    """The shipped default: the heads exactly as `fancare train` trains them (`moderation.train.train_heads`
+    on every CSV in training_data/moderation, nothing from TweetEval), on the encoders the demo NLU
+    routes to (cascade: e5 at rest, MiniLM for English under load), scored on the TweetEval splits
+    by the head's own decision (argmax of its probabilities). The heads are trained once; each split is
+    only read. A "tuned on val" row (val picks the blend weight and threshold) is marked as such."""
+    from benchmarks.cache import CachingEncoder
+    from moderation.heads import _metric
+    from moderation.normalize import normalize
+    from moderation.train import load_examples, train_heads
+    from nlu.encoders import get_encoder
+
+    src = training_dir or REPO / "training_data" / "moderation"
+    ex = load_examples(src)
+    rows: list[dict[str, Any]] = []
+    for name in encoders:
+        enc = CachingEncoder(get_encoder(name), CACHE_DIR)
+        t0 = time.perf_counter()
+        heads = train_heads(ex, {name: enc}).by_encoder[name]
+        train_s = round(time.perf_counter() - t0, 1)
+        for task, (metric, _tf, _lf) in TASKS.items():
+            if only and task not in only:
+                continue
+            names = PRODUCT_LABELS[task]
+            parts = {k: (x, [names[int(v)] for v in y]) for k, (x, y) in load_task(data, task, full).items() if k != "train"}
+            head = heads[task]
+            shipped = (head.text_weight, head.offsets.copy() if head.offsets is not None else None)
+            variants: list[tuple[str, bool]] = [("shipped default", False)]
+            if "val" in splits and "test" in splits:
+                variants.append(("shipped data, tuned on val", True))
+            for variant, tune in variants:
+                head.text_weight, head.offsets = shipped
+                dev = None
+                if tune:
+                    v_texts, v_y = parts["val"]
+                    dev = head.tune([normalize(t) for t in v_texts], embed(enc, v_texts), v_y)
+                for split in splits:
+                    if tune and split == "val":
+                        continue
+                    texts, y = parts[split]
+                    pred = np.asarray(head.predict([normalize(t) for t in texts], embed(enc, texts)))
+                    score = _metric(metric, np.asarray(y), pred)
+                    rows.append({"task": task, "metric": metric, "encoder": name, "variant": variant, "split": split,
+                                 "score": round(score, 4), "goal": GOALS[task], "meets_goal": score >= GOALS[task],
+                                 "n": len(y), "train_n": len(ex[task]), "train_s": train_s,
+                                 "text_weight": head.text_weight,
+                                 "dev": round(dev["dev_" + metric], 4) if dev else None,
+                                 "test_split": "official" if task != "sentiment" or full or split != "test" else
+                                 f"random {SENTIMENT_TEST_MAX} of the official test (seed 0)"})
+                    print(f"shipped {name:6s} {task:10s} {variant:28s} {split:4s} {metric} {score:.4f}", flush=True)
+            head.text_weight, head.offsets = shipped
+    return {"training_data": str(src.relative_to(REPO)) if src.is_relative_to(REPO) else str(src),
+            "examples": {k: len(v) for k, v in ex.items()}, "rows": rows}
+
+
 def run_latency(data: Path, n: int = 300, ft_dir: Path | None = None) -> dict[str, Any]:
     """All signals of one message, one message at a time: on top of the NLU's embedding (what the
     pipeline adds), and including a fresh MiniLM pass (what a message costs if nothing is shared)."""
@@ -265,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retrain", action="store_true", help="fine-tune again even if --finetune-dir has a model")
     p.add_argument("--finetune-epochs", type=int, default=2, help="2: higher val scores than 1 for every task")
     p.add_argument("--only", choices=list(TASKS), action="append", help="quality: only these tasks")
+    p.add_argument("--skip-shipped", action="store_true", help="skip the shipped-default rows")
+    p.add_argument("--shipped-only", action="store_true",
+                   help="only the shipped default (heads from training_data/moderation) on TweetEval")
+    p.add_argument("--shipped-encoders", default="e5,minilm", help="encoders for the shipped-default rows")
+    p.add_argument("--shipped-splits", default="test", help="splits for the shipped-default rows: test, val or val,test")
+    p.add_argument("--training-dir", type=Path, default=None, help="shipped rows: train on this folder instead")
     args = p.parse_args(argv)
     if args.encode_only:
         enc = encoder()
@@ -279,7 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         import json
 
         old = json.loads(previous.read_text())
-        body = {k: old[k] for k in ("quality", "latency", "crisis") if k in old}
+        body = {k: old[k] for k in ("shipped", "quality", "latency", "crisis") if k in old}
+    if args.shipped_only:
+        args.skip_quality = args.skip_latency = args.skip_crisis = True
+    if not args.skip_shipped:
+        body["shipped"] = run_shipped(args.data_dir, not args.quick, tuple(args.shipped_encoders.split(",")),
+                                      tuple(args.shipped_splits.split(",")), args.training_dir, args.only)
+        print(table(body["shipped"]["rows"], ["encoder", "task", "metric", "variant", "split", "score", "goal",
+                                              "meets_goal"]))
     if not args.skip_quality:
         kept = [r for r in body.get("quality", {}).get("rows", []) if args.only and r["task"] not in args.only]
         ft_dir = None

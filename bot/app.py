@@ -12,7 +12,16 @@ from typing import Any, TypeVar
 
 from bot.config import FancareConfig
 from bot.operators import LocalInbox, OperatorInbox
-from bot.orders import CsvOrderTable, OrderLookup
+from bot.ops.database import DatabaseWatch, wait_for_database
+from bot.ops.metrics import OpsMetrics
+from bot.order_owner import OwnerCheck
+from bot.orders import (
+    OrderLookup,
+    fill_order_example,
+    number_format_from_config,
+    order_lookup_from_config,
+    set_order_number_format,
+)
 from bot.pipeline import Pipeline
 from bot.store import Store
 from dialogs.actions import ActionRegistry
@@ -51,7 +60,15 @@ def train_options(cfg: FancareConfig, route: str | None = None) -> dict[str, Any
     return {"route": route or cfg.nlu.encoder, "threshold": cfg.nlu.fallback_threshold, "C": cfg.nlu.regularization,
             "max_chars": cfg.nlu.max_text_chars, "config_fingerprint": nlu_config_fingerprint(cfg),
             "features": list(cfg.nlu.features), "text_weight": cfg.nlu.tfidf_weight,
-            "finetune": cfg.nlu.finetune, "finetune_epochs": cfg.nlu.finetune_epochs}
+            "finetune": cfg.nlu.finetune, "finetune_epochs": cfg.nlu.finetune_epochs,
+            "oos": cfg.nlu.oos_thresholds, "oos_cv_max_loss": cfg.nlu.oos_cv_max_loss,
+            "secondary_threshold": cfg.nlu.secondary_threshold, "knn": cfg.nlu.knn,
+            "entity_patterns": entity_patterns(cfg)}
+
+
+def entity_patterns(cfg: FancareConfig) -> dict[str, tuple[str, str | None]]:
+    """Entity regexes that come from config rather than training data: the brand's order number."""
+    return {"order_number": (cfg.orders.number_pattern, cfg.orders.number_format)}
 
 
 def train_model(cfg: FancareConfig) -> NLUModel:
@@ -62,6 +79,8 @@ def train_model(cfg: FancareConfig) -> NLUModel:
 def load_model(cfg: FancareConfig) -> NLUModel:
     """Load the newest trained model; never trains implicitly (that is `fancare train`'s job)."""
     model = NLUModel.load(model_root(cfg))
+    for entity, (pattern, canonical) in entity_patterns(cfg).items():  # config may have changed since training
+        model.extractor.use_pattern(entity, pattern, canonical)
     try:
         td = load_training_data([cfg.resolve(p) for p in cfg.nlu.training_data])
         if td.fingerprint() != model.meta.get("data_fingerprint"):
@@ -82,6 +101,16 @@ def build_actions(cfg: FancareConfig, domain: Domain) -> ActionRegistry:
     return ActionRegistry(remote=remote, timeout_s=cfg.actions.timeout_s)
 
 
+def load_app_domain(cfg: FancareConfig) -> Domain:
+    """The domain with the brand's default language and the translations of `dialogs.translations`."""
+    from dialogs.translation_files import load_translations
+
+    domain = Domain.load(cfg.resolve(cfg.dialogs.domain))
+    domain.default_language = cfg.brand.default_language
+    domain.use_translations(load_translations(cfg.dialogs.translations_dir(cfg)))
+    return domain
+
+
 def load_app_flows(cfg: FancareConfig, domain: Domain, actions: ActionRegistry | None = None,
                    strict: bool = True) -> FlowSet:
     """The flows named in `dialogs.flows`, checked against the domain and the registered actions."""
@@ -95,19 +124,25 @@ class App:
                  orders: OrderLookup | None = None) -> None:
         self.cfg = cfg
         self.store = Store(cfg.store_url(), echo=cfg.store.echo)
+        wait_for_database(self.store, backoff_max_s=cfg.ops.database_backoff_max_s)  # a start during an outage waits
         self.store.migrate()
         self.model = model or load_model(cfg)
         self.nlu = NLUService(self.model)
         self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path), encoder_paths=self.model.encoder_paths,
                                 cache_file=model_root(cfg) / "kb-embeddings.npz")
         self.kb.default_language = cfg.brand.default_language
-        self.domain = Domain.load(cfg.resolve(cfg.dialogs.domain))
-        self.orders = orders or CsvOrderTable(cfg.resolve(cfg.orders.demo_table))
+        self.domain = load_app_domain(cfg)
+        number_format = number_format_from_config(cfg)
+        set_order_number_format(number_format)  # the flow normalisers read it (process-wide, like log redaction)
+        self.orders = orders or order_lookup_from_config(cfg)
         self.actions = build_actions(cfg, self.domain)
         builtin_actions(self.actions, orders=self.orders, kb=self.kb, answer_chars=cfg.knowledge_base.answer_chars,
-                        kb_threshold=cfg.knowledge_base.threshold)
+                        kb_threshold=cfg.knowledge_base.threshold, phrase=self.domain.phrase,
+                        owner=OwnerCheck(cfg.orders.verify, cfg.orders.max_failed_verifications,
+                                         cfg.orders.verify_window_minutes))
         self.flows = load_app_flows(cfg, self.domain, self.actions)
         self.domain.merge_responses(self.flows.responses)
+        fill_order_example(self.domain, number_format.example)
         if self.actions.remote is not None:  # the action server sees every response and slot the flows use
             from dialogs.action_server import rasa_domain
 
@@ -132,8 +167,15 @@ class App:
         self.playbook = CrisisPlaybook.from_config(self.store, cfg)
         self.pipeline.playbook = self.playbook
         self.pipeline.waiting = cfg.escalation.waiting_rules()
+        self.pipeline.set_languages(cfg.brand.all_languages(), cfg.brand.default_language,  # sticky reply language
+                                    high_accuracy=cfg.nlu.language_accuracy == "high")
         monitor = self.moderator.crisis
         self.crisis_watch = CrisisWatch(self.store, monitor) if monitor is not None else None
+        # operations (bot/ops): this App's own Prometheus registry, fed by the pipeline, and the database watch
+        self.metrics = OpsMetrics(self.store, lambda: dict(self.pipeline.metrics), lambda: self.model.version)
+        self.pipeline.observer = self.metrics
+        self.database = DatabaseWatch(self.store, timeout_s=cfg.ops.database_timeout_s,
+                                      backoff_max_s=cfg.ops.database_backoff_max_s)
 
     async def watch_crisis(self, stop: asyncio.Event) -> None:
         """The crisis early warning, fed from the store, alerting through the operator port."""

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(q)
     q.add_argument("--data", required=True, help="Rasa YAML or CSV test data")
     q.add_argument("--train", default=None, help="train a fresh model on this file first")
+    q.add_argument("--val", default=None, help="choose the out-of-scope thresholds on this file (it needs "
+                   "out_of_scope rows; default: cross-validation on the training data, nlu.oos_thresholds)")
     q.add_argument("--cv", type=int, default=None, help="K-fold cross-validate on --data instead")
     q.add_argument("--encoder", choices=["minilm", "e5", "cascade"], default=None, help="override nlu.encoder")
     q.add_argument("--out", default="reports/nlu", help="output directory")
@@ -146,7 +148,7 @@ def _config(args: argparse.Namespace) -> FancareConfig:
 
     cfg = load_config(args.config)
     setup_logging(cfg.logging.level if args.command not in ("shell", "nlu") else "WARNING",
-                  cfg.logging.redact_personal_data, cfg.orders.number_pattern)
+                  cfg.logging.redact_personal_data, cfg.orders.number_pattern, fmt=cfg.logging.format)
     return cfg
 
 
@@ -297,6 +299,34 @@ def _flow_problems(cfg: FancareConfig, intents: set[str]) -> list[Any]:
     return out
 
 
+def _translation_problems(cfg: FancareConfig) -> list[Any]:
+    """Print translation coverage per language of `brand.languages` (responses, articles) and return
+    the translations' problems: file errors, and warnings for slots/buttons/names that differ."""
+    from bot.app import load_app_domain, load_app_flows
+    from dialogs.translation_files import load_translations
+    from knowledge_base.articles import load_articles
+    from nlu.validate import Problem, translation_coverage, translation_problems
+
+    domain_path = cfg.resolve(cfg.dialogs.domain)
+    if not domain_path.exists():
+        return []
+    try:
+        domain = load_app_domain(cfg)
+        translations = load_translations(cfg.dialogs.translations_dir(cfg))
+        kb_dir = cfg.resolve(cfg.knowledge_base.path)
+        articles = load_articles(kb_dir) if kb_dir.is_dir() else []
+    except DataError as exc:
+        return [Problem("error", exc.message, exc.file, exc.line, exc.key)]
+    flows = load_app_flows(cfg, domain, None, strict=False)
+    domain.merge_responses({k: v for k, v in flows.responses.items() if k not in domain.responses})
+    languages = cfg.brand.all_languages()
+    print("translation coverage (responses answered in the language / all; English articles translated / all):")
+    for row in translation_coverage(domain, articles, languages):
+        print("  " + row.describe())
+    names = {f.name for f in flows.flows.values()} | set(flows.flows)
+    return translation_problems(domain, translations, flow_names=names, languages=languages)
+
+
 class _NoOrders:
     def get(self, order_number: str) -> None:
         return None
@@ -331,6 +361,7 @@ def _data(args: argparse.Namespace) -> int:
         known = set(Domain.load(domain_path).entities)
     problems = validate(td, min_examples=cfg.nlu.min_examples_per_intent, known_entities=known)
     problems += _flow_problems(cfg, set(td.intents))
+    problems += _translation_problems(cfg)
     for p in problems:
         print(p.describe(), file=sys.stderr if p.level == "error" else sys.stdout)
     n_err = sum(p.level == "error" for p in problems)
@@ -369,7 +400,15 @@ def _test_nlu(cfg: FancareConfig, args: argparse.Namespace) -> int:
         report, errors, pred = cross_validate(data, args.cv, train)
     else:
         model = train(load_training_data([args.train])) if args.train else load_model(cfg)
+        if args.val:
+            try:
+                model.calibrate_oos(load_training_data([args.val]), cfg.nlu.oos_criterion, cfg.nlu.oos_recall_target)
+            except ValueError as exc:
+                print(f"error: {args.val}: {exc}", file=sys.stderr)
+                return 2
         report, errors, pred = evaluate(model, data)
+        report["oos_thresholds"] = model.oos.as_dict()
+        report["knn_weight"] = model.meta.get("knn_weight")
         report["model_version"] = model.version
     report["encoder"] = route
     _, true = data.texts_and_labels()

@@ -27,6 +27,22 @@ class Section(BaseModel):
 class BrandConfig(Section):
     name: str = "Voltora"
     default_language: str = "en"
+    # the languages the brand answers in (`fancare data validate` reports translation coverage for each);
+    # left out: the default language only
+    languages: list[str] = Field(default_factory=list)
+
+    @field_validator("languages")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not re.fullmatch(r"[a-z]{2}", code):
+                raise ValueError(f"{code!r} is not a two-letter ISO 639-1 code such as es")
+        return v
+
+    def all_languages(self) -> list[str]:
+        """`languages`, or `[default_language]` when none are configured (the default always included)."""
+        out = list(self.languages) or [self.default_language]
+        return out if self.default_language in out else [self.default_language, *out]
 
 
 class StoreConfig(Section):
@@ -47,6 +63,22 @@ class NLUConfig(Section):
     tfidf_weight: float = Field(0.5, ge=0.0, le=1.0)  # share of the TF-IDF model in the averaged probabilities
     finetune: bool = False  # contrastive fine-tune of MiniLM on the training data (`fancare train`)
     finetune_epochs: int = Field(1, ge=1)
+    # the fan's language (nlu/language.py): lingua's low-accuracy mode (~80 MB) or high (~320 MB, a few
+    # points more accurate on 1-4 word messages; BENCHMARKS.md section 14)
+    language_accuracy: Literal["low", "high"] = "low"
+    # Out of scope (nlu/oos.py, BENCHMARKS.md section 16): "cv" chooses the confidence and similarity
+    # thresholds by cross-validation on the training data, giving up at most `oos_cv_max_loss` of
+    # in-scope accuracy; "fixed" falls back below `fallback_threshold` only. `fancare test nlu --val`
+    # chooses them on a validation set with out_of_scope rows instead, by `oos_criterion`.
+    oos_thresholds: Literal["cv", "fixed"] = "cv"
+    oos_cv_max_loss: float = Field(0.02, ge=0.0, le=1.0)
+    oos_criterion: Literal["recall_target", "balanced", "in_scope_loss"] = "recall_target"
+    oos_recall_target: float = Field(0.85, ge=0.0, le=1.0)
+    # the nearest-example vote blended into the head (weight chosen by cross-validation; nlu/knn.py)
+    # and the distance used for out of scope; false: the plain head (BENCHMARKS.md section 16)
+    knn: bool = True
+    # a clause of a two-request message counts as a request of its own from this confidence
+    secondary_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class KnowledgeBaseConfig(Section):
@@ -65,6 +97,14 @@ class ActionsConfig(Section):
 class DialogsConfig(Section):
     domain: str = "dialogs/domain.yml"
     flows: list[str] = Field(default_factory=lambda: ["dialogs/flows.yml"])
+    # <lang>.yml files and phrases.yml (dialogs/translation_files.py); left out: `translations/` beside the domain
+    translations: str | None = None
+
+    def translations_dir(self, cfg: FancareConfig) -> Path:
+        """Where the translations are: `translations`, or the `translations/` folder beside the domain."""
+        if self.translations:
+            return cfg.resolve(self.translations)
+        return cfg.resolve(self.domain).parent / "translations"
     max_fallbacks: int = Field(2, ge=1)
     form_max_attempts: int = Field(2, ge=1)
 
@@ -127,10 +167,71 @@ class EscalationConfig(Section):
                             minutes_per_ticket=self.minutes_per_ticket)
 
 
+class OrdersHttpConfig(Section):
+    """The brand's shop API for `orders.adapter: http` (bot/order_http.py)."""
+
+    url: str = ""  # e.g. https://shop.example.com/api/orders/{order_number}
+    auth_header: str = "Authorization"
+    auth_env: str | None = None  # the env var holding the header's value (the secret never lives in the file)
+    timeout_s: float = Field(3.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)  # extra tries on a timeout, a connection error or a 5xx
+    backoff_s: float = Field(0.2, ge=0)  # doubles after each try
+    # JSON fields of the shop's answer for each Order field; a dotted path reaches into objects
+    fields: dict[str, str] = Field(default_factory=lambda: {
+        "order_number": "order_number", "status": "status", "product": "product", "eta": "eta",
+        "placed_at": "placed_at", "email": "email", "postcode": "postcode"})
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and "{order_number}" not in v:
+            raise ValueError("the URL needs an {order_number} placeholder, e.g. https://shop/api/orders/{order_number}")
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        known = {"order_number", "status", "product", "eta", "placed_at", "email", "postcode"}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown order field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return v
+
+
 class OrdersConfig(Section):
+    adapter: Literal["csv", "http"] = "csv"
     demo_table: str = "dialogs/demo_orders.csv"
-    # the brand's order-number format (a regex): never PII, masked as <order> in logs
-    number_pattern: str = r"\bVT[-\s\u2010-\u2015\u2212]?\d{6}\b"
+    http: OrdersHttpConfig = Field(default_factory=OrdersHttpConfig)
+    # the brand's order-number format (a regex): never PII, masked as <order> in logs. Its first
+    # capture group (the whole match without one) fills `{digits}` of `number_format`, the canonical
+    # form orders are looked up by; `number_example` is quoted to fans as `{order_example}`
+    number_pattern: str = r"\bVT[-\s\u2010-\u2015\u2212]?(\d{6})\b"
+    number_format: str = "VT-{digits}"
+    number_example: str = "VT-123456"
+    # a second factor before status or product is shown: the order's email or postcode (a fan who
+    # verified that order or that email earlier in the conversation is not asked again); none: no
+    # check. Off until the shipped conversation tests carry the second-factor step (README "Orders")
+    verify: Literal["email_or_postcode", "none"] = "none"
+    max_failed_verifications: int = Field(5, ge=1)  # then a polite refusal and the offer of a person
+    verify_window_minutes: float = Field(60.0, gt=0)
+
+    @field_validator("number_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            rx = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if rx.groups > 1:
+            raise ValueError("use at most one capture group (the part that fills {digits} of number_format)")
+        return v
+
+    @field_validator("number_format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        if "{digits}" not in v:
+            raise ValueError("number_format needs a {digits} placeholder, e.g. VT-{digits}")
+        return v
 
 
 class ModerationRule(Section):
@@ -222,6 +323,20 @@ class PrivacyConfig(Section):
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     redact_personal_data: bool = True
+    # json: one JSON object per line (time, level, logger, message) for log collectors; same redaction
+    format: Literal["text", "json"] = "text"
+
+
+class OpsConfig(Section):
+    """`ops:` the operations endpoint of `fancare run` (bot/ops): /healthz, /readyz, /metrics, and
+    how long a stop (SIGTERM/SIGINT) may take before what is unsent is left in the outbox."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # 0.0.0.0 in a container, so the orchestrator's probes reach it
+    port: int = Field(9108, ge=0, le=65535)  # 0: any free port (tests)
+    stop_deadline_s: float = Field(8.0, gt=0, le=300)  # under Docker's 10 s before SIGKILL
+    database_timeout_s: float = Field(2.0, gt=0, le=60)  # a `SELECT 1` slower than this is unready
+    database_backoff_max_s: float = Field(30.0, gt=0, le=600)  # cap of the retry backoff while it is down
 
 
 class ShellChannelConfig(Section):
@@ -330,6 +445,7 @@ class FancareConfig(Section):
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
 
     # Where the file lives: relative paths in it are resolved against this directory.

@@ -6,6 +6,7 @@ did (reply texts, response names, slots, escalations, the KB article, operator a
 conversations:                 # or `test_cases:` (Rasa's name)
   - name: refund escalates     # or `test_case:`
     language: en               # optional, for the per-language summary (not sent to the pipeline)
+    bot_language: en           # optional: every bot reply must be in this language (nlu.language's detector)
     user_id: fan-1             # optional (default derived from the name); display_name: default "Alex"
     steps:
       - user: "I want a refund"
@@ -19,7 +20,9 @@ Step keys (one per step): `user`, `button` (press the button with this title on 
 reply that has buttons: its payload is sent as a press, `meta["button"]`, the way a channel sends
 one; a `user` step that types `/intent` is ordinary text), `bot`, `bot_not`, `utter`, `no_reply`, `buttons`,
 `intent`, `action`, `article`, `slot_was_set`, `slot_was_not_set`, `escalated`, `not_escalated`,
-`operator` (`claim` / `reply` / `note` / `resolve` / `handback`, optional `as`).
+`operator` (`claim` / `reply` / `note` / `resolve` / `handback`, optional `as`), `bot_language` (the
+turn's replies are in this language; as a conversation key it checks every turn). Replies with too
+few words to tell a language (an order number, "5", a name) are not checked.
 
 A turn is everything the fan's channel received since the last `user`/`button` step, including
 what operator steps delivered after it. Every conversation runs on its own throwaway SQLite store
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -61,17 +65,19 @@ if TYPE_CHECKING:
     from bot.app import App
     from bot.config import FancareConfig
     from bot.pipeline import Pipeline
+    from nlu.language import LanguageIdentifier
 
 CHANNEL = "test"
 DEFAULT_NAME = "Alex"
 DEFAULT_OPERATOR = "operator"
 DEFAULT_PATH = "tests/conversations"
+REPLY_LANGUAGE_MIN = 0.3  # `bot_language`: the expected language's share of the detector's posterior
 
 TURN_KEYS = ("user", "button")
 CHECK_KEYS = ("bot", "bot_not", "utter", "no_reply", "buttons", "intent", "action", "article", "slot_was_set",
-              "slot_was_not_set", "escalated", "not_escalated")
+              "slot_was_not_set", "escalated", "not_escalated", "bot_language")
 STEP_KEYS = (*TURN_KEYS, *CHECK_KEYS, "operator")
-CASE_KEYS = ("name", "test_case", "description", "language", "user_id", "display_name", "steps")
+CASE_KEYS = ("name", "test_case", "description", "language", "bot_language", "user_id", "display_name", "steps")
 TOP_KEYS = ("conversations", "test_cases", "version")
 OPERATOR_ACTIONS = ("claim", "reply", "note", "resolve", "handback")
 ESCALATION_KEYS = ("queue", "priority", "state")
@@ -113,6 +119,7 @@ class ConversationCase:
     user_id: str = ""
     display_name: str = DEFAULT_NAME
     description: str | None = None
+    bot_language: str | None = None  # every reply of every turn must be in this language
 
     @property
     def where(self) -> str:
@@ -219,7 +226,14 @@ def _load_case(located: LocatedYaml, top: str, i: int, item: Any) -> Conversatio
         raise DataError("a conversation needs at least one 'user' step", file, located.line_of((*path, "steps")),
                         f"{where}.steps")
     user_id = str(item["user_id"]) if item.get("user_id") is not None else _default_user(name)
-    return ConversationCase(name=name, file=file, line=line, steps=steps,
+    bot_language = None
+    if item.get("bot_language") is not None:
+        try:
+            bot_language = _language_code(item["bot_language"])
+        except _BadValue as exc:
+            raise DataError(exc.message, file, located.line_of((*path, "bot_language")),
+                            f"{where}.bot_language") from None
+    return ConversationCase(name=name, file=file, line=line, steps=steps, bot_language=bot_language,
                             language=str(item["language"]) if item.get("language") is not None else None,
                             user_id=user_id, display_name=str(item.get("display_name") or DEFAULT_NAME),
                             description=str(item["description"]) if item.get("description") else None)
@@ -290,7 +304,45 @@ def _slots(value: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def _language_code(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2}", value.strip()):
+        raise _BadValue("must be a two-letter ISO 639-1 code such as es")
+    return value.strip()
+
+
+#: names that say nothing about a reply's language (the demo brand and its products)
+NEUTRAL_WORDS = ("voltora", "buds", "pro", "pulse", "nova", "arc", "halo", "beam", "dock")
+
+
+@functools.lru_cache(maxsize=1)
+def _reply_identifier() -> LanguageIdentifier:
+    """nlu.language's identifier in lingua's high-accuracy mode (a test can afford its 10 s and
+    300 MB), blind to the brand's names."""
+    from nlu.language import DEFAULT_LANGUAGES, LanguageIdentifier
+
+    return LanguageIdentifier(DEFAULT_LANGUAGES, high_accuracy=True, ignore=NEUTRAL_WORDS)
+
+
+def reply_language(text: str, expected: str | None = None) -> str | None:
+    """The language of a bot reply, or None when the reply has too few words to tell (an order
+    number, a rating "5", "VT-123456 ✅"). A reply counts as `expected` when that language gets at
+    least `REPLY_LANGUAGE_MIN` of the detector's posterior with `expected` as the prior (as the
+    conversation's language is for a fan's message): neighbours are close calls on a short sentence
+    ("El pedido VT-482913 (Voltora Buds Pro) está enviado. Entrega prevista: ..." reads pt 0.66,
+    es 0.33), a reply in another language is not (English "Thanks for your rating! We will share it
+    with the team." to a German fan: de 0.04; with the prior 0.24)."""
+    words = re.findall(r"[^\W\d_]{2,}", re.sub(r"\bVT-?\d+\b|#\d+", " ", text))
+    if len(words) < 2:
+        return None
+    identifier = _reply_identifier()
+    if expected is not None and identifier.scores(text, prior=expected).get(expected, 0.0) >= REPLY_LANGUAGE_MIN:
+        return expected
+    return identifier.detect(text, prior=expected)[0]
+
+
 def _normalise(key: str, value: Any) -> Any:
+    if key == "bot_language":
+        return _language_code(value)
     if key in ("user", "button", "article", "action"):
         text = _text(value)
         if key != "user" and not text.strip():
@@ -604,6 +656,15 @@ class _Session:
                 exp += f" (expected in order: {needles})"
             raise _StepFailed(exp, self._sent())
 
+    def _check_bot_language(self, language: str) -> None:
+        """Every reply of this turn (the bot's, not an operator's) is in `language`."""
+        for r in self.window:
+            if r.operator:
+                continue
+            got = reply_language(r.text, language)
+            if got is not None and got != language:
+                raise _StepFailed(f"every reply in {language}", f"a reply in {got}: {_reply_line(r)}")
+
     def _check_bot_not(self, needles: list[str]) -> None:
         for r in self.window:
             for n in needles:
@@ -768,6 +829,8 @@ async def run_case(case: ConversationCase, pipeline: Pipeline) -> CaseResult:
     for step in case.steps:
         try:
             await session.run(step)
+            if case.bot_language and step.key in TURN_KEYS:
+                session._check_bot_language(case.bot_language)
         except _StepFailed as exc:
             return CaseResult(case, False, session.turns, time.perf_counter() - t0,
                               StepFailure(step, exc.expected, exc.actual, session.snapshot()))

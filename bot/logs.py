@@ -3,8 +3,11 @@ and libraries that log secrets (httpx logs the Telegram URL with the bot token) 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 #: secrets and identifiers, masked first (a Telegram bot token anywhere, not only inside a Bot API URL)
 _SECRETS = [
@@ -84,7 +87,27 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", redact_personal_data: bool = True, order_pattern: str | None = None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (`logging.format: json`) for log collectors: time (UTC, ISO 8601),
+    level, logger, message and, for errors, the traceback. The redacting filter runs before the
+    formatter, so the message and the traceback are already masked when they are serialised."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and record.exc_info[1] is not None:
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exc"] = record.exc_text
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO", redact_personal_data: bool = True, order_pattern: str | None = None,
+                  fmt: str = "text") -> None:
+    """Install fancare's one stderr handler (replacing an earlier one): `fmt` "text" or "json"."""
+    if fmt not in ("text", "json"):
+        raise ValueError(f"logging format must be text or json, not {fmt!r}")
     set_order_pattern(order_pattern)
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -92,7 +115,8 @@ def setup_logging(level: str = "INFO", redact_personal_data: bool = True, order_
             root.removeHandler(h)
     handler = logging.StreamHandler()
     handler._fancare = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json"
+                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if redact_personal_data:
         handler.addFilter(RedactingFilter())
     root.addHandler(handler)

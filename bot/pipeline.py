@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -43,6 +44,10 @@ from moderation.actions import Target
 from moderation.context import PRIVATE, in_context, is_toxic, relay_text, where
 from moderation.service import Moderator
 from moderation.signals import Signals
+from nlu.conversation_language import STATE_KEY as LANGUAGE_KEY
+from nlu.conversation_language import LanguageChoice, choose_language, confirmation
+from nlu.language import DEFAULT_LANGUAGES
+from nlu.language import configure as configure_languages
 from nlu.model import ParseResult
 from nlu.service import NLUService
 
@@ -69,6 +74,16 @@ def _signal_summary(sig: Signals) -> dict[str, Any]:
     return {"sentiment": sig.sentiment, "sentiment_score": round(sig.sentiment_score, 3),
             "offensive": round(sig.offensive, 3), "hate": round(sig.hate, 3), "spam": round(sig.spam, 3),
             "pii": sorted(sig.pii), "language": sig.language}
+
+
+def _sent_at(meta: dict[str, Any], stored_at: datetime) -> float:
+    """When the fan sent a message, in epoch seconds: the platform's timestamp (`sent_at`, Telegram's
+    `date`) when it is plausible, else the time fancare stored it."""
+    stored = epoch_seconds(stored_at)
+    sent = meta.get("sent_at")
+    if isinstance(sent, (int, float)) and not isinstance(sent, bool) and stored - 86_400 * 7 <= sent <= stored + 60:
+        return float(sent)
+    return stored
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,20 @@ class Pipeline:
         #: the outbound send lease (renewed while a send waits, e.g. in a rate limiter); inbound lease
         self.send_lease_s = 30.0
         self.inbound_lease_s = 60.0
+        #: the languages fans are answered in (`brand.languages`) and the one used before any is known
+        self.languages: list[str] = list(DEFAULT_LANGUAGES)
+        self.default_language = "en"
+        #: bot/ops/metrics.py's OpsMetrics when served by `fancare run`: told of each message processed and sent
+        self.observer: Any = None
+        #: `time.monotonic()` after which no further send is started (a stop within its deadline); None: no limit
+        self.send_until: float | None = None
+
+    def set_languages(self, languages: list[str], default: str, *, high_accuracy: bool = False) -> None:
+        """The brand's languages; the identifier for them loads now, in the background (seconds), not
+        on the first fan's message."""
+        self.languages = list(dict.fromkeys([default, *languages]))
+        self.default_language = default
+        configure_languages(self.languages, high_accuracy=high_accuracy)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -208,11 +237,13 @@ class Pipeline:
                 name = clean_display_name(contact.display_name) if contact else None
                 language = contact.language if contact else None
                 who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
-                arrived = epoch_seconds(msg.created_at)
+                arrived = _sent_at(meta, msg.created_at)
+                received_at = msg.created_at
                 # the fan's earlier messages here within the flood window, from the store: every process
-                # sharing the database counts the same flood (moderation/spam.py)
-                recent = [(t, epoch_seconds(at)) for t, at in s.execute(
-                    select(Message.text, Message.created_at).where(
+                # sharing the database counts the same flood (moderation/spam.py). Times are the platform's
+                # send times where it gives them, so a backlog delivered at once after downtime is no flood.
+                recent = [(t, _sent_at(pl or {}, at)) for t, at, pl in s.execute(
+                    select(Message.text, Message.created_at, Message.payload).where(
                         Message.conversation_id == conversation_id, Message.direction == "in",
                         Message.id < message_id,
                         Message.created_at >= msg.created_at - timedelta(seconds=self.moderator.flood_window_s))
@@ -221,6 +252,7 @@ class Pipeline:
                 pressed = bool(meta.get("button")) and self._bot_sent_button(s, msg.channel, conv.chat_id, text,
                                                                              meta.get("button_on"))
             parse: ParseResult | None = None
+            lang_choice: LanguageChoice | None = None
             verdict = Verdict()
             signals: Signals | None = None
             relay = False
@@ -230,18 +262,24 @@ class Pipeline:
                 context = where(meta)  # private / group / comment decides what the verdict may do
                 verdict = in_context(verdict, context)
                 owned = bool(esc_info and esc_info[1] in ("open", "claimed"))
-                turn = Turn(conversation_id, text, display_name=name, language=parse.language
-                            if parse.language not in ("und", None) else language)
+                # the conversation's sticky language (nlu/conversation_language.py), not this message's alone
+                lang_choice = choose_language(text, state, languages=self.languages, default=self.default_language,
+                                              contact_language=language)
+                turn = Turn(conversation_id, text, display_name=name, language=lang_choice.language)
                 if verdict.blocks_reply:
                     decision = Decision(state=state, action=f"moderation:{verdict.action}")
                     relay = owned  # a human owns the conversation: they still see it, flagged
                 elif meta.get("button") and not pressed:  # a forged or foreign button payload
                     decision = Decision(state=state, action="button:refused")
-                    decision.replies.append(Outgoing(text="Sorry, that button isn't available here."))
+                    decision.replies.append(Outgoing(text=self.domain.phrase("button.unavailable", turn.language)))
                 elif esc_info and esc_info[1] in ("open", "claimed"):
                     decision = self._while_escalated(parse, state, turn, esc_info, place=place,
                                                      private=meta.get("chat_type") not in PUBLIC_CHAT_TYPES)
                     relay = True
+                elif lang_choice.request_only and (context == PRIVATE or lang_choice.reason == "command"):
+                    # "/language es", "in English please" (in a group only the command): confirmed in that language
+                    decision = Decision(state=state, action=f"language:{lang_choice.reason}")
+                    decision.replies.append(Outgoing(text=confirmation(lang_choice, self.languages)))
                 elif self.moderator.is_appeal(text):  # "why was my comment deleted?": a human answers
                     decision = Decision(state=state, action=f"escalate:{self.moderator.appeal_queue}")
                     decision.escalate = EscalationRequest(self.moderator.appeal_queue, {
@@ -251,28 +289,41 @@ class Pipeline:
                 else:
                     hooked = self.engagement.decide(parse, state, turn, who, meta) if self.engagement else None
                     private = context == PRIVATE
+                    # a request addressed to the bot in a group that moderation let through is answered
+                    # like a private one, not silenced for a spam/abuse reading (BENCHMARKS.md section 12)
+                    asked = private or bool(meta.get("addressed"))
                     decision = hooked or await self.policy.decide(
-                        self._private_reading(parse, text, signals) if private else parse, state, turn)
+                        self._private_reading(parse, text, signals) if asked else parse, state, turn)
                     if gate is not None:  # the channel may silence or redirect (e.g. group chats)
                         decision = gate(meta, parse, state, decision)
                     if self.playbook is not None:  # a crisis: complaints to humans, public FAQ paused
                         decision = self.playbook.apply(meta, parse, state, turn, decision)
                     if private:  # never dropped without a word: boundary, "one moment", no silence
                         decision = self._private_care(decision, verdict, signals, parse, turn, arrived)
+                if not verdict.blocks_reply and lang_choice.state:  # a hidden message never sets the language
+                    decision.state = {**(decision.state or {}), **lang_choice.state}
             except Exception as exc:  # noqa: BLE001 - the fan gets an apology, the message stays
                 log.error("pipeline error on message %s in conversation %s: %s", message_id, conversation_id,
                           type(exc).__name__, exc_info=True)
                 self.metrics["errors"] += 1
-                turn = Turn(conversation_id, text, display_name=name, language=language)
+                turn = Turn(conversation_id, text, display_name=name,
+                            language=state.get(LANGUAGE_KEY) or language or self.default_language)
                 decision = Decision(state=state, action="error")
-                decision.replies.append(self.domain.render("utter_apology", {}, seed=str(message_id)))
+                decision.replies.append(self.domain.render("utter_apology", {}, language=turn.language,
+                                                           seed=str(message_id)))
             new_esc, item_id = self._commit(message_id, conversation_id, parse, decision, turn, verdict,
                                             esc_info[0] if relay and esc_info else None, signals, who)
+        self.policy.note_languages(decision, turn)  # replies not in the fan's language, and why
+        notes = decision.debug.get("language_notes") or []
         self.last_debug[message_id] = {
             "intent": parse.intent if parse else None,
             "confidence": round(parse.confidence, 3) if parse else None,
             "fallback": parse.fallback if parse else None,
-            "language": parse.language if parse else None,
+            # "pl (utter_order_status: no pl translation, answered in en)" when a reply fell back
+            "language": f"{turn.language} ({'; '.join(notes)})" if notes else turn.language,
+            # this message's own reading and why the reply language is what it is (kept, switched, asked, ...)
+            "detected_language": lang_choice.detected if lang_choice else None,
+            "language_reason": lang_choice.reason if lang_choice else None,
             "encoder": parse.encoder if parse else None,
             "entities": [{"entity": e["entity"], "value": e["value"]} for e in (parse.entities if parse else [])],
             "action": decision.action,
@@ -283,6 +334,9 @@ class Pipeline:
         }
         if len(self.last_debug) > 1000:
             self.last_debug.clear()
+        if self.observer is not None:  # metrics: messages by intent and action, latency to replies stored
+            self.observer.processed(who["channel"], conversation_id, epoch_seconds(received_at),
+                                    self.last_debug[message_id], len(decision.replies))
         if new_esc is not None:
             await self._notify(self.operators.escalation_opened(new_esc[0], new_esc[1], new_esc[2]))
         if relay and esc_info:
@@ -303,7 +357,7 @@ class Pipeline:
         try:
             signals = self.moderator.signals(text, embedding=parse.embedding, encoder=parse.encoder,
                                              sender=who["user_id"], chat=who["chat_id"], language=parse.language,
-                                             recent=recent, now=arrived)
+                                             recent=recent, now=arrived, intents=parse.ranking)
             admin = is_admin_message(meta)
             return signals, self.moderator.judge(self.store, text, signals, is_admin=admin, **who)
         except Exception as exc:  # noqa: BLE001
@@ -453,7 +507,8 @@ class Pipeline:
 
     def _wait_text(self, turn: Turn, ticket: int, place: int) -> str:
         """"You're number 2 in the queue; ..." within support hours, else when the team is back."""
-        name, values = wait_reply(self.waiting, place, self.clock())
+        name, values = wait_reply(self.waiting, place, self.clock(),
+                                  phrase=lambda key, **v: self.domain.phrase(key, turn.language, **v))
         return self.domain.render(name, {**values, "ticket": ticket, "name": turn.display_name or "there"},
                                   language=turn.language, seed=str(ticket)).text
 
@@ -552,6 +607,8 @@ class Pipeline:
         """Send pending outbound messages (for one conversation, or all), oldest first, each once."""
         sent = 0
         while True:
+            if self.send_until is not None and time.monotonic() >= self.send_until:
+                return sent  # stopping: what is left stays in the outbox for the next start
             batch = self.store.claim_outbound(conversation_id=conversation_id, lease_s=self.send_lease_s)
             batch = [m for m in batch if m.channel in self.channels]
             if not batch:
@@ -574,7 +631,9 @@ class Pipeline:
         payload = m.payload or {}
         out = Outgoing(text=m.text, buttons=tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons", [])),
                        response=payload.get("response"))
-        if m.status == "sending":  # a worker died after starting this send: it may have gone out
+        # claimed while "sending" (its lease expired): a worker died after starting this send, it may have gone
+        # out. `claimed_from`: the status before the claim (the claim's update rewrites `m.status` to "sending")
+        if getattr(m, "claimed_from", m.status) == "sending":
             self.metrics["possible_duplicate_sends"] += 1
         renew = asyncio.create_task(self._keep_lease(m.id))
         try:
@@ -612,6 +671,8 @@ class Pipeline:
         renew.cancel()
         self.store.mark_sent(m.id, ext)
         self.metrics["sent"] += 1
+        if self.observer is not None:
+            self.observer.sent(m.conversation_id)
         return True
 
     async def _keep_lease(self, message_id: int) -> None:

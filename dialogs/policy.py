@@ -70,6 +70,14 @@ class Decision:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     action: str = "none"
     csat: tuple[int, int] | None = None  # (escalation id, rating)
+    #: shown by `fancare shell --debug`: e.g. "language_notes": ["utter_x: no pl translation, answered in en"]
+    debug: dict[str, Any] = field(default_factory=dict)
+
+    def note_language(self, note: str | None) -> None:
+        """Record why a reply is not in the fan's language (once per reason)."""
+        notes: list[str] = self.debug.setdefault("language_notes", [])
+        if note and note not in notes:
+            notes.append(note)
 
 
 @dataclass
@@ -115,7 +123,7 @@ class DialogPolicy:
         self.flows = flows or FlowSet()
         self.actions = actions or ActionRegistry()
         if orders is not None and "action_lookup_order" not in self.actions.names():
-            builtin_actions(self.actions, orders=orders, kb=kb, answer_chars=answer_chars)
+            builtin_actions(self.actions, orders=orders, kb=kb, answer_chars=answer_chars, phrase=domain.phrase)
         self.kb_threshold = kb_threshold
         self.answer_chars = answer_chars
         self.max_fallbacks = max_fallbacks
@@ -147,6 +155,25 @@ class DialogPolicy:
 
     # -- entry ----------------------------------------------------------------------------------
     async def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn) -> Decision:
+        d = await self._decide(parse, state, turn)
+        self.note_languages(d, turn)
+        return d
+
+    def note_languages(self, d: Decision, turn: Turn) -> None:
+        """Note each reply whose response is not in the fan's language (the fallback order's choice)."""
+        for r in d.replies:
+            if r.response:
+                d.note_language(self.domain.language_note(r.response, turn.language))
+
+    def _flow_name(self, ctx: _Ctx, flow: Flow, response: str) -> str:
+        """`flow.name` as it reads in the language `response` is answered in."""
+        lang = self.domain.answered_in(response, ctx.turn.language)
+        return self.domain.flow_name(flow.id, flow.name, lang)
+
+    def _phrase(self, ctx: _Ctx, key: str, **values: Any) -> str:
+        return self.domain.phrase(key, ctx.turn.language, **values)
+
+    async def _decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn) -> Decision:
         d = Decision(state=copy.deepcopy(dict(state or {})))
         for old in ("form", "requested_slot", "attempts"):  # state written before flows existed
             d.state.pop(old, None)
@@ -411,9 +438,11 @@ class DialogPolicy:
             if later is not None:
                 ctx.st["offer"] = queued
                 ents = {e["entity"]: e["value"] for e in queued.get("entities") or [] if e.get("entity")}
-                out = self.domain.render("utter_offer_second", {"flow": later.name}, language=ctx.turn.language)
+                label = self._flow_name(ctx, later, "utter_offer_second")
+                out = self.domain.render("utter_offer_second", {"flow": label}, language=ctx.turn.language)
                 ctx.d.replies.append(Outgoing(text=out.text, buttons=(
-                    Button(f"Yes, {later.name}", f"/{queued['intent']}" + (_json(ents) if ents else "")),),
+                    Button(self._phrase(ctx, "button.yes_flow", flow=label),
+                           f"/{queued['intent']}" + (_json(ents) if ents else "")),),
                     response="utter_offer_second"))
                 return False
         if frame.get("asked") and ctx.d.replies and not ctx.d.replies[-1].buttons \
@@ -442,7 +471,8 @@ class DialogPolicy:
         before = len(ctx.d.replies)
         out = self._say(ctx, name)
         if back and "utter_resume_flow" in self.domain.responses:
-            intro = self.domain.render("utter_resume_flow", {"flow": flow.name}, language=ctx.turn.language)
+            intro = self.domain.render("utter_resume_flow", {"flow": self._flow_name(ctx, flow, "utter_resume_flow")},
+                                       language=ctx.turn.language)
             ctx.d.replies[before] = Outgoing(text=f"{intro.text} {out.text}", buttons=out.buttons, response=out.response)
         if step.validate.kind == "choices" and not out.buttons:
             o = ctx.d.replies[before]
@@ -622,8 +652,10 @@ class DialogPolicy:
             ctx.st["offer"] = {"intent": parse.intent, "entities": list(parse.entities)}
             ents = {e["entity"]: e["value"] for e in parse.entities if e.get("entity")}
             payload = f"/{parse.intent}" + (_json(ents) if ents else "")
-            out = self.domain.render("utter_offer_second", {"flow": flow.name}, language=ctx.turn.language)
-            ctx.d.replies.append(Outgoing(text=out.text, buttons=(Button(f"Yes, {flow.name}", payload),),
+            label = self._flow_name(ctx, flow, "utter_offer_second")
+            out = self.domain.render("utter_offer_second", {"flow": label}, language=ctx.turn.language)
+            ctx.d.replies.append(Outgoing(text=out.text, buttons=(
+                Button(self._phrase(ctx, "button.yes_flow", flow=label), payload),),
                                           response="utter_offer_second"))
         elif flow is not None:
             ctx.d.events.append(("nlu.second_request_pending", {"intent": parse.intent}))
@@ -737,12 +769,14 @@ class DialogPolicy:
             self._kb_reply(ctx, match)
             ctx.d.action = "faq"
             return True
-        out = self.domain.render("utter_clarify", {"article": match.article.title, "flow": flow.name},
+        label = self._flow_name(ctx, flow, "utter_clarify")
+        out = self.domain.render("utter_clarify", {"article": match.article.title, "flow": label},
                                  language=ctx.turn.language)
         trigger = flow.triggers[0].intent if flow.triggers else flow.id
         ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
         buttons = (Button(match.article.title, f'/faq{_json({"article": match.article.id})}'),
-                   Button(f"Help with my {flow.name}", f"/{trigger}" + (_json(ents) if ents else "")))
+                   Button(self._phrase(ctx, "button.help_with_flow", flow=label),
+                          f"/{trigger}" + (_json(ents) if ents else "")))
         ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify"))
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flow": flow.id, "article": match.article.id}))
@@ -771,9 +805,10 @@ class DialogPolicy:
         ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
         tail = _json(ents) if ents else ""
         options = [(flow, p.intent), (other, second)]
-        out = self.domain.render("utter_clarify_tasks", {"first": flow.name, "second": other.name},
+        names = [self._flow_name(ctx, f, "utter_clarify_tasks") for f, _ in options]
+        out = self.domain.render("utter_clarify_tasks", {"first": names[0], "second": names[1]},
                                  language=ctx.turn.language)
-        buttons = tuple(Button(f.name[:1].upper() + f.name[1:], f"/{i}{tail}") for f, i in options)
+        buttons = tuple(Button(n[:1].upper() + n[1:], f"/{i}{tail}") for n, (_, i) in zip(names, options, strict=True))
         ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify_tasks"))
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flows": [flow.id, other.id]}))
@@ -808,7 +843,8 @@ class DialogPolicy:
         if self.kb is None or not p.text or p.text.startswith("/"):
             return None
         emb = p.embedding if p.encoder else None
-        matches = self.kb.search(p.text, encoder=p.encoder or "e5", embedding=emb, language=p.language)
+        matches = self.kb.search(p.text, encoder=p.encoder or "e5", embedding=emb,
+                                 language=ctx.turn.language or p.language)
         return matches[0] if matches else None
 
     def _answer_from_kb(self, ctx: _Ctx, threshold: float) -> bool:
@@ -827,8 +863,18 @@ class DialogPolicy:
         return ctx.d.replies[-1], next(data for kind, data in ctx.d.events if kind == "faq.answered")
 
     def _kb_reply(self, ctx: _Ctx, best: Any) -> None:
-        self._say(ctx, "utter_faq_answer", answer=best.article.summary(self.answer_chars), article=best.article.title)
-        ctx.d.events.append(("faq.answered", {"article": best.article.id, "score": round(best.score, 3)}))
+        article = self._localise(ctx, best.article)
+        self._say(ctx, "utter_faq_answer", answer=article.summary(self.answer_chars), article=article.title)
+        ctx.d.events.append(("faq.answered", {"article": article.id, "score": round(best.score, 3)}))
+
+    def _localise(self, ctx: _Ctx, article: Any) -> Any:
+        """The article in the fan's language by the fallback order, noting in debug when it is not."""
+        if self.kb is not None and hasattr(self.kb, "in_language"):
+            article = self.kb.in_language(article, ctx.turn.language)
+        lang = ctx.turn.language
+        if lang and lang != "und" and article.language != lang:
+            ctx.d.note_language(f"article {article.group}: no {lang} translation, answered in {article.language}")
+        return article
 
     def _answer_article(self, ctx: _Ctx, article_id: str) -> bool:
         """A clarification button named the article: answer it directly."""
@@ -837,6 +883,7 @@ class DialogPolicy:
         self.kb.reload_if_changed()
         for a in getattr(self.kb, "articles", []):
             if a.id == article_id:
+                a = self._localise(ctx, a)
                 self._say(ctx, "utter_faq_answer", answer=a.summary(self.answer_chars), article=a.title)
                 ctx.d.events.append(("faq.answered", {"article": a.id, "score": 1.0}))
                 ctx.d.action = "faq"

@@ -8,6 +8,9 @@ Pure functions (no store, no clock of their own): the pipeline counts the queue 
     wait_estimate(2, 6)                -> "about 12 minutes"
     wait_reply(rules, position, now)   -> ("utter_queue_position" | "utter_out_of_hours", {slot values})
 
+Every word a fan reads comes through `phrase(key, **values)` (dialogs/phrases.py keys; English by
+default, `Domain.phrase` in the fan's language from the pipeline).
+
 A day's hours are "HH:MM-HH:MM", several ranges separated by commas ("09:00-12:00, 13:00-17:30"),
 "24:00" as the end of the day, or "closed"; a day left out is closed. A range may not cross
 midnight: write the night as the end of one day and the start of the next.
@@ -16,10 +19,13 @@ midnight: write the night as the end of one day and the start of the next.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dialogs.phrases import DAY_KEYS, PHRASES
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -27,6 +33,12 @@ PUBLIC_CHAT_TYPES = frozenset({"group", "supergroup", "channel"})  # Telegram's;
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 Ranges = tuple[tuple[int, int], ...]  # (start, end) in minutes after local midnight, end exclusive
+Phrase = Callable[..., str]  # (key, **values) -> the phrase in the fan's language
+
+
+def english(key: str, **values: Any) -> str:
+    """The English phrase: what the functions here say when no language is given."""
+    return PHRASES[key].format(**values)
 
 
 def parse_timezone(name: str) -> ZoneInfo:
@@ -94,10 +106,14 @@ class SupportHours:
     @property
     def zone_label(self) -> str:
         """ "Europe/Berlin" -> "Berlin time"; "UTC" -> "UTC"."""
+        return self.zone_text()
+
+    def zone_text(self, phrase: Phrase = english) -> str:
+        """The zone as a fan reads it, in the language of `phrase`."""
         key = str(self.tz.key)
         if key.upper() in ("UTC", "ETC/UTC", "GMT", "ETC/GMT", "ZULU"):
             return "UTC"
-        return key.rsplit("/", 1)[-1].replace("_", " ") + " time"
+        return phrase("timezone.city", city=key.rsplit("/", 1)[-1].replace("_", " "))
 
 
 def _local(hours: SupportHours, now: datetime) -> datetime:
@@ -130,32 +146,36 @@ def next_opening(hours: SupportHours, now: datetime) -> datetime | None:
     return None
 
 
-def opening_text(opening: datetime, now: datetime) -> str:
+def opening_text(opening: datetime, now: datetime, phrase: Phrase = english) -> str:
     """ "today at 09:00", "tomorrow at 09:00" or "Monday at 09:00" (in the opening's timezone)."""
     local_now = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(opening.tzinfo)
     days = (opening.date() - local_now.date()).days
-    when = "today" if days == 0 else "tomorrow" if days == 1 else DAY_NAMES[opening.weekday()]
-    return f"{when} at {opening:%H:%M}"
+    time = f"{opening:%H:%M}"
+    if days == 0:
+        return phrase("opening.today", time=time)
+    if days == 1:
+        return phrase("opening.tomorrow", time=time)
+    return phrase("opening.weekday", day=phrase(DAY_KEYS[opening.weekday()]), time=time)
 
 
-def wait_estimate(position: int, minutes_per_ticket: float) -> str:
+def wait_estimate(position: int, minutes_per_ticket: float, phrase: Phrase = english) -> str:
     """A rough wait for the `position`-th ticket in the queue, in words: "about 12 minutes"."""
     minutes = max(1.0, position * minutes_per_ticket)
     if minutes <= 2:
-        return "a couple of minutes"
+        return phrase("wait.couple_of_minutes")
     if minutes < 15:
-        return f"about {round(minutes)} minutes"
+        return phrase("wait.minutes", minutes=round(minutes))
     if minutes < 55:
-        return f"about {int(5 * round(minutes / 5))} minutes"
+        return phrase("wait.minutes", minutes=int(5 * round(minutes / 5)))
     half_hours = max(2, round(minutes / 30))
     if half_hours == 2:
-        return "about an hour"
-    return f"about {half_hours / 2:g} hours"
+        return phrase("wait.an_hour")
+    return phrase("wait.hours", hours=f"{half_hours / 2:g}")
 
 
-def place_text(position: int) -> str:
+def place_text(position: int, phrase: Phrase = english) -> str:
     """1 -> "first", 2 -> "number 2" (as in "You're ... in the queue")."""
-    return "first" if position <= 1 else f"number {position}"
+    return phrase("queue.first") if position <= 1 else phrase("queue.number", position=position)
 
 
 @dataclass(frozen=True)
@@ -167,12 +187,13 @@ class WaitingRules:
     minutes_per_ticket: float = 6.0
 
 
-def wait_reply(rules: WaitingRules, position: int, now: datetime) -> tuple[str, dict[str, Any]]:
+def wait_reply(rules: WaitingRules, position: int, now: datetime,
+               phrase: Phrase = english) -> tuple[str, dict[str, Any]]:
     """The response to tell a waiting fan and its slot values: the queue position and estimate
-    within support hours, else when the team is back."""
+    within support hours, else when the team is back (worded by `phrase`)."""
     if rules.hours is not None and not is_open(rules.hours, now):
         opening = next_opening(rules.hours, now)
-        return "utter_out_of_hours", {"opening": opening_text(opening, now) if opening else "as soon as possible",
-                                      "timezone": rules.hours.zone_label}
-    return "utter_queue_position", {"position": position, "place": place_text(position),
-                                    "estimate": wait_estimate(position, rules.minutes_per_ticket)}
+        return "utter_out_of_hours", {"opening": opening_text(opening, now, phrase) if opening
+                                      else phrase("opening.asap"), "timezone": rules.hours.zone_text(phrase)}
+    return "utter_queue_position", {"position": position, "place": place_text(position, phrase),
+                                    "estimate": wait_estimate(position, rules.minutes_per_ticket, phrase)}

@@ -1,4 +1,9 @@
-"""Help articles: Markdown with YAML front matter (id, title, questions, tags, language)."""
+"""Help articles: Markdown with YAML front matter (id, title, questions, tags, language, translation_of).
+
+Articles load recursively, so translations live beside their language: `articles/<lang>/<name>.md`
+with `translation_of: <English id>`; the knowledge base answers a fan from the translation in their
+language when the article they asked about has one (knowledge_base/retriever.py).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 from nlu.yamlfile import DataError, load_located
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.DOTALL)
-ALLOWED = {"id", "title", "questions", "tags", "language", "url"}
+ALLOWED = {"id", "title", "questions", "tags", "language", "url", "translation_of"}
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,13 @@ class Article:
     language: str = "en"
     url: str | None = None
     file: str = ""
+    translation_of: str | None = None  # the id of the article this translates (None: an original)
+    translation_of_line: int | None = None
+
+    @property
+    def group(self) -> str:
+        """The id shared by an article and all its translations: the original's."""
+        return self.translation_of or self.id
 
     def chunks(self) -> list[tuple[str, str]]:
         """(kind, text) pieces that are embedded: title, each question variant, body paragraphs."""
@@ -69,6 +81,10 @@ def parse_article(text: str, file: str | Path) -> Article:
     if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
         raise DataError("must be a list of strings", file, (located.line_of(("questions",)) or 0) + 1, "questions")
     tags = meta.get("tags") or []
+    original = meta.get("translation_of")
+    original_line = (located.line_of(("translation_of",)) or 0) + 1
+    if original is not None and (not isinstance(original, str) or not original.strip()):
+        raise DataError("must be the id of the article this translates", file, original_line, "translation_of")
     return Article(
         id=str(meta.get("id") or Path(file).stem),
         title=meta["title"].strip(),
@@ -78,6 +94,8 @@ def parse_article(text: str, file: str | Path) -> Article:
         language=str(meta.get("language") or "en"),
         url=meta.get("url"),
         file=str(file),
+        translation_of=original.strip() if original else None,
+        translation_of_line=original_line if original else None,
     )
 
 
@@ -87,7 +105,7 @@ def load_articles(directory: str | Path) -> list[Article]:
         raise DataError("knowledge base directory not found", d)
     articles = []
     seen: dict[str, str] = {}
-    for f in sorted(d.glob("*.md")):
+    for f in sorted(d.rglob("*.md")):
         try:
             text = f.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -97,4 +115,15 @@ def load_articles(directory: str | Path) -> list[Article]:
             raise DataError(f"duplicate article id {a.id!r} (also in {seen[a.id]})", f, 2, "id")
         seen[a.id] = str(f)
         articles.append(a)
+    by_id = {a.id: a for a in articles}
+    for a in articles:
+        if a.translation_of is None:
+            continue
+        original = by_id.get(a.translation_of)
+        if original is None:
+            raise DataError(f"unknown article id {a.translation_of!r}", a.file, a.translation_of_line,
+                            "translation_of")
+        if original.translation_of is not None:
+            raise DataError(f"{a.translation_of!r} is itself a translation (name the original article)", a.file,
+                            a.translation_of_line, "translation_of")
     return articles

@@ -100,7 +100,8 @@ class KnowledgeBase:
             self._index(enc)
 
     def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
-        return tuple(sorted((f.name, f.stat().st_mtime, f.stat().st_size) for f in self.directory.glob("*.md")))
+        return tuple(sorted((str(f.relative_to(self.directory)), f.stat().st_mtime, f.stat().st_size)
+                            for f in self.directory.rglob("*.md")))
 
     def reload_if_changed(self, force: bool = False) -> bool:
         now = time.monotonic()
@@ -129,9 +130,25 @@ class KnowledgeBase:
                         self._save_cache()
         return idx
 
+    def in_language(self, article: Article, language: str | None) -> Article:
+        """`article` (or its original) as the fan should read it: the translation in `language`, else in
+        the brand's default language, else English, else `article` itself."""
+        family = [a for a in self.articles if a.group == article.group]
+        for lang in (language, self.default_language, "en"):
+            if not lang or lang == "und":
+                continue
+            if article.language == lang:
+                return article
+            hit = next((a for a in family if a.language == lang), None)
+            if hit is not None:
+                return hit
+        return article
+
     def search(self, text: str, *, encoder: str = "e5", embedding: np.ndarray | None = None,
                language: str | None = None, top_k: int = 3) -> list[Match]:
-        """Best articles for `text`. Pass the message's embedding to avoid encoding it twice."""
+        """Best articles for `text`, one per article and its translations (a match on any of them counts),
+        each given in the fan's language by `in_language`. Pass the message's embedding to avoid
+        encoding it twice."""
         self.reload_if_changed()
         idx = self._index(encoder)
         if not idx.rows:
@@ -150,5 +167,10 @@ class KnowledgeBase:
                 s -= 0.02 if a.language == self.default_language else 0.08
             if ai not in best or s > best[ai][0]:
                 best[ai] = (s, chunk)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:top_k]
-        return [Match(self.articles[ai], score, chunk) for ai, (score, chunk) in ranked]
+        groups: dict[str, tuple[int, float, str]] = {}
+        for ai, (score, chunk) in best.items():
+            g = self.articles[ai].group
+            if g not in groups or score > groups[g][1]:
+                groups[g] = (ai, score, chunk)
+        ranked = sorted(groups.values(), key=lambda r: -r[1])[:top_k]
+        return [Match(self.in_language(self.articles[ai], language), score, chunk) for ai, score, chunk in ranked]

@@ -5,7 +5,8 @@
   muted or banned there except scam/phishing links (`scam_link`); insults become a flag (for review,
   no strike) and get a calm boundary reply while the request is still served; flood and repeats get
   one "I'm reading, one moment" and every message is answered; the fan's own phone, e-mail, card or
-  order number is not hidden (logs mask it as everywhere).
+  order number is not hidden (logs mask it as everywhere); the NLU's `spam` reading (`spam-intent`)
+  is not even flagged there: a customer the NLU misreads is answered as its next-best intent.
 - **group** — groups and supergroups: hide / mute / ban with strikes, as the rules say.
 - **comment** — a comment under a channel post (`channel_post` in the meta): like a group.
 - A conversation **owned by a human** (open or claimed escalation): every fan message reaches the
@@ -54,15 +55,15 @@ def is_toxic(verdict: Verdict, signals: Any = None) -> bool:
 
 def in_context(verdict: Verdict, context: str) -> Verdict:
     """The verdict as it applies where the message is. Groups and comments: unchanged. Private:
-    scam links unchanged; personal data, flood and repeats allowed; anything else at most a flag,
-    without a strike. The original action is kept in `details["would_be"]`."""
+    scam links unchanged; personal data, flood, repeats and the spam intent allowed; anything else at
+    most a flag, without a strike. The original action is kept in `details["would_be"]`."""
     if context != PRIVATE or verdict.action == "allow" or is_scam(verdict):
         return verdict
     signal = verdict.signal or ""
     details = {**verdict.details, "context": PRIVATE, "would_be": verdict.action, "strike": 0.0}
     details.pop("strikes", None)
     details.pop("escalated_from", None)
-    if signal.startswith("pii") or signal in ("flood", "repeat", "zalgo"):
+    if signal.startswith("pii") or signal in ("flood", "repeat", "zalgo", "spam_intent"):
         return replace(verdict, action="allow", details=details)
     if verdict.action == "flag":
         return replace(verdict, details=details)

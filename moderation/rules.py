@@ -130,7 +130,7 @@ class ModerationPolicy:
                                        "min_score": rule.min_score if rule.signal else None,
                                        "strike": rule.strike_weight, "mute_minutes": rule.mute_minutes,
                                        "notice": rule.notice}
-            if rule.signal == "spam" and signals is not None:
+            if rule.signal in ("spam", "spam_intent") and signals is not None:
                 details["reasons"] = list(signals.spam_reasons)
             strikes = who.active_strikes + rule.strike_weight
             if rule.strike_weight > 0:
@@ -158,7 +158,11 @@ STANDARD_RULES = [
     Rule("offensive-maybe", "flag", signal="offensive", min_score=0.6),
     Rule("scam-link", "hide", signal="spam.scam_link", min_score=1.0, strike=2, notice=True),
     Rule("spam", "hide", signal="spam", min_score=0.7),
+    # the NLU's `spam` reading backed by a spam reason or commercial wording (signals.read_spam_intent);
+    # groups and comments only: moderation/context.py allows it in a private chat
+    Rule("spam-intent", "hide", signal="spam_intent", min_score=0.8),
     Rule("spam-maybe", "flag", signal="spam", min_score=0.45),
+    Rule("spam-intent-maybe", "flag", signal="spam_intent", min_score=0.5),
     Rule("flood", "mute", signal="flood", min_score=8, mute_minutes=10),
     Rule("repeat", "hide", signal="repeat", min_score=2),
     Rule("card-number", "hide", signal="pii.card", min_score=1, strike=0, notice=True),

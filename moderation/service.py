@@ -35,9 +35,9 @@ class Moderator:
 
     def signals(self, text: str, *, embedding: Any, encoder: str | None, sender: str, chat: str,
                 language: str | None, recent: list[tuple[str, float]] | None = None,
-                now: float | None = None) -> Signals:
+                now: float | None = None, intents: list[tuple[str, float]] | None = None) -> Signals:
         return self.extractor.extract(text, embedding=embedding, encoder=encoder, sender=sender, chat=chat,
-                                      language=language, recent=recent, now=now)
+                                      language=language, recent=recent, now=now, intents=intents)
 
     @property
     def flood_window_s(self) -> float:

@@ -9,6 +9,7 @@ undone). Stored with the message in `nlu_results.signals` and shown in `fancare 
 from __future__ import annotations
 
 import pickle
+import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,20 @@ from nlu.language import detect_language
 HEADS_FILE = "moderation-heads.pkl"
 OWN_ENCODER = "moderation"  # heads on the opt-in fine-tuned encoder (moderation/train.py: train_finetuned)
 OWN_ENCODER_DIR = "moderation-encoder"  # its SentenceTransformer directory, next to the heads file
-SCORED = ("offensive", "hate", "spam", "negative", "positive", "flood", "repeat", "pii", "link", "zalgo",
+# Commercial or lure wording: what turns the NLU's `spam` reading into a moderation signal. Customers
+# whom the NLU misreads as spam (swearing, order numbers) ask for *their* order or account; spammers
+# offer, sell, promise or send people elsewhere. Checked on the normalised text (homoglyphs undone).
+PROMO = re.compile(
+    r"\b(?:cheap(?:est)?|\d+ ?% off|promo ?codes?|coupon|bonus|casino|betting|jackpot|deposit|"
+    r"earn(?:ed|ing)? (?:money|cash|\$|\d)|get paid|per hour|from home|followers|likes|views|"
+    r"(?:and|to my) subscribe|subscribe to my|sub ?[4a] ?sub|sub back|follow back|like (?:my|yours)|f[4a]f|l[4a]l|"
+    r"click|visit|link in (?:my )?bio|(?:check(?: out)?|see|on|in) my (?:profile|page|channel|shop|store|bio|"
+    r"photo|post)|(?:dm|message|text|inbox|contact) (?:me|her|him|us|for)|whatsapp|selling|for sale|resale|"
+    r"catalogue|catalog|order now|apply now|limited (?:time|offer|spots|positions)|singles|miracle|lose \d+ ?kg|"
+    r"replica|crypto|\w*coin|doubler|token|wallet|presale|airdrop|nft|investing|investment|guaranteed|profits?|"
+    r"passive income|free (?:followers|tickets?|money|netflix|gift|iphone|nft|crypto|bitcoin)|prize|giveaway|"
+    r"signals? group|join my)\b|@\w{3,}")
+SCORED = ("offensive", "hate", "spam", "spam_intent", "negative", "positive", "flood", "repeat", "pii", "link", "zalgo",
           "emoji", "length")
 
 
@@ -91,6 +105,8 @@ class Signals:
     hate: float = 0.0
     spam: float = 0.0
     spam_reasons: list[str] = field(default_factory=list)
+    nlu_spam: float = 0.0  # the NLU's probability for the `spam` intent (its ranking), 0 without one
+    spam_intent: float = 0.0  # nlu_spam when the text also has a spam reason or commercial wording, else 0
     links: int = 0
     flood: int = 0  # messages from this sender in this chat within the flood window
     repeat: int = 0  # earlier copies of this same text within the window
@@ -124,6 +140,19 @@ class Signals:
         return d
 
 
+def read_spam_intent(sig: Signals, normalized: str, intents: list[tuple[str, float]] | None) -> None:
+    """Set `nlu_spam` and `spam_intent`. The NLU recognises commercial spam the rule-based `spam`
+    score misses (no link, no crypto words: "BUY CHEAP FOLLOWERS 10K FOR $5"), but it also reads some
+    angry or terse customers as spam; requiring a spam reason or commercial wording as well keeps
+    those customers out (BENCHMARKS.md section 13). Adds the reason "promo" when that wording is there."""
+    sig.nlu_spam = float(dict(intents or []).get("spam", 0.0))
+    if sig.nlu_spam <= 0.0:
+        return
+    if PROMO.search(normalized) and "promo" not in sig.spam_reasons:
+        sig.spam_reasons.append("promo")
+    sig.spam_intent = sig.nlu_spam if sig.spam_reasons else 0.0
+
+
 def _emoji_share(text: str) -> float:
     if not text:
         return 0.0
@@ -145,9 +174,11 @@ class SignalExtractor:
 
     def extract(self, text: str, *, embedding: np.ndarray | None = None, encoder: str | None = "minilm",
                 sender: str = "", chat: str = "", language: str | None = None, now: float | None = None,
-                recent: list[tuple[str, float]] | None = None) -> Signals:
+                recent: list[tuple[str, float]] | None = None,
+                intents: list[tuple[str, float]] | None = None) -> Signals:
         """`recent`: the sender's earlier messages in this chat from the store, [(text, arrival time
-        in epoch seconds)], with `now` this message's arrival; None counts flood in memory."""
+        in epoch seconds)], with `now` this message's arrival; None counts flood in memory.
+        `intents`: the NLU's ranking for the message ([(intent, probability)]), for `spam_intent`."""
         norm = normalize(text)
         sig = Signals(length=len(text), zalgo=round(zalgo_ratio(text[:5000]), 4), emoji=round(_emoji_share(text[:5000]), 4))
         sig.language = language if language not in (None, "und") else detect_language(norm or text[:500])[0]
@@ -171,6 +202,7 @@ class SignalExtractor:
             sig.offensive, sig.hate = lex_off, lex_hate
         sig.spam, sig.spam_reasons = spam_score(norm, text[:5000], self.allowed_hosts)
         sig.links = sig.spam_reasons.count("link")
+        read_spam_intent(sig, norm, intents)
         sig.pii = find_pii(text, regions=self.phone_regions, order_pattern=self.order_pattern)
         if recent is not None and now is not None:
             sig.flood, sig.repeat = count_recent(norm, [(normalize(t), at) for t, at in recent], now,

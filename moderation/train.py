@@ -1,7 +1,9 @@
 """Train the moderation heads (`fancare train` calls `train_and_save` after the NLU model).
 
 Training data, all with a clear licence: the hand-written CC0 files in `training_data/moderation/`
-(`sentiment.csv`: text,label; `toxicity.csv`: text,offensive,hate) plus the decisions of this
+(every `sentiment*.csv`: text,label; every `toxicity*.csv`: text,offensive,hate; about 1,300 fan,
+sport, music and customer messages in the demo's 12 languages, written so that the shipped heads see
+community talk and not only brand support) plus the decisions of this
 brand's moderators from the review queue (restored -> "no", confirmed / banned -> "yes" for the
 signal that fired). One head set per encoder the NLU routes to, so that the heads read the very
 embedding the NLU computed for the message.
@@ -29,28 +31,61 @@ Examples = dict[str, list[tuple[str, str]]]  # head -> [(text, label)]
 # Share of the TF-IDF model in each head's blend (BENCHMARKS.md): word n-grams help offensive and
 # sentiment, but over-fit hate's targets, so the hate head leans on the embedding.
 TEXT_WEIGHTS = {"offensive": 0.5, "sentiment": 0.5, "hate": 0.25}
+LABELS = {"sentiment": ("negative", "neutral", "positive"), "offensive": ("no", "yes"), "hate": ("no", "yes")}
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-    return list(csv.DictReader(io.StringIO("\n".join(lines))))
+def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number in the file, row) for each data row; `#` lines are comments."""
+    kept = [(n, ln) for n, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if ln.strip() and not ln.startswith("#")]
+    if not kept:
+        return []
+    rows = csv.DictReader(io.StringIO("\n".join(ln for _, ln in kept)))
+    # a quoted field never spans lines in these files, so the row's number is its line's number
+    return [(kept[i + 1][0], r) for i, r in enumerate(rows)]
+
+
+def _label(path: Path, line: int, row: dict[str, str], key: str) -> str:
+    value = (row.get(key) or "").strip()
+    allowed = LABELS["sentiment" if key == "label" else "offensive"]
+    if value not in allowed:
+        raise ValueError(f"{path}:{line}: column {key!r} is {value!r}; use one of {', '.join(allowed)}")
+    if not (row.get("text") or "").strip():
+        raise ValueError(f"{path}:{line}: column 'text' is empty")
+    return value
 
 
 def load_examples(data_dir: Path) -> Examples:
-    """Examples per head from `sentiment.csv` and `toxicity.csv` in `data_dir` (missing files: none)."""
+    """Examples per head from every `sentiment*.csv` (text,label) and `toxicity*.csv`
+    (text,offensive,hate) in `data_dir`, in file-name order (none there: no examples). A text given
+    twice with different labels is an error naming both places; an exact repeat counts once."""
     ex: Examples = {"sentiment": [], "offensive": [], "hate": []}
-    if (data_dir / "sentiment.csv").exists():
-        ex["sentiment"] = [(r["text"], r["label"].strip()) for r in _rows(data_dir / "sentiment.csv")]
-    if (data_dir / "toxicity.csv").exists():
-        for r in _rows(data_dir / "toxicity.csv"):
-            ex["offensive"].append((r["text"], r["offensive"].strip()))
-            ex["hate"].append((r["text"], r["hate"].strip()))
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (head, text) -> (label, where)
+
+    def add(head: str, text: str, label: str, at: str) -> None:
+        key = (head, " ".join(text.lower().split()))
+        if key in seen:
+            if seen[key][0] != label:
+                raise ValueError(f"{at}: {text!r} is {head} {label!r} here but {seen[key][0]!r} at {seen[key][1]}")
+            return
+        seen[key] = (label, at)
+        ex[head].append((text, label))
+
+    for path in sorted(data_dir.glob("sentiment*.csv")):
+        for line, r in _rows(path):
+            add("sentiment", r["text"], _label(path, line, r, "label"), f"{path}:{line}")
+    for path in sorted(data_dir.glob("toxicity*.csv")):
+        for line, r in _rows(path):
+            off, hate = _label(path, line, r, "offensive"), _label(path, line, r, "hate")
+            if hate == "yes" and off != "yes":
+                raise ValueError(f"{path}:{line}: hate 'yes' needs offensive 'yes' (hate is a kind of offence)")
+            add("offensive", r["text"], off, f"{path}:{line}")
+            add("hate", r["text"], hate, f"{path}:{line}")
     # sentiment examples are clean by construction: more negatives for the toxicity heads
-    seen = {t for t, _ in ex["offensive"]}
-    for text, _label in ex["sentiment"]:
-        if text not in seen:
-            ex["offensive"].append((text, "no"))
-            ex["hate"].append((text, "no"))
+    for text, _ in list(ex["sentiment"]):
+        for head in ("offensive", "hate"):
+            if (head, " ".join(text.lower().split())) not in seen:
+                add(head, text, "no", "sentiment")
     return ex
 
 

@@ -1,7 +1,11 @@
-"""Intent head: logistic regression on sentence embeddings, with temperature-calibrated confidence.
+"""Intent head: logistic regression on sentence embeddings, with temperature-calibrated confidence,
+blended with a nearest-example vote.
 
 The temperature is fitted on out-of-fold predictions so that "0.8 confident" means right about
-80% of the time, which is what makes the fallback threshold meaningful.
+80% of the time, which is what makes the fallback threshold meaningful. The same out-of-fold
+predictions choose the weight of the nearest-example vote (nlu/knn.py; 0 when it does not help) and
+are kept, until the model is saved, for choosing out-of-scope thresholds without a validation set
+(nlu/oos.py).
 """
 
 from __future__ import annotations
@@ -9,6 +13,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+
+from nlu.knn import NearestExamples, similarity_probs
+
+KNN_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
+KNN_TEMPERATURES = (0.01, 0.02, 0.05, 0.1)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -24,24 +33,69 @@ class IntentClassifier:
         self.temperature = 1.0
         self.labels: list[str] = []
         self._lr: LogisticRegression | None = None
+        self.knn: NearestExamples | None = None
+        self.knn_weight = 0.0
+        self.knn_temperature = 0.05
+        # out-of-fold (probabilities, per-intent best similarities, targets) of the last fit: the
+        # material of threshold selection without a validation set; not saved with the model
+        self.oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["oof"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # heads pickled before the nearest-example vote existed load as a plain head
+        self.__dict__.update({"knn": None, "knn_weight": 0.0, "knn_temperature": 0.05, "oof": None})
+        self.__dict__.update(state)
 
     def _new(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
 
-    def fit(self, X: np.ndarray, y: list[str], calibrate: bool = True) -> IntentClassifier:
+    def fit(self, X: np.ndarray, y: list[str], calibrate: bool = True, knn: bool = True) -> IntentClassifier:
+        """`calibrate`: fit the temperature (and the nearest-example weight) on out-of-fold
+        predictions; `knn`: keep the training embeddings for the nearest-example vote and the
+        out-of-scope similarity (its weight stays 0 without `calibrate`)."""
         y_arr = np.asarray(y)
         self.labels = sorted(set(y))
+        oof_logits = None
         if calibrate:
-            self.temperature = self._fit_temperature(X, y_arr)
+            self.temperature, oof_logits = self._fit_temperature(X, y_arr)
         self._lr = self._new().fit(X, y_arr)
         self.labels = [str(c) for c in self._lr.classes_]
+        self.knn = NearestExamples(X, list(y), self.labels) if knn else None
+        self.knn_weight, self.oof = 0.0, None
+        if self.knn is not None and oof_logits is not None:
+            self._fit_knn_weight(X, list(y), oof_logits)
         return self
 
-    def _fit_temperature(self, X: np.ndarray, y: np.ndarray) -> float:
+    def _fit_knn_weight(self, X: np.ndarray, y: list[str], oof_logits: np.ndarray) -> None:
+        """Choose the blend weight and similarity temperature by out-of-fold accuracy (ties: the
+        smaller weight, i.e. the plain head), scoring each example against the others (leave-one-out)."""
+        assert self.knn is not None
+        order = self.knn.stored_order(y)
+        sims = np.empty((len(y), len(self.labels)), dtype=np.float32)
+        sims[order] = self.knn.class_similarity(np.asarray(X)[order], exclude_self=True)
+        index = {lab: i for i, lab in enumerate(self.labels)}
+        target = np.array([index[v] for v in y])
+        head = _softmax(oof_logits / self.temperature)
+        best = (-1.0, 0.0, self.knn_temperature)
+        for t in KNN_TEMPERATURES:
+            kp = similarity_probs(sims, t)
+            for w in KNN_WEIGHTS:
+                acc = float(np.mean(np.argmax((1 - w) * head + w * kp, axis=1) == target))
+                if acc > best[0] + 1e-9:
+                    best = (acc, w, t)
+        _, self.knn_weight, self.knn_temperature = best
+        blended = (1 - self.knn_weight) * head + self.knn_weight * similarity_probs(sims, self.knn_temperature)
+        self.oof = (blended, sims, target)
+
+    def _fit_temperature(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray | None]:
         _, counts = np.unique(y, return_counts=True)
         k = int(min(5 if len(y) < 3000 else 3, counts.min()))
         if k < 2:
-            return 1.0
+            return 1.0, None
         logits = np.zeros((len(y), len(self.labels)), dtype=np.float64)
         index = {lab: i for i, lab in enumerate(self.labels)}
         for tr, te in StratifiedKFold(k, shuffle=True, random_state=self.seed).split(X, y):
@@ -57,12 +111,24 @@ class IntentClassifier:
             nll = -np.mean(np.log(np.clip(p[np.arange(len(y)), target], 1e-12, 1)))
             if nll < best_nll:
                 best_t, best_nll = float(t), nll
-        return best_t
+        return best_t, logits
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.scores(X)[0]
+
+    def scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(blended probabilities, best similarity to any training example) for each row of X;
+        the similarity is 1.0 (never out of scope by distance) for a head without stored examples."""
         assert self._lr is not None, "classifier is not trained"
+        X = np.atleast_2d(X)
         z = self._lr.decision_function(X) if len(self.labels) > 2 else _binary(self._lr, X)
-        return _softmax(np.atleast_2d(z) / self.temperature)
+        probs = _softmax(np.atleast_2d(z) / self.temperature)
+        if self.knn is None:
+            return probs, np.ones(len(X))
+        sims = self.knn.class_similarity(X)
+        if self.knn_weight > 0:
+            probs = (1 - self.knn_weight) * probs + self.knn_weight * similarity_probs(sims, self.knn_temperature)
+        return probs, sims.max(axis=1).astype(np.float64)
 
 
 def _binary(lr: LogisticRegression, X: np.ndarray) -> np.ndarray:

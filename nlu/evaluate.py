@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
+from nlu.entity_eval import evaluate_entities, format_entity_table
 from nlu.model import OUT_OF_SCOPE, NLUModel
 from nlu.training_data import TrainingData
 
@@ -41,7 +42,11 @@ def evaluate(model: NLUModel, td: TrainingData) -> tuple[dict[str, Any], list[di
     pred = [r.intent for r in results]
     errors = [{"text": t, "intent": y, "predicted": r.intent, "confidence": round(r.confidence, 4)}
               for t, y, r in zip(texts, true, results, strict=True) if y != r.intent]
-    return score(true, pred), errors, pred
+    report = score(true, pred)
+    if any(ex.entities for ex in td.examples):  # annotated test data: entity scores too
+        entities, entity_errors = evaluate_entities(model.extractor, td, [r.language for r in results])
+        report["entities"] = {**entities, "errors": entity_errors}
+    return report, errors, pred
 
 
 def cross_validate(td: TrainingData, k: int, train: Callable[[TrainingData], NLUModel],
@@ -114,4 +119,6 @@ def format_table(report: dict[str, Any]) -> str:
     if report.get("in_scope_accuracy") is not None or report.get("oos_recall") is not None:
         lines.append(f"in-scope accuracy {report.get('in_scope_accuracy') or 0:.4f}   "
                      f"out-of-scope recall {report.get('oos_recall') or 0:.4f}")
+    if report.get("entities"):
+        lines.append(format_entity_table(report["entities"]))
     return "\n".join(lines)

@@ -1,15 +1,40 @@
-"""Fast language identification for routing (script + stop-word evidence, no model).
+"""Language identification: an accurate detector for short fan messages and a fast router.
 
-Accurate enough to route a message to the English or the multilingual encoder and to label the
-fan's language; it errs towards "not English" when unsure, which costs only a slower encoder.
+Two detectors, for two jobs:
+
+- `detect_language(text, languages=None, prior=None)`: the fan's language. Short chat messages
+  ("Hej!", "ciao", "merci !", "ok cool") defeat both stop-word counting and n-gram models on their
+  own, so three kinds of evidence are combined: the writing system (Cyrillic, Arabic, Devanagari are
+  decided by script), a small lexicon of chat words per language (greetings, thanks, yes/no, support
+  words, with and without accents), and lingua's n-gram model restricted to the brand's configured
+  languages. Low-accuracy mode is the default (about 80 MB with the outsider check, against 330 MB
+  for high-accuracy mode, which is 2-3 points more accurate without a prior and about 0.5 with
+  one; `nlu.language_accuracy: high` picks it; BENCHMARKS.md section 14 has the comparison). An
+  optional `prior` (the conversation's language so far) breaks ties, so "ok" in a Spanish
+  conversation stays Spanish. Text without letters ("VT-482913", "👍") and
+  text the evidence does not settle is "und".
+- `route_language(text)`: the stop-word detector the encoder cascade routes by (English may be shed
+  to MiniLM under load) and the gibberish guard reads; no model, microseconds, errs towards "not
+  English" when unsure, which only costs a slower encoder.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+import threading
 import unicodedata
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
+
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+
+#: the languages the demo brand is configured for; `detect_language` uses them when given none
+DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "es", "de", "fr", "pt", "it", "nl", "pl", "tr", "ru", "ar", "hi")
 
 STOPWORDS: dict[str, set[str]] = {
     "en": set("the a an is are was my your i you it to of and for in on with this that what where when how why "
@@ -31,9 +56,76 @@ STOPWORDS: dict[str, set[str]] = {
     "tr": set("bir ve bu ben sen için ile değil evet teşekkürler merhaba nerede ne zaman nasıl sipariş istiyorum "
               "mi mı çok ama".split()),
 }
+
+#: Chat words that point to one language even alone: greetings, thanks, goodbyes, yes/no, everyday
+#: support words, the way fans type them (no accents, slang). A word listed under two languages
+#: counts for both. Latin-script languages only: the others are decided by their script.
+CHAT_WORDS: dict[str, set[str]] = {
+    "en": set("hi hey hello thanks thank thx ty cheers bye goodbye yes yeah yep nope please pls plz help where "
+              "what whats why how when order refund broken broke working still waiting wrong received cool "
+              "awesome great nice love good morning evening night mate guys anyone update talk human person "
+              "agent charge charging battery warranty waterproof cancel item wont doesnt dont cant isnt need".split()),
+    "es": set("hola buenas buenos gracias adiós adios chao sí vale genial perfecto dónde donde cuánto cuanto "
+              "cuesta pedido reembolso quiero necesito ayuda sigo esperando cancelar funciona funcionan roto "
+              "rotos rota batería bateria dura llegó llego producto resistente agua hablar reloj carga "
+              "garantía garantia tiene encanta tardes noches días dias novedad alguna".split()),
+    "de": set("hallo moin servus tschüss tschüs tschau danke dank vielen bitte ja nein nee genau alles klar "
+              "super toll wo meine mein bestellung kaputt will geld zurück zurueck neuigkeiten gibt guten morgen "
+              "abend tag warte immer noch stornieren viel kostet akku hält lange brauche hilfe falscher artikel "
+              "geliefert wasserdicht einem menschen sprechen uhr lädt nicht funktioniert garantie".split()),
+    "fr": set("bonjour bonsoir salut coucou merci beaucoup oui non ouais d'accord génial genial super où "
+              "commande cassé cassés casse remboursement veux nouvelles attends toujours annuler combien coûte "
+              "coute batterie tient besoin aide mauvais article reçu recu étanche etanche c'est quelqu'un parler "
+              "montre charge revoir ça marche s'il plaît plait quelle garantie je l'adore adore".split()),
+    "pt": set("olá ola oi tudo bem obrigado obrigada valeu tchau sim não nao beleza cadê cade pedido encomenda "
+              "onde está quebraram quebrou quero reembolso alguma novidade dia tarde noite ainda estou esperando "
+              "cancelar quanto custa bateria dura preciso ajuda recebi produto errado prova d'água agua falar "
+              "atendente relógio relogio carrega funciona garantia adorei".split()),
+    "it": set("ciao buongiorno buonasera salve arrivederci grazie mille prego perfetto dov'è dove mio ordine "
+              "rotte rotto rimborso voglio novità novita ancora aspettando sto annullare l'ordine quanto costa "
+              "batteria dura poco bisogno aiuto ho articolo sbagliato impermeabile fantastico parlare operatore "
+              "l'orologio orologio carica funziona garanzia adoro".split()),
+    "nl": set("hoi hallo doei bedankt dank dankjewel dankje graag ja nee oké prima waar mijn bestelling "
+              "kapot zijn wil geld terug nog nieuws goedemorgen goedenavond goedemiddag wacht steeds annuleren "
+              "hoeveel kost batterij snel leeg hulp nodig verkeerd artikel ontvangen waterdicht medewerker "
+              "praten horloge laadt werkt hoe lang garantie".split()),
+    "pl": set("cześć czesc siema hej witam dzień dzien dobry dobranoc dzięki dzieki dziękuję dziekuje bardzo "
+              "okej pa gdzie jest moje moja zamówienie zamowienie paczka działają dzialaja działa dziala chcę "
+              "chce zwrot pieniędzy jakieś wieści wiesci wieczór nadal czekam anuluj ile kosztuje bateria szybko "
+              "pada potrzebuję pomocy dostałem dostalam zły produkt wodoodporny rozmawiać człowiekiem zegarek "
+              "ładuje jaka gwarancja uwielbiam proszę prosze".split()),
+    "tr": set("merhaba selam teşekkürler tesekkurler teşekkür ederim sağol sagol eyvallah görüşürüz evet hayır "
+              "tamam süper siparişim siparisim nerede bozuldu para iadesi istiyorum gelişme günaydın hala "
+              "bekliyorum siparişi iptal kadar pil çabuk bitiyor yardıma ihtiyacım yanlış ürün geldi su geçirmez "
+              "harika insanla konuşmak saat şarj olmuyor çalışmıyor lütfen garanti bayıldım iyi akşamlar".split()),
+}
+
 _DIACRITIC_HINT = {"ñ": "es", "¿": "es", "¡": "es", "ç": "fr", "è": "fr", "ê": "fr", "ß": "de", "ä": "de",
                    "ö": "de", "ü": "de", "ã": "pt", "õ": "pt", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",
                    "ż": "pl", "ğ": "tr", "ş": "tr", "ı": "tr"}
+
+#: how much one chat word weighs against lingua's log-probability, and the prior's weight (log odds)
+LEXICON_WEIGHT = 2.5
+PRIOR_WEIGHT = 2.0
+#: Latin-script languages a fan may write in that a brand often does not configure. A cheap second
+#: lingua model (low-accuracy mode) over these plus the configured ones recognises them, so Swedish
+#: "Hej, var är min beställning?" is "und" (the conversation keeps its language), not German at 0.94.
+OUTSIDERS: tuple[str, ...] = ("sv", "da", "nb", "nn", "fi", "et", "cs", "sk", "hu", "ro", "ca", "id", "ms", "vi",
+                              "tl", "hr", "sl", "sq", "lv", "lt", "af", "so", "sw", "yo", "cy", "ga", "eu", "az", "is")
+#: the outsider model must give an unconfigured language at least this to overrule the restricted one
+OUTSIDER_MIN = 0.95
+#: lingua's low-accuracy mode is sure of itself on short text far more often than it is right
+#: ("hola" -> Turkish 0.62): its log-probabilities count this much
+LOW_ACCURACY_WEIGHT = 0.5
+#: a lone word no chat-word list knows needs lingua's probability at least this
+SINGLE_WORD_MIN = 0.8
+#: lingua's probabilities are floored here: on one or two words its n-grams are often all unseen
+#: and one language gets ~1.0 by accident ("hola" -> Turkish), which one chat word must outweigh
+LINGUA_FLOOR = 0.01
+#: the winner must lead the runner-up by this much (log odds), else the answer is "und" and the
+#: caller keeps the conversation's language. Lingua's own probabilities are flat on short text
+#: ("hallo leute, bin neu hier": German 0.34), so a margin decides, not an absolute level.
+MIN_MARGIN = 0.1
 
 
 def _script(ch: str) -> str | None:
@@ -59,8 +151,8 @@ def _script(ch: str) -> str | None:
     return None
 
 
-def detect_language(text: str) -> tuple[str, float]:
-    """Return (ISO 639-1 code or "und", confidence in [0, 1])."""
+def _scripts(text: str) -> tuple[dict[str, int], int]:
+    """Letters per non-Latin script, and all letters, in the first 500 characters."""
     scripts: dict[str, int] = {}
     letters = 0
     for ch in text[:500]:
@@ -69,6 +161,12 @@ def detect_language(text: str) -> tuple[str, float]:
             s = _script(ch)
             if s:
                 scripts[s] = scripts.get(s, 0) + 1
+    return scripts, letters
+
+
+def route_language(text: str) -> tuple[str, float]:
+    """The fast router's guess: (ISO 639-1 code or "und", confidence in [0, 1]); no model."""
+    scripts, letters = _scripts(text)
     if letters == 0:
         return "und", 0.0
     if scripts:
@@ -95,3 +193,175 @@ def detect_language(text: str) -> tuple[str, float]:
         ascii_only = all(ord(c) < 128 for c in text)
         return ("en", 0.4) if ascii_only else ("und", 0.0)
     return best, score[best] / total if total else 0.0
+
+
+def _lingua_language(code: str) -> object:
+    from lingua import IsoCode639_1, Language
+
+    try:
+        return Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
+    except (AttributeError, ValueError):
+        raise ValueError(f"language {code!r} is not an ISO 639-1 code lingua knows") from None
+
+
+class LanguageIdentifier:
+    """Script + chat-word lexicon + lingua n-grams, restricted to `languages`. Build it once per
+    process (`identifier_for` caches it): loading lingua's models is the expensive part."""
+
+    def __init__(self, languages: Iterable[str], *, high_accuracy: bool = False,
+                 lexicon: dict[str, set[str]] | None = None, ignore: Iterable[str] = (),
+                 outsiders: Iterable[str] = OUTSIDERS) -> None:
+        """`lexicon`: chat words per language (default `CHAT_WORDS`); `ignore`: words that say nothing
+        about the language (the brand's and its products' names: "voltora", "buds"); `outsiders`:
+        unconfigured languages to recognise as such (empty: no outsider model, about 50 MB less)."""
+        codes = tuple(dict.fromkeys(c.strip().lower() for c in languages if c and c.strip()))
+        if not codes:
+            raise ValueError("no languages to identify: configure at least one (brand.languages)")
+        self.languages = codes
+        self.high_accuracy = high_accuracy
+        self._lingua_weight = 1.0 if high_accuracy else LOW_ACCURACY_WEIGHT
+        self._latin = tuple(c for c in codes if c not in ("ru", "ar", "hi", "he", "el", "th", "ja", "ko", "zh"))
+        # a chat word counts only when exactly one configured language has it ("por" is Spanish and
+        # Portuguese: no evidence between the two, but evidence when only one of them is configured)
+        owners: dict[str, list[str]] = {}
+        for code in self._latin:
+            for w in (lexicon if lexicon is not None else CHAT_WORDS).get(code, ()):
+                owners.setdefault(w, []).append(code)
+        self._lexicon = {w: langs[0] for w, langs in owners.items() if len(langs) == 1}
+        self._ignore = frozenset(w.casefold() for w in ignore)
+        self._detector: LanguageDetector | None = None
+        if len(self._latin) > 1:
+            from lingua import LanguageDetectorBuilder
+
+            builder = LanguageDetectorBuilder.from_languages(*[_lingua_language(c) for c in self._latin])  # type: ignore[arg-type]
+            if not high_accuracy:
+                builder = builder.with_low_accuracy_mode()
+            self._detector = builder.with_preloaded_language_models().build()
+        others = [c for c in dict.fromkeys(outsiders) if c not in codes]
+        self._outsider: LanguageDetector | None = None
+        if others and len(self._latin) > 1:  # one language: nothing to tell apart, the answer is it
+            from lingua import LanguageDetectorBuilder
+
+            every = [_lingua_language(c) for c in (*self._latin, *others)]
+            self._outsider = (LanguageDetectorBuilder.from_languages(*every)  # type: ignore[arg-type]
+                              .with_low_accuracy_mode().with_preloaded_language_models().build())
+
+    def _logits(self, text: str, prior: str | None) -> dict[str, float]:
+        """Log-odds per configured language: lingua (floored) + chat words + accents + prior."""
+        # tokens with digits ("VT-482913", "2x", "12pm") are order numbers and codes, not words
+        text = " ".join(t for t in text[:500].split() if not any(ch.isdigit() for ch in t))
+        scripts, letters = _scripts(text)
+        if letters == 0:
+            return {}
+        if scripts:
+            best = max(scripts, key=lambda k: scripts[k])
+            if scripts[best] / letters > 0.3:  # "buds pro टूट गए": the script decides, not the product name
+                return {best: 0.0} if best in self.languages else {}
+        if not self._latin:
+            return {}
+        logit = {c: 0.0 for c in self._latin}
+        words = [w for w in _WORD.findall(text[:500]) if w.casefold() not in self._ignore]
+        if not words:
+            return {}
+        top_p = 0.0  # lingua's own probability for its favourite
+        if self._detector is not None:
+            for cv in self._detector.compute_language_confidence_values(" ".join(words)):
+                code = cv.language.iso_code_639_1.name.lower()
+                top_p = max(top_p, cv.value)
+                if code in logit:
+                    logit[code] = self._lingua_weight * math.log(max(cv.value, LINGUA_FLOOR))
+        hits = 0
+        for w in words:
+            owner = self._lexicon.get(w.casefold())
+            if owner is not None:
+                logit[owner] += LEXICON_WEIGHT
+                hits += 1
+        if 2 * hits < len(words) and self._outsider is not None and self._is_outsider(" ".join(words)):
+            return {}
+        if len(words) == 1 and not hits and top_p < SINGLE_WORD_MIN:
+            # one unknown word ("Hej!" where Polish is not configured, "ok"): lingua's guess only
+            # counts when it is clear, else every language ties: "und", or the prior when there is one
+            logit = {c: 0.0 for c in logit}
+        lowered = text.casefold()
+        for ch, code in _DIACRITIC_HINT.items():
+            if ch in lowered and code in logit:
+                logit[code] += 1.0
+        if prior in logit:
+            logit[prior] += PRIOR_WEIGHT
+        return logit
+
+    def _is_outsider(self, text: str) -> bool:
+        """Whether the outsider model reads `text` as a language the brand did not configure."""
+        assert self._outsider is not None
+        values = self._outsider.compute_language_confidence_values(text)
+        if not values:
+            return False
+        top = values[0]
+        return top.value >= OUTSIDER_MIN and top.language.iso_code_639_1.name.lower() not in self.languages
+
+    def scores(self, text: str, prior: str | None = None) -> dict[str, float]:
+        """Posterior per configured language (sums to 1); {} when the text has no letters, is
+        written in a script none of the configured languages uses, or in an outsider language."""
+        logit = self._logits(text, prior)
+        top = max(logit.values(), default=0.0)
+        exp = {c: math.exp(v - top) for c, v in logit.items()}
+        total = sum(exp.values())
+        return {c: v / total for c, v in exp.items()}
+
+    def detect(self, text: str, prior: str | None = None) -> tuple[str, float]:
+        """(code, posterior), or ("und", posterior of the leader) when no language leads by
+        `MIN_MARGIN`, and ("und", 0.0) for text without letters."""
+        logit = self._logits(text, prior)
+        if not logit:
+            return "und", 0.0
+        ranked = sorted(logit.values(), reverse=True)
+        best = max(logit, key=lambda c: logit[c])
+        top = ranked[0]
+        conf = round(1.0 / sum(math.exp(v - top) for v in ranked), 4)
+        if len(ranked) > 1 and ranked[0] - ranked[1] < MIN_MARGIN:
+            return "und", conf
+        return best, conf
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_identifier(languages: tuple[str, ...], high_accuracy: bool) -> LanguageIdentifier:
+    return LanguageIdentifier(languages, high_accuracy=high_accuracy)
+
+
+def identifier_for(languages: tuple[str, ...], high_accuracy: bool = False) -> LanguageIdentifier:
+    """One identifier per language set per process: lingua's models load once (a lock keeps a
+    warm-up thread and the first message from loading them twice)."""
+    with _BUILD_LOCK:
+        return _cached_identifier(languages, high_accuracy)
+
+
+#: what `detect_language` uses when given no languages: set once at start by `configure`
+_configured: tuple[tuple[str, ...], bool] = (DEFAULT_LANGUAGES, False)
+
+
+def configure(languages: Iterable[str], *, high_accuracy: bool = False, warm: bool = True) -> threading.Thread | None:
+    """Make `languages` (the brand's) and the lingua mode this process's default, and with `warm`
+    build the identifier in a background thread (seconds at start, not on a fan's message). Other
+    callers of `detect_language` (moderation signals) then share that one identifier."""
+    global _configured
+    codes = tuple(languages)
+    _configured = (codes, high_accuracy)
+    if not warm:
+        return None
+    t = threading.Thread(target=identifier_for, args=(codes, high_accuracy), name="load-language-id", daemon=True)
+    t.start()
+    return t
+
+
+def detect_language(text: str, languages: Iterable[str] | None = None,
+                    prior: str | None = None) -> tuple[str, float]:
+    """Return (ISO 639-1 code or "und", confidence in [0, 1]) among `languages` (default: those
+    given to `configure`, else the demo's twelve). `prior`: the conversation's language so far, which wins when the text does not say
+    otherwise. Text in a language outside `languages` comes out as "und" when the evidence is weak,
+    never as a confident wrong language: Swedish "Hej!" is not German."""
+    default, high_accuracy = _configured
+    langs = tuple(languages) if languages is not None else default
+    return identifier_for(langs, high_accuracy).detect(text, prior)

@@ -8,6 +8,11 @@ Options measured in BENCHMARKS.md (all off by default):
   one ("minilm", "e5"), and/or "tfidf", a word+char n-gram model whose probabilities are averaged in;
 - `finetune`: a contrastive fine-tune of MiniLM on the training examples (nlu/finetune.py), saved
   inside the model directory.
+
+Out of scope (nlu/oos.py): a message falls back when its blended confidence is below a threshold or
+it is far from every training example; both thresholds are chosen on a validation set when one is
+given (`calibrate_oos`), by cross-validation on the training data otherwise (`oos: cv`, the default).
+Two requests in one message: `ParseResult.intents` ranks the intents of each clause (`parse`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from nlu.classifier import IntentClassifier
 from nlu.encoders import get_encoder, install_encoder
 from nlu.entities import EntityExtractor
 from nlu.gibberish import looks_like_gibberish, training_vocabulary
-from nlu.language import detect_language
+from nlu.language import route_language
+from nlu.oos import Scored, Thresholds, choose, simulate_from_oof
 from nlu.tfidf import TfidfIntentModel
 from nlu.training_data import TrainingData
 
@@ -66,6 +72,11 @@ class ParseResult:
     encoder: str | None
     model_version: str
     embedding: np.ndarray | None = field(default=None, repr=False)
+    # best cosine similarity to any training example (None: not classified, e.g. a button payload)
+    similarity: float | None = None
+    # the requests in the message, best first: one entry per clause whose best intent clears the
+    # secondary threshold (two for "where is my order and can I pay with klarna?"), else [intent]
+    intents: list[tuple[str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +84,8 @@ class ParseResult:
             "intent": {"name": self.intent, "confidence": round(self.confidence, 4)},
             "fallback": self.fallback,
             "intent_ranking": [{"name": n, "confidence": round(c, 4)} for n, c in self.ranking],
+            "intents": [{"name": n, "confidence": round(c, 4)} for n, c in self.intents],
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
             "entities": self.entities,
             "language": self.language,
             "encoder": self.encoder,
@@ -84,7 +97,8 @@ class NLUModel:
     def __init__(self, route: str, heads: dict[str, IntentClassifier], extractor: EntityExtractor,
                  threshold: float, meta: dict[str, Any], max_chars: int = 1000,
                  encoder_paths: dict[str, str] | None = None, *, head_inputs: dict[str, list[str]] | None = None,
-                 text_model: TfidfIntentModel | None = None, text_weight: float = 0.0) -> None:
+                 text_model: TfidfIntentModel | None = None, text_weight: float = 0.0,
+                 oos: Thresholds | None = None, secondary_threshold: float = 0.5) -> None:
         self.route = route
         self.heads = heads
         self.extractor = extractor
@@ -99,6 +113,9 @@ class NLUModel:
         self.head_inputs = head_inputs or {name: [name] for name in heads}
         self.text_model = text_model
         self.text_weight = text_weight if text_model is not None else 0.0
+        self.oos = oos or Thresholds(threshold)
+        self.threshold = self.oos.prob
+        self.secondary_threshold = secondary_threshold
 
     @property
     def version(self) -> str:
@@ -118,13 +135,23 @@ class NLUModel:
               max_chars: int = 1000, config_fingerprint: str = "", calibrate: bool = True,
               encoder_paths: dict[str, str] | None = None, features: Sequence[str] = (),
               text_weight: float = 0.5, finetune: bool = False, finetune_epochs: int = 1,
-              seed: int = 0) -> NLUModel:
+              seed: int = 0, oos: str = "cv", oos_cv_max_loss: float = 0.02,
+              secondary_threshold: float = 0.5, knn: bool = True,
+              entity_patterns: dict[str, tuple[str, str | None]] | None = None) -> NLUModel:
+        """`oos`: "cv" chooses the out-of-scope thresholds by cross-validation on `td` (nlu/oos.py,
+        criterion `in_scope_loss` within `oos_cv_max_loss`; needs `calibrate`), "fixed" uses
+        `threshold` alone; `calibrate_oos` replaces either with thresholds chosen on a validation set.
+        `knn=False` drops the nearest-example vote and distance (measured against it, section 16).
+        `entity_patterns`: entity -> (regex, canonical format) from config, replacing the training
+        data's regex (`orders.number_pattern` for `order_number`)."""
         texts, labels = td.texts_and_labels()
         if len(set(labels)) < 2:
             raise ValueError("at least two intents are needed to train")
         unknown = [f for f in features if f not in FEATURES]
         if unknown:
             raise ValueError(f"unknown NLU features {unknown} (use {', '.join(FEATURES)})")
+        if oos not in ("cv", "fixed"):
+            raise ValueError(f"unknown out-of-scope threshold mode {oos!r} (use cv or fixed)")
         started = time.perf_counter()
         heads: dict[str, IntentClassifier] = {}
         paths = dict(encoder_paths or {})
@@ -143,8 +170,16 @@ class NLUModel:
         vectors = {name: get_encoder(name, paths.get(name)).encode_queries(cleaned) for name in sorted(needed)}
         for name, inputs in head_inputs.items():
             X = np.hstack([vectors[e] for e in inputs])
-            heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate)
+            heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate, knn=knn)
         text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels) if "tfidf" in features else None
+        thresholds = Thresholds(threshold)
+        primary = heads["e5" if route == "cascade" else route]
+        if oos == "cv" and primary.oof is not None:
+            blended, sims, target = primary.oof
+            thresholds = choose(simulate_from_oof(blended, sims, target, primary.labels, OUT_OF_SCOPE),
+                                "in_scope_loss", source="cv", max_loss=oos_cv_max_loss)
+        for h in heads.values():
+            h.oof = None  # training-time material only
         fp = td.fingerprint()
         now = datetime.now(UTC)
         meta = {
@@ -163,11 +198,37 @@ class NLUModel:
             "head_inputs": head_inputs,
             "finetuned": finetune_seconds is not None,
             "finetune_seconds": finetune_seconds,
+            "knn_weight": {k: h.knn_weight for k, h in heads.items()},
+            "oos": thresholds.as_dict(),
         }
-        model = cls(route, heads, EntityExtractor.from_training_data(td), threshold, meta, max_chars, paths,
-                    head_inputs=head_inputs, text_model=text_model, text_weight=text_weight)
+        extractor = EntityExtractor.from_training_data(td)
+        for entity, (pattern, canonical) in (entity_patterns or {}).items():
+            extractor.use_pattern(entity, pattern, canonical)
+        model = cls(route, heads, extractor, threshold, meta, max_chars, paths,
+                    head_inputs=head_inputs, text_model=text_model, text_weight=text_weight,
+                    oos=thresholds, secondary_threshold=secondary_threshold)
         model.vocabulary = model.vocabulary | training_vocabulary(texts)
         return model
+
+    def calibrate_oos(self, td: TrainingData, criterion: str = "recall_target",
+                      recall_target: float = 0.85) -> Thresholds:
+        """Choose the out-of-scope thresholds on labelled validation data with `out_of_scope` rows
+        (never on the test data: that is what keeps the test report honest)."""
+        texts, labels = td.texts_and_labels()
+        if OUT_OF_SCOPE not in labels:
+            raise ValueError(f"validation data has no '{OUT_OF_SCOPE}' examples: thresholds cannot be chosen on it")
+        results = self.parse_many(texts)
+        gib = np.array([looks_like_gibberish(r.text, r.language, self.vocabulary) for r in results])
+        top = [r.ranking[0] if r.ranking else (OUT_OF_SCOPE, 0.0) for r in results]
+        scored = Scored(prob=np.array([c for _, c in top]),
+                        similarity=np.array([-1.0 if r.similarity is None else r.similarity for r in results]),
+                        correct=np.array([n == y for (n, _), y in zip(top, labels, strict=True)]),
+                        predicted_oos=np.array([n == OUT_OF_SCOPE for n, _ in top]) | gib,
+                        is_oos=np.array([y == OUT_OF_SCOPE for y in labels]))
+        self.oos = choose(scored, criterion, recall_target, source="val")
+        self.threshold = self.oos.prob
+        self.meta["oos"] = self.oos.as_dict()
+        return self.oos
 
     # -- artifact -----------------------------------------------------------------------------
     def save(self, model_dir: str | Path) -> Path:
@@ -191,6 +252,7 @@ class NLUModel:
                          "threshold": self.threshold, "max_chars": self.max_chars,
                          "encoder_paths": paths, "head_inputs": self.head_inputs,
                          "text_model": self.text_model, "text_weight": self.text_weight,
+                         "oos": self.oos, "secondary_threshold": self.secondary_threshold,
                          "vocabulary": sorted(self.vocabulary)}, f)
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
         tmp = root / ".LATEST.tmp"
@@ -215,7 +277,8 @@ class NLUModel:
                  for k, v in (state.get("encoder_paths") or {}).items()}
         model = cls(state["route"], state["heads"], state["extractor"], state["threshold"], meta,
                     state.get("max_chars", 1000), paths, head_inputs=state.get("head_inputs"),
-                    text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0))
+                    text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0),
+                    oos=state.get("oos"), secondary_threshold=state.get("secondary_threshold", 0.5))
         model.vocabulary = model.vocabulary | frozenset(state.get("vocabulary", ()))
         # Warm the encoders now, not on the first fan message. With the cascade only e5 serves at
         # rest, so MiniLM (torch: seconds to import) loads in the background, ready for a burst.
@@ -241,7 +304,7 @@ class NLUModel:
         English included) while it keeps up; when e5 has a backlog (`busy`), English messages are
         shed to MiniLM, which batches several times faster, so throughput holds under a burst and
         only English messages pay a small accuracy cost, only while the burst lasts."""
-        lang, _conf = detect_language(text)
+        lang, _conf = route_language(text)  # fast, no model: the fan's language is the pipeline's
         if self.route != "cascade":
             return self.route, lang
         return ("minilm" if busy and lang == "en" else "e5"), lang
@@ -277,18 +340,46 @@ class NLUModel:
             x = np.concatenate([embedding, *[extra[e] for e in inputs[1:]]])
         else:
             x = embedding
-        probs = head.predict_proba(x.reshape(1, -1))[0]
+        prob_rows, sim_rows = head.scores(x.reshape(1, -1))
+        probs, similarity = prob_rows[0], float(sim_rows[0])
         if self.text_model is not None and self.text_weight > 0:
             tp = self.text_model.predict_proba([text], head.labels)[0]
             probs = (1 - self.text_weight) * probs + self.text_weight * tp
         order = np.argsort(-probs)
         ranking = [(head.labels[i], float(probs[i])) for i in order[:10]]
         intent, conf = ranking[0]
-        fallback = conf < self.threshold or looks_like_gibberish(text, language, self.vocabulary)
+        fallback = (conf < self.oos.prob or similarity < self.oos.similarity
+                    or looks_like_gibberish(text, language, self.vocabulary))
         if fallback:
             intent = OUT_OF_SCOPE
-        ents = [e.as_dict() for e in self.extractor.extract(text)]
-        return ParseResult(text, intent, conf, fallback, ranking, ents, language, encoder, self.version, embedding)
+        ents = [e.as_dict() for e in self.extractor.extract(text, language)]
+        return ParseResult(text, intent, conf, fallback, ranking, ents, language, encoder, self.version, embedding,
+                           similarity, [] if fallback else [(intent, conf)])
+
+    @staticmethod
+    def clauses(text: str) -> list[str]:
+        """The requests of a message split at "and also / y también / und ..." (the dialog engine's
+        own split, dialogs/repair.py); one element when there is no clear second request."""
+        from dialogs.repair import split_requests  # here: dialogs imports this module
+
+        return split_requests(text)
+
+    def with_clauses(self, whole: ParseResult, parts: list[ParseResult]) -> ParseResult:
+        """Fill `whole.intents` from the parses of its clauses: each clause's best intent that is
+        understood and clears the secondary threshold, best first, one entry per intent. With fewer
+        than two such clauses the message is one request and `intents` stays [its intent]. Two
+        mixed requests often look unsure as a whole ("order_status 0.12, payment 0.88"): when both
+        clauses are clear, the message is understood, as its first ranked request."""
+        found: dict[str, float] = {}
+        for p in parts:
+            if not p.fallback and p.intent != OUT_OF_SCOPE and p.confidence >= self.secondary_threshold:
+                found[p.intent] = max(p.confidence, found.get(p.intent, 0.0))
+        if len(found) >= 2:
+            whole.intents = sorted(found.items(), key=lambda kv: -kv[1])
+            if whole.fallback and not looks_like_gibberish(whole.text, whole.language, self.vocabulary):
+                whole.intent, whole.confidence = whole.intents[0]
+                whole.fallback = False
+        return whole
 
     def parse(self, text: str, *, payload: bool = False) -> ParseResult:
         """Synchronous one-message parse (CLI, tests). The pipeline uses `NLUService` to batch.
@@ -300,8 +391,14 @@ class NLUModel:
         if not cleaned:
             return ParseResult(cleaned, OUT_OF_SCOPE, 0.0, True, [], [], "und", None, self.version)
         enc_name, lang = self.route_for(cleaned)
-        vec = get_encoder(enc_name, self.encoder_paths.get(enc_name)).encode_queries([cleaned])[0]
-        return self.classify(cleaned, enc_name, vec, lang)
+        clauses = self.clauses(cleaned)
+        batch = [cleaned, *clauses] if len(clauses) > 1 else [cleaned]  # one encoder call for all
+        vecs = get_encoder(enc_name, self.encoder_paths.get(enc_name)).encode_queries(batch)
+        whole = self.classify(cleaned, enc_name, vecs[0], lang)
+        if len(clauses) < 2:
+            return whole
+        return self.with_clauses(whole, [self.classify(c, enc_name, v, lang)
+                                         for c, v in zip(clauses, vecs[1:], strict=True)])
 
     def parse_many(self, texts: list[str]) -> list[ParseResult]:
         """Batch parse (evaluation): one encoder call per routed group."""

@@ -95,4 +95,10 @@ class NLUService:
         if b is None:
             b = self._batchers[enc] = _Batcher(enc, model.encoder_paths.get(enc))
         vec = await b.embed(cleaned)
-        return model.classify(cleaned, enc, vec, lang)
+        whole = model.classify(cleaned, enc, vec, lang)
+        clauses = model.clauses(cleaned)
+        if len(clauses) < 2:
+            return whole
+        # two requests in one message: rank both (ParseResult.intents); single messages pay nothing
+        vecs = await asyncio.gather(*(b.embed(c) for c in clauses))
+        return model.with_clauses(whole, [model.classify(c, enc, v, lang) for c, v in zip(clauses, vecs, strict=True)])

@@ -165,6 +165,8 @@ def classify(update: Update, me: User, cfg: TelegramConfig) -> Incoming | Edit |
     if text is None or who is None or not _chat_active(msg.chat.type, msg.chat.id, cfg):
         return None
     meta: dict[str, Any] = {"message_id": msg.message_id, "chat_type": msg.chat.type}
+    if msg.date is not None:  # Telegram's own send time: flood is counted on it, so a backlog never trips it
+        meta["sent_at"] = msg.date.timestamp()
     if msg.chat.type == "private":
         text = _start_text(text)
     else:

@@ -249,6 +249,7 @@ class Store:
                     Message.id < m.id, Message.status.in_(("pending", "sending"))).limit(1))
                 if older is not None:
                     continue
+                m.claimed_from = m.status  # type: ignore[attr-defined]  # "sending": its lease expired in flight
                 res = s.execute(update(Message).where(Message.id == m.id, Message.status == m.status)
                                 .values(status="sending", lease_until=now + timedelta(seconds=lease_s),
                                         attempts=Message.attempts + 1))
@@ -270,6 +271,7 @@ class Store:
                 return []  # another worker is sending it
             if head.next_attempt_at is not None and head.next_attempt_at > now:
                 return []  # waiting for its retry time; later messages wait behind it
+            head.claimed_from = head.status  # type: ignore[attr-defined]  # the update below syncs `status`
             res = s.execute(update(Message).where(Message.id == head.id, Message.status == head.status)
                             .values(status="sending", lease_until=now + timedelta(seconds=lease_s),
                                     attempts=Message.attempts + 1))

@@ -348,3 +348,24 @@ async def test_playbook_switched_off_while_pinning_takes_its_pin_down(mod_app):
     out = await playbook.switch_on("op", "Down, on it.", {"telegram": port})
     assert "switched off while" in out and port.unpinned == ["-1001", "-1002"]
     assert not playbook.state(fresh=True).on and playbook.state(fresh=True).pinned == []
+
+
+async def test_flood_is_counted_on_the_platform_send_times_so_a_backlog_never_trips_it(mod_app):
+    """After downtime Telegram delivers a fan's messages of the last minutes all at once: counted
+    on Telegram's own send times (`sent_at`) that is no flood; the same messages really sent within
+    seconds still are."""
+    wire(mod_app)
+    start = time.time() - 600
+
+    def sent(text: str, user: str, at: float) -> Incoming:
+        m = msg(text, user=user)
+        m.meta["sent_at"] = at
+        return m
+
+    backlog = [await mod_app.pipeline.handle(sent(f"question number {i} about the buds", "fan-backlog", start + 40 * i))
+               for i in range(10)]
+    assert max(r.debug["signals"]["flood"] for r in backlog) <= 2
+    assert all(r.debug["moderation"] != "mute" for r in backlog)
+    burst = [await mod_app.pipeline.handle(sent(f"question number {i} about the buds", "fan-burst", start + i))
+             for i in range(10)]
+    assert burst[-1].debug["signals"]["flood"] == 10 and burst[-1].debug["moderation"] == "mute"

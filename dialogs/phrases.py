@@ -1,0 +1,54 @@
+"""The English words fancare's own code fills into responses, by key.
+
+Responses live in the domain, but some text reaching a fan is built in Python: a wait estimate
+("about 12 minutes"), when the team is back ("tomorrow at 09:00"), an order's status word and the
+delivery line, the "Help with my order" button. Each such piece is a phrase here, so a language can
+translate it (`dialogs/translations/phrases.yml`, or `phrases:` in a `<lang>.yml`); the English text
+is the fallback of last resort and the reference the translations' `{placeholders}` are checked against.
+
+A phrase key `<slot>.<value>` (e.g. `order_status.shipped`) translates a slot *value* where a
+response fills `{<slot>}`: the slot keeps its raw value for flow conditions, the fan reads the word.
+"""
+
+from __future__ import annotations
+
+#: key -> English text; `{name}` placeholders are filled by the code that uses the phrase.
+PHRASES: dict[str, str] = {
+    # dialogs/waiting.py: the wait estimate in utter_queue_position's {estimate}
+    "wait.couple_of_minutes": "a couple of minutes",
+    "wait.minutes": "about {minutes} minutes",
+    "wait.an_hour": "about an hour",
+    "wait.hours": "about {hours} hours",
+    # utter_queue_position's {place}
+    "queue.first": "first",
+    "queue.number": "number {position}",
+    # utter_out_of_hours's {opening} and {timezone}
+    "opening.today": "today at {time}",
+    "opening.tomorrow": "tomorrow at {time}",
+    "opening.weekday": "{day} at {time}",
+    "opening.asap": "as soon as possible",
+    "timezone.city": "{city} time",
+    "day.monday": "Monday",
+    "day.tuesday": "Tuesday",
+    "day.wednesday": "Wednesday",
+    "day.thursday": "Thursday",
+    "day.friday": "Friday",
+    "day.saturday": "Saturday",
+    "day.sunday": "Sunday",
+    # dialogs/builtin_actions.py: the {eta_text} of utter_order_status
+    "order.eta": "Expected delivery: {eta}.",
+    # order status values (bot/orders.py) as they read inside utter_order_status's {order_status}
+    "order_status.processing": "processing",
+    "order_status.shipped": "shipped",
+    "order_status.out for delivery": "out for delivery",
+    "order_status.delivered": "delivered",
+    "order_status.cancelled": "cancelled",
+    # dialogs/policy.py: buttons built around a flow's name
+    "button.yes_flow": "Yes, {flow}",
+    "button.help_with_flow": "Help with my {flow}",
+    # bot/pipeline.py: a button press the bot did not send
+    "button.unavailable": "Sorry, that button isn't available here.",
+}
+
+DAY_KEYS = ("day.monday", "day.tuesday", "day.wednesday", "day.thursday", "day.friday", "day.saturday",
+            "day.sunday")

@@ -1,0 +1,118 @@
+"""The deployment files: docker-compose.yml, the Dockerfile and the container's config.
+
+The compose file is parsed and checked (services, health checks, environment, ports); the
+container's config is loaded by fancare's own loader with the environment compose gives it, and kept
+in step with the repository's config.yml; the image is built only where a Docker daemon answers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.config import load_config
+from tests.conftest import REPO
+
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+CONTAINER_CONFIG = REPO / "docker" / "config.yml"
+#: the sections where the container's config may differ from config.yml
+CONTAINER_ONLY = {"store", "logging", "ops", "channels"}
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_runs_postgres_and_fancare_with_health_checks() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"db", "fancare"}
+    db, app = services["db"], services["fancare"]
+    assert db["image"].startswith("postgres:")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert "${PGPASSWORD" in db["environment"]["POSTGRES_PASSWORD"]  # never a password in the file
+    assert app["build"] == "."
+    assert app["command"][:2] == ["fancare", "run"]
+    assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
+    env = app["environment"]
+    assert env["FANCARE_STORE_URL"].startswith("postgresql+psycopg://") and "@db:5432/" in env["FANCARE_STORE_URL"]
+    assert "${PGPASSWORD}" in env["FANCARE_STORE_URL"] and env["TELEGRAM_BOT_TOKEN"].startswith("${TELEGRAM_BOT_TOKEN")
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert any(str(p).endswith(":9108") for p in app["ports"])  # the ops endpoint
+    assert int(str(app["stop_grace_period"]).rstrip("s")) >= 10  # fancare's 8 s stop fits inside it
+
+
+def test_the_container_config_loads_with_compose_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FANCARE_STORE_URL", "postgresql+psycopg://fancare:pw@db:5432/fancare")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:" + "A" * 35)
+    for name in ("FANCARE_TELEGRAM_MODE", "FANCARE_WEBHOOK_URL", "FANCARE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = load_config(CONTAINER_CONFIG)
+    assert cfg.store.url.startswith("postgresql+psycopg://") and "@db:5432/" in cfg.store.url
+    assert cfg.ops.enabled and cfg.ops.host == "0.0.0.0" and cfg.ops.port == 9108
+    assert cfg.ops.stop_deadline_s < 10  # Docker's SIGKILL comes 10 s after SIGTERM
+    assert cfg.logging.format == "json"
+    assert cfg.channels.telegram is not None and cfg.channels.telegram.mode == "polling"
+
+
+def test_the_container_config_keeps_in_step_with_config_yml() -> None:
+    """Every section but store, logging, ops and channels is the repository's config.yml, so the
+    container answers like the demo the README describes."""
+    shipped = yaml.safe_load((REPO / "config.yml").read_text())
+    container = yaml.safe_load(CONTAINER_CONFIG.read_text())
+    for section in sorted(set(shipped) | set(container)):
+        if section in CONTAINER_ONLY:
+            continue
+        assert container.get(section) == shipped.get(section), f"docker/config.yml differs in {section}:"
+
+
+def test_dockerfile_cpu_torch_offline_non_root_healthcheck_and_training() -> None:
+    text = DOCKERFILE.read_text()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    assert lines[0] == "FROM python:3.11-slim"
+    assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in text
+    assert "HF_HUB_OFFLINE=1" in text and "TRANSFORMERS_OFFLINE=1" in text
+    assert "fancare train" in text
+    users = [ln for ln in lines if ln.startswith("USER ")]
+    assert users and users[-1] != "USER root"
+    health = text[text.index("HEALTHCHECK"):]
+    assert "/healthz" in health.split("CMD", 1)[1].splitlines()[0]
+    assert lines[-1].startswith("CMD [") and '"run"' in lines[-1]
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for path in (".venv", "models", ".git", "fancare.db"):
+        assert path in ignored, path
+    # every source folder the image copies exists (a rename would break the build)
+    for ln in lines:
+        if ln.startswith("COPY ") and "--from" not in ln:
+            for src in ln.split()[1:-1]:
+                assert (REPO / src).exists(), src
+
+
+def _docker_works() -> str | None:
+    if shutil.which("docker") is None:
+        return "docker is not installed"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker info failed: {exc}"
+    if info.returncode != 0:
+        return "the Docker daemon does not answer (`docker info` failed)"
+    return None
+
+
+@pytest.mark.timeout(3600)
+def test_the_image_builds() -> None:
+    why = _docker_works()
+    if why is not None:
+        pytest.skip(f"image not built: {why}")
+    build = subprocess.run(["docker", "build", "-t", "fancare:test", str(REPO)], capture_output=True, text=True,
+                           timeout=3500)
+    assert build.returncode == 0, build.stderr[-4000:]
+    user = subprocess.run(["docker", "run", "--rm", "--entrypoint", "id", "fancare:test", "-u"],
+                          capture_output=True, text=True, timeout=60)
+    assert user.stdout.strip() not in ("", "0")

@@ -48,6 +48,8 @@ def nlu_config_fingerprint(cfg: FancareConfig) -> str:
     if cfg.nlu.features or cfg.nlu.finetune:  # only then, so that default fingerprints stay as they were
         body.update(features=cfg.nlu.features, tfidf_weight=cfg.nlu.tfidf_weight, finetune=cfg.nlu.finetune,
                     finetune_epochs=cfg.nlu.finetune_epochs)
+    if cfg.nlu.oos_thresholds != "cv" or cfg.nlu.oos_cv_max_loss != 0.02 or not cfg.nlu.knn:
+        body.update(oos=cfg.nlu.oos_thresholds, oos_cv_max_loss=cfg.nlu.oos_cv_max_loss, knn=cfg.nlu.knn)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -162,7 +164,7 @@ class App:
             queue_priority={k: v.priority for k, v in cfg.escalation.queues.items()},
             transcript_messages=cfg.escalation.transcript_messages,
         )
-        self.engagement = Engagement(self.store)
+        self.engagement = Engagement(self.store, self.domain)
         self.pipeline.engagement = self.engagement
         self.playbook = CrisisPlaybook.from_config(self.store, cfg)
         self.pipeline.playbook = self.playbook

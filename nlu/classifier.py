@@ -36,6 +36,7 @@ class IntentClassifier:
         self.knn: NearestExamples | None = None
         self.knn_weight = 0.0
         self.knn_temperature = 0.05
+        self.blend_temperature = 1.0
         # out-of-fold (probabilities, per-intent best similarities, targets) of the last fit: the
         # material of threshold selection without a validation set; not saved with the model
         self.oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -47,7 +48,7 @@ class IntentClassifier:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         # heads pickled before the nearest-example vote existed load as a plain head
-        self.__dict__.update({"knn": None, "knn_weight": 0.0, "knn_temperature": 0.05, "oof": None})
+        self.__dict__.update({"knn": None, "knn_weight": 0.0, "knn_temperature": 0.05, "blend_temperature": 1.0, "oof": None})
         self.__dict__.update(state)
 
     def _new(self) -> LogisticRegression:
@@ -65,7 +66,7 @@ class IntentClassifier:
         self._lr = self._new().fit(X, y_arr)
         self.labels = [str(c) for c in self._lr.classes_]
         self.knn = NearestExamples(X, list(y), self.labels) if knn else None
-        self.knn_weight, self.oof = 0.0, None
+        self.knn_weight, self.blend_temperature, self.oof = 0.0, 1.0, None
         if self.knn is not None and oof_logits is not None:
             self._fit_knn_weight(X, list(y), oof_logits)
         return self
@@ -89,7 +90,17 @@ class IntentClassifier:
                     best = (acc, w, t)
         _, self.knn_weight, self.knn_temperature = best
         blended = (1 - self.knn_weight) * head + self.knn_weight * similarity_probs(sims, self.knn_temperature)
+        # A blend chosen for accuracy is under-confident (a flat vote halves a sure head's 0.95): refit one
+        # temperature on the blend's out-of-fold log-probabilities so that "0.8" again means right about
+        # 8 times in 10, which thresholds such as a flow's `confidence_threshold: 0.9` rely on.
+        self.blend_temperature = _nll_temperature(np.log(np.clip(blended, 1e-12, 1)), target) if self.knn_weight else 1.0
+        blended = self._sharpen(blended)
         self.oof = (blended, sims, target)
+
+    def _sharpen(self, probs: np.ndarray) -> np.ndarray:
+        if self.blend_temperature == 1.0:
+            return probs
+        return _softmax(np.log(np.clip(probs, 1e-12, 1)) / self.blend_temperature)
 
     def _fit_temperature(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray | None]:
         _, counts = np.unique(y, return_counts=True)
@@ -105,13 +116,7 @@ class IntentClassifier:
             part[:, cols] = lr.decision_function(X[te]) if len(lr.classes_) > 2 else _binary(lr, X[te])
             logits[te] = part
         target = np.array([index[v] for v in y])
-        best_t, best_nll = 1.0, np.inf
-        for t in np.exp(np.linspace(np.log(0.1), np.log(10), 60)):
-            p = _softmax(logits / t)
-            nll = -np.mean(np.log(np.clip(p[np.arange(len(y)), target], 1e-12, 1)))
-            if nll < best_nll:
-                best_t, best_nll = float(t), nll
-        return best_t, logits
+        return _nll_temperature(logits, target), logits
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.scores(X)[0]
@@ -128,7 +133,20 @@ class IntentClassifier:
         sims = self.knn.class_similarity(X)
         if self.knn_weight > 0:
             probs = (1 - self.knn_weight) * probs + self.knn_weight * similarity_probs(sims, self.knn_temperature)
+            probs = self._sharpen(probs)
         return probs, sims.max(axis=1).astype(np.float64)
+
+
+def _nll_temperature(logits: np.ndarray, target: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of `target` under softmax(logits / t)."""
+    best_t, best_nll = 1.0, np.inf
+    rows = np.arange(len(target))
+    for t in np.exp(np.linspace(np.log(0.1), np.log(10), 60)):
+        p = _softmax(logits / t)
+        nll = -np.mean(np.log(np.clip(p[rows, target], 1e-12, 1)))
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
 
 
 def _binary(lr: LogisticRegression, X: np.ndarray) -> np.ndarray:

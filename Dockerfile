@@ -31,12 +31,14 @@ COPY knowledge_base ./knowledge_base
 COPY moderation ./moderation
 COPY training_data ./training_data
 RUN pip install --no-deps .
-# the container's config: the demo brand with the store, the Telegram token and the webhook from the environment
-COPY docker/config.yml ./config.yml
+# the container's config: config.yml with docker/overlay.yml on top (store, token and webhook from the environment)
+COPY config.yml ./config.yml
+COPY docker/overlay.yml ./docker/overlay.yml
+RUN python -m bot.ops.container_config config.yml docker/overlay.yml > container.yml
 
 # train now (the image serves at once); the store and token are not used by training
 RUN FANCARE_STORE_URL=sqlite:////tmp/build.db TELEGRAM_BOT_TOKEN=build-time-placeholder \
-    fancare train --config config.yml \
+    fancare train --config container.yml \
     && rm -f /tmp/build.db
 
 RUN useradd --create-home --uid 10001 --user-group fancare && chown -R fancare:fancare /app
@@ -49,4 +51,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
 
 # exec form: SIGTERM reaches fancare, which stops within ops.stop_deadline_s (8 s, under Docker's 10 s)
 STOPSIGNAL SIGTERM
-CMD ["fancare", "run", "--config", "config.yml"]
+CMD ["fancare", "run", "--config", "container.yml"]

@@ -210,8 +210,9 @@ class OrdersConfig(Section):
     number_example: str = "VT-123456"
     # a second factor before status or product is shown: the order's email or postcode (a fan who
     # verified that order or that email earlier in the conversation is not asked again); none: no
-    # check. Off until the shipped conversation tests carry the second-factor step (README "Orders")
-    verify: Literal["email_or_postcode", "none"] = "none"
+    # check (any order by number: only for a shop whose order numbers are secret). On by default
+    # because the rule is status and product only for the fan's own orders (README "Orders")
+    verify: Literal["email_or_postcode", "none"] = "email_or_postcode"
     max_failed_verifications: int = Field(5, ge=1)  # then a polite refusal and the offer of a person
     verify_window_minutes: float = Field(60.0, gt=0)
 

@@ -510,7 +510,7 @@ def build_pipeline(app: App, store: Store) -> Pipeline:
         if not name.startswith("_") and name not in _OWN_ATTRIBUTES and name in mine:
             setattr(p, name, value)
     if src.engagement is not None:
-        p.engagement = Engagement(store)
+        p.engagement = Engagement(store, src.domain)
     if src.playbook is not None:
         p.playbook = CrisisPlaybook.from_config(store, app.cfg)
     return p

@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 from bot.store import Store
 from bot.store.engagement_models import Poll
-from dialogs.domain import Button, Outgoing
+from dialogs.domain import Button, Domain, Outgoing
 from dialogs.giveaways import Giveaways, MemberCheck
+from dialogs.phrases import PHRASES
 from dialogs.policy import Decision, Turn
 from dialogs.polls import Polls, match_option, vote_payload
 from nlu.model import ParseResult
@@ -46,10 +47,19 @@ def _entity(parse: ParseResult, name: str) -> int | None:
 
 
 class Engagement:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, domain: Domain | None = None) -> None:
+        """`domain`: where the replies' phrases (dialogs/phrases.py, `poll.*`, `giveaway.*`) are
+        translated, in the turn's language; without one they are English."""
         self.store = store
+        self.domain = domain
         self.polls = Polls(store)
         self.giveaways = Giveaways(store)
+
+    def _say(self, key: str, turn: Turn, **values: Any) -> str:
+        """A reply in the fan's language (the domain's fallback order), else the English phrase."""
+        if self.domain is not None:
+            return self.domain.phrase(key, turn.language, **values)
+        return PHRASES[key].format(**values)
 
     def decide(self, parse: ParseResult, state: dict[str, Any], turn: Turn, who: dict[str, str],
                meta: dict[str, Any] | None = None) -> Decision | None:
@@ -81,19 +91,20 @@ class Engagement:
             if pid is not None and opt is not None:  # a pressed vote button counts only where the poll runs
                 if not self.polls.runs_in(pid, channel, chat):
                     d = Decision(state=st, action="poll:elsewhere")
-                    d.replies.append(Outgoing(text="Sorry, this poll isn't running in this chat."))
+                    d.replies.append(Outgoing(text=self._say("poll.elsewhere", turn)))
                     return d
-                return self._vote(pid, [opt - 1], st, who, mode="toggle")
+                return self._vote(pid, [opt - 1], st, turn, who, mode="toggle")
             poll = self.polls.open_in(channel, chat)
             if poll is None:
                 return None
             m = match_option(turn.text, list(poll.options))
             if m.index is not None:
-                return self._vote(poll.id, [m.index], st, who, mode="add")
+                return self._vote(poll.id, [m.index], st, turn, who, mode="add")
             d = Decision(state=st, action="poll:ambiguous")
             options = [poll.options[i] for i in m.candidates]
-            text = (f"Which one do you mean: {' or '.join(options)}? Tap to confirm." if len(options) < len(poll.options)
-                    else f"Sorry, I couldn't tell which option you meant. {poll.question}")
+            joiner = f" {self._say('poll.or', turn)} "
+            text = (self._say("poll.which_option", turn, options=joiner.join(options))
+                    if len(options) < len(poll.options) else self._say("poll.unclear", turn, question=poll.question))
             d.replies.append(Outgoing(text=text, buttons=tuple(Button(poll.options[i], vote_payload(poll.id, i))
                                                                for i in m.candidates)))
             return d
@@ -106,33 +117,31 @@ class Engagement:
         if g is not None and g.question and answer is None and g.status == "open":
             if not self.giveaways.has_entry(gid, who["channel"], who["user_id"]):
                 st["giveaway_question"] = gid
-                d.replies.append(Outgoing(text=f"To enter the {g.prize} giveaway, answer this: {g.question}"))
+                d.replies.append(Outgoing(text=self._say("giveaway.question", turn, prize=g.prize, question=g.question)))
                 return d
             return self._enter(gid, st, turn, who, answer="")
         res = self.giveaways.enter(gid, who["channel"], who["user_id"], display_name=turn.display_name,
                                    answer=answer)
         d.action = f"giveaway:{res.status}"
-        text = {
-            "entered": f"You're in the {res.prize} giveaway! 🎁 Good luck: winners are notified here privately.",
-            "already": f"You're already in the {res.prize} giveaway: one entry per fan. Good luck! 🍀",
-            "closed": f"Sorry, entries for the {res.prize} giveaway are closed.",
-            "not_open": f"The {res.prize} giveaway hasn't opened yet. Stay tuned!",
-        }.get(res.status, "There's no such giveaway running right now.")
+        known = res.status in ("entered", "already", "closed", "not_open")
+        text = self._say(f"giveaway.{res.status}" if known else "giveaway.none", turn, prize=res.prize)
         d.replies.append(Outgoing(text=text))
         d.events.append(("giveaway.entry", {"giveaway_id": gid, "status": res.status}))
         return d
 
-    def _vote(self, pid: int, options: list[int], st: dict[str, Any], who: dict[str, str], *, mode: str) -> Decision:
+    def _vote(self, pid: int, options: list[int], st: dict[str, Any], turn: Turn, who: dict[str, str], *,
+              mode: str) -> Decision:
         res = self.polls.vote(pid, who["channel"], who["user_id"], options, mode=mode)
         d = Decision(state=st, action=f"poll:{res.status}")
         p = res.poll
         chosen = ", ".join(p.options[i] for i in res.options) if p is not None else ""
-        text = {
-            "recorded": f"Thanks! Your vote for {chosen} is in. ✅",
-            "changed": f"Changed: your vote is now {chosen or 'withdrawn'}. ✅",
-            "unchanged": f"Your vote for {chosen} was already counted. ✅" if chosen else "Nothing to change.",
-            "locked": f"You already voted for {chosen}; votes in this poll can't be changed.",
-        }.get(res.status, "Sorry, this poll is closed.")
+        key = {
+            "recorded": "poll.recorded",
+            "changed": "poll.changed" if chosen else "poll.withdrawn",
+            "unchanged": "poll.unchanged" if chosen else "poll.nothing_to_change",
+            "locked": "poll.locked",
+        }.get(res.status, "poll.closed")
+        text = self._say(key, turn, chosen=chosen)
         d.replies.append(Outgoing(text=text))
         d.events.append(("poll.vote", {"poll_id": pid, "status": res.status}))
         return d

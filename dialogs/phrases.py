@@ -48,6 +48,25 @@ PHRASES: dict[str, str] = {
     "button.help_with_flow": "Help with my {flow}",
     # bot/pipeline.py: a button press the bot did not send
     "button.unavailable": "Sorry, that button isn't available here.",
+    # dialogs/engagement.py: replies to a vote
+    "poll.elsewhere": "Sorry, this poll isn't running in this chat.",
+    "poll.which_option": "Which one do you mean: {options}? Tap to confirm.",
+    "poll.or": "or",
+    "poll.unclear": "Sorry, I couldn't tell which option you meant. {question}",
+    "poll.recorded": "Thanks! Your vote for {chosen} is in. ✅",
+    "poll.changed": "Changed: your vote is now {chosen}. ✅",
+    "poll.withdrawn": "Changed: your vote is withdrawn. ✅",
+    "poll.unchanged": "Your vote for {chosen} was already counted. ✅",
+    "poll.nothing_to_change": "Nothing to change.",
+    "poll.locked": "You already voted for {chosen}; votes in this poll can't be changed.",
+    "poll.closed": "Sorry, this poll is closed.",
+    # dialogs/engagement.py: replies to a giveaway entry
+    "giveaway.question": "To enter the {prize} giveaway, answer this: {question}",
+    "giveaway.entered": "You're in the {prize} giveaway! 🎁 Good luck: winners are notified here privately.",
+    "giveaway.already": "You're already in the {prize} giveaway: one entry per fan. Good luck! 🍀",
+    "giveaway.closed": "Sorry, entries for the {prize} giveaway are closed.",
+    "giveaway.not_open": "The {prize} giveaway hasn't opened yet. Stay tuned!",
+    "giveaway.none": "There's no such giveaway running right now.",
 }
 
 DAY_KEYS = ("day.monday", "day.tuesday", "day.wednesday", "day.thursday", "day.friday", "day.saturday",

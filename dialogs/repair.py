@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-_W = r"(?:^|(?<=[\s,.;:!?¡¿\"'(]))"  # start of a word
-_E = r"(?=$|[\s,.;:!?\"')])"  # end of a word
+_W = r"(?:^|(?<=[\s,.;:!?¡¿\"'(،؟]))"  # start of a word
+_E = r"(?=$|[\s,.;:!?\"')،؟।])"  # end of a word (Arabic comma and question mark, Devanagari danda)
 
 # A cancel phrase: the whole message, or at its start ("forget it, I'll just keep it").
 _CANCEL_PHRASES = [
@@ -41,8 +41,20 @@ _CANCEL_PHRASES = [
     r"nieważne", r"anuluj", r"nie,? dzięki", r"zapomnij", r"glöm det", r"strunt i det", r"avbryt", r"nej tack",
     r"bo[şs]ver", r"iptal", r"vazge[çc]tim", r"hay[ıi]r,? te[şs]ekk[üu]rler", r"lupakan(?: saja)?", r"batal(?:kan)?",
     r"tidak,? terima kasih", r"не важно", r"неважно", r"забудь", r"отмена", r"нет,? спасибо",
+    # nl, pl, tr, ru (more)
+    r"hoeft niet(?: meer)?", r"ik ben van gedachten veranderd", r"stop(?:pen)?", r"niewazne", r"nie trzeba",
+    r"rezygnuję", r"rezygnuje", r"zmieniłem zdanie", r"zmieniłam zdanie", r"anulu(?:j|ję|je)(?: to)?",
+    r"gerek yok", r"fikrimi değiştirdim", r"iptal et", r"vazgeç", r"отмени(?:ть)?", r"не надо", r"передумал[аи]?",
+    r"стоп", r"хватит",
+    # ar
+    r"إلغاء", r"الغاء", r"ألغ(?:ي|ِ)?(?:ه|ها)?", r"الغي(?:ه|ها)?", r"انس(?:َ)? الأمر", r"انسى الموضوع", r"لا،? شكرا(?:ً)?",
+    r"خلاص", r"بلاش", r"غيرت رأيي", r"مش مهم",
+    # hi
+    r"रद्द(?: (?:करो|करें|करिए|कर दो|कर दीजिए))?", r"कैंसल(?: (?:करो|करें|कर दो))?", r"रहने दो", r"छोड़ो",
+    r"भूल जाओ", r"नहीं,? धन्यवाद", r"मन बदल गया", r"ज़रूरत नहीं", r"जरूरत नहीं",
 ]
-_LEAD = r"^\s*(?:(?:oh|ok(?:ay)?|um+|hmm+|ah|well|actually|no|nah|nope|please|pls|sorry|bueno|pues|nein|non|nee|ach|eh)[\s,.!]+)*"
+_LEAD = (r"^\s*(?:(?:oh|ok(?:ay)?|um+|hmm+|ah|well|actually|no|nah|nope|please|pls|sorry|bueno|pues|nein|non|nee|ach|eh|"
+         r"nie|hayır|hayir|нет|ну|لا|नहीं)[\s,.!،]+)*")
 CANCEL = re.compile(_LEAD + r"(?:" + "|".join(_CANCEL_PHRASES) + r")" + _E, re.IGNORECASE)
 CANCEL_ANYWHERE = re.compile(_W + r"(?:never ?mind|forget (?:it|about it)|i(?:'ll| will)(?: just)? keep (?:it|them)|"
                              r"i(?:'ve)? changed my mind|cancel (?:it|that|the (?:refund|request|order|return))|"
@@ -53,7 +65,9 @@ _SKIP = re.compile(_LEAD + r"(?:skip(?: (?:it|this|that))?|pass|i don'?t know|du
                    r"i (?:can'?t|cannot|couldn'?t) find (?:it|the number|my order number|the order number)|"
                    r"i (?:don'?t|do not) have (?:it|the number|an order number)|lost it|"
                    r"n/?a|none|no lo s[ée]|no s[ée]|omitir|saltar|wei[ßs] (?:ich )?nicht|keine ahnung|überspringen|"
-                   r"je ne sais pas|aucune id[ée]e|passer|non lo so|salta|n[ãa]o sei|pular|weet ik niet|overslaan)" + _E,
+                   r"je ne sais pas|aucune id[ée]e|passer|non lo so|salta|n[ãa]o sei|pular|weet ik niet|overslaan|"
+                   r"weet niet|nie wiem|pomiń|pomin|nie mam go|bilmiyorum|atla|не знаю|пропусти(?:ть)?|нет номера|"
+                   r"لا أعرف|لا اعرف|مش عارف|تخطى|تخطي|पता नहीं|मालूम नहीं|स्किप)" + _E,
                    re.IGNORECASE)
 
 # "sorry, it's VT-100200", "I meant ...", "correction: ...", "no wait, ..."
@@ -61,7 +75,8 @@ _CORRECTION = re.compile(
     r"^\s*(?:(?:oh|oops|ah)[\s,!.]+)?(?:sorry|oops|wait|no wait|correction|i meant|i mean|my bad|actually|typo|"
     r"it'?s actually|perd[oó]n|perdona|quise decir|me equivoqu[ée]|entschuldigung|sorry,? ich meinte|ich meinte|"
     r"korrektur|pardon|d[ée]sol[ée]|je voulais dire|scusa|intendevo|desculpa|quis dizer|sorry,? ik bedoel|"
-    r"ik bedoelde)" + _E, re.IGNORECASE)
+    r"ik bedoelde|przepraszam|pomyłka|chodziło mi o|miałem na myśli|yanlış yazdım|demek istedim|извините|"
+    r"простите|я имел в виду|ошибся|ошиблась|آسف|عفوا|أقصد|اقصد|सॉरी|माफ़ कीजिए|माफ कीजिए|मेरा मतलब)" + _E, re.IGNORECASE)
 
 # Words that take the current task back ("actually, ... instead"): a switch ends the old task.
 _SWITCH = re.compile(_W + r"(?:instead|rather|changed my mind|never ?mind|forget (?:it|the)|actually no|no,? actually|"
@@ -75,7 +90,9 @@ _QUESTION_START = re.compile(
     r"^\s*(?:what|what's|whats|how|can|could|do|does|did|is|are|was|will|would|should|when|which|who|why|"
     r"where|may|qu[ée]|c[oó]mo|cu[aá]nto|cu[aá]ndo|d[oó]nde|puedo|puede|se puede|hay|es|was|wie|wann|wo|kann|"
     r"gibt es|ist|sind|welche|quoi|comment|combien|quand|o[uù]|est-ce|puis-je|peut-on|che|come|quanto|quando|"
-    r"posso|si pu[oò]|o que|como|quanto|onde|pode|wat|hoe|wanneer|waar|kan|mag)" + _E, re.IGNORECASE)
+    r"posso|si pu[oò]|o que|como|quanto|onde|pode|wat|hoe|wanneer|waar|kan|mag|gdzie|kiedy|jak|czy|ile|co|"
+    r"где|когда|как|сколько|можно|что|почему|أين|اين|متى|كيف|كم|هل|ماذا|لماذا|क्या|कब|कहाँ|कहां|कैसे|कितना)" + _E,
+    re.IGNORECASE)
 
 # The fan wants something done, not explained ("refund my order", "I want a refund", "quiero devolver").
 _TASK = re.compile(
@@ -84,7 +101,9 @@ _TASK = re.compile(
     r"quiero|necesito|me gustar[ií]a|ich m[öo]chte|ich will|ich brauche|je veux|je voudrais|j'aimerais|"
     r"voglio|vorrei|eu quero|gostaria|ik wil|ik zou graag|quero(?! saber)|preciso|je souhaite|"
     r"devu[ée]lve(?:me|nme)|devolvedme|reembols(?:adme|ame|enme)|bitte erstatte\w*|erstatte(?:t|n sie)? mir|"
-    r"rembourse(?:z)?-moi|rimborsatemi|devolvam|reembolsem)" + _E, re.IGNORECASE)
+    r"rembourse(?:z)?-moi|rimborsatemi|devolvam|reembolsem|"
+    r"chcę|chce|potrzebuję|potrzebuje|poproszę|istiyorum|хочу|мне нужн\w+|верните|أريد|اريد|بدي|عايز|"
+    r"चाहिए|चाहता हूँ|चाहती हूँ)" + _E, re.IGNORECASE)
 
 # Two requests in one message: split at a conjunction that starts a new clause.
 _SPLIT = re.compile(r"(?:\?\s+|\s+(?:and also|and then|and|also|plus|y también|y|und|et|e|en)\s+)"
@@ -127,7 +146,7 @@ def is_switch(text: str) -> bool:
 
 def is_question(text: str) -> bool:
     t = text.strip()
-    return t.endswith("?") or t.startswith("¿") or bool(_QUESTION_START.match(t))
+    return t.endswith(("?", "؟")) or t.startswith("¿") or bool(_QUESTION_START.match(t))
 
 
 def wants_task(text: str) -> bool:

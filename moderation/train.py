@@ -1,7 +1,7 @@
 """Train the moderation heads (`fancare train` calls `train_and_save` after the NLU model).
 
 Training data, all with a clear licence: the hand-written CC0 files in `training_data/moderation/`
-(every `sentiment*.csv`: text,label; every `toxicity*.csv`: text,offensive,hate; about 1,300 fan,
+(every `sentiment*.csv`: text,label; every `toxicity*.csv`: text,offensive,hate; about 1,500 fan,
 sport, music and customer messages in the demo's 12 languages, written so that the shipped heads see
 community talk and not only brand support) plus the decisions of this
 brand's moderators from the review queue (restored -> "no", confirmed / banned -> "yes" for the

@@ -80,7 +80,10 @@ CHAT_WORDS: dict[str, set[str]] = {
     "pt": set("olá ola oi tudo bem obrigado obrigada valeu tchau sim não nao beleza cadê cade pedido encomenda "
               "onde está quebraram quebrou quero reembolso alguma novidade dia tarde noite ainda estou esperando "
               "cancelar quanto custa bateria dura preciso ajuda recebi produto errado prova d'água agua falar "
-              "atendente relógio relogio carrega funciona garantia adorei".split()),
+              "atendente relógio relogio carrega funciona garantia adorei "
+              # function words no other configured language writes so ("com": es/it "con"), because
+              # lingua alone reads "posso pagar com PayPal?" as Italian
+              "com você voce vocês voces meu minha também tambem isso pra tá né".split()),
     "it": set("ciao buongiorno buonasera salve arrivederci grazie mille prego perfetto dov'è dove mio ordine "
               "rotte rotto rimborso voglio novità novita ancora aspettando sto annullare l'ordine quanto costa "
               "batteria dura poco bisogno aiuto ho articolo sbagliato impermeabile fantastico parlare operatore "
@@ -103,6 +106,28 @@ CHAT_WORDS: dict[str, set[str]] = {
 _DIACRITIC_HINT = {"ñ": "es", "¿": "es", "¡": "es", "ç": "fr", "è": "fr", "ê": "fr", "ß": "de", "ä": "de",
                    "ö": "de", "ü": "de", "ã": "pt", "õ": "pt", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",
                    "ż": "pl", "ğ": "tr", "ş": "tr", "ı": "tr"}
+
+#: Keyboard rows (QWERTY, QWERTZ, AZERTY): a word that is a run along one ("asdf", "qwerty", "poiuy")
+#: is mashing, not a language, though lingua's n-grams find a favourite for it anyway.
+_KEY_ROWS = ("qwertyuiop", "qwertzuiop", "azertyuiop", "asdfghjkl", "qsdfghjklm", "zxcvbnm", "yxcvbnm", "wxcvbn")
+#: the only real words of the configured languages that are keyboard runs of four or more letters
+_REAL_RUNS = frozenset({"wert"})
+_VOWELS = frozenset("aeiouyáàâäãåéèêëíìîïóòôöõúùûüýÿąęıœæø")
+
+
+def _is_keyboard_run(word: str) -> bool:
+    return len(word) >= 4 and word not in _REAL_RUNS and any(word in row or word in row[::-1] for row in _KEY_ROWS)
+
+
+def looks_mashed(word: str) -> bool:
+    """A Latin-script word that belongs to no language: a keyboard run ("asdf", "zxcv") or three or
+    more letters without a vowel ("xkcd", "lkjhg", "zzz", "hmm"). Chat abbreviations a language owns
+    ("thx", "pls") are in `CHAT_WORDS` and are checked before this."""
+    w = word.casefold()
+    if not w.isascii() and not all(ch.isascii() or ch in _VOWELS for ch in w):
+        return False  # "ćwierć", "şşş": letters this rule does not know, left to lingua
+    return _is_keyboard_run(w) or (len(w) >= 3 and not any(ch in _VOWELS for ch in w))
+
 
 #: how much one chat word weighs against lingua's log-probability, and the prior's weight (log odds)
 LEXICON_WEIGHT = 2.5
@@ -261,6 +286,8 @@ class LanguageIdentifier:
             return {}
         logit = {c: 0.0 for c in self._latin}
         words = [w for w in _WORD.findall(text[:500]) if w.casefold() not in self._ignore]
+        # mashed words ("asdf qwerty zxcv") say nothing; when only they are left the text is "und"
+        words = [w for w in words if w.casefold() in self._lexicon or not looks_mashed(w)]
         if not words:
             return {}
         top_p = 0.0  # lingua's own probability for its favourite

@@ -113,6 +113,7 @@ def write_config(tmp_path: Path, store_url: str, model_dir: Path, **overrides: A
         "dialogs": {"domain": str(REPO / "dialogs" / "domain.yml"), "flows": [str(REPO / "dialogs" / "flows.yml")]},
         "orders": {"demo_table": str(REPO / "dialogs" / "demo_orders.csv")},
         "channels": {"shell": {"user_id": "fan-1", "display_name": "Sam"}},
+        "brand": {"languages": ["en", "es", "de", "fr", "pt", "it", "nl", "pl", "tr", "ru", "ar", "hi"]},
     }
     for section, values in overrides.items():
         if isinstance(values, dict):

@@ -38,6 +38,9 @@ conversations:
     language: en
     steps:
       - user: "where is my order VT-482913"
+      - bot: "email address or postcode"
+      - bot_not: "shipped"
+      - user: "maya.lopez@example.com"
       - bot: "Order VT-482913"
       - bot_not: "ticket"
       - slot_was_set: {order_number: VT-482913}
@@ -49,6 +52,8 @@ conversations:
       - bot: "order number"
       - slot_was_not_set: [order_number]
       - user: "VT-100200"
+      - bot: "email address or postcode"
+      - user: "SW1A 1AA"
       - bot: ["refund request for order VT-100200", "ticket #1"]
       - escalated: refunds
       - slot_was_set: [order_number]
@@ -76,7 +81,7 @@ conversations:
     language: en
     steps:
       - user: "where is my order VT-482913"
-      - bot: "Order VT-482913"
+      - bot: "email address or postcode"
       - utter: utter_greet
       - escalated: refunds
   - name: claims a ticket nobody opened
@@ -115,8 +120,8 @@ def test_loads_conversations_with_lines_defaults_and_rasa_key_names(tmp_path):
     assert greet.user_id.startswith("fan-greet-") and greet.user_id != order.user_id
     assert [(s.key, s.line, s.index) for s in greet.steps] == [("user", 5, 1), ("utter", 6, 2), ("bot", 7, 3),
                                                                ("not_escalated", 8, 4)]
-    assert order.steps[3].value == [("order_number", "VT-482913")]
-    assert refund.display_name == "Sam" and refund.language is None and refund.turns == 2
+    assert order.steps[6].value == [("order_number", "VT-482913")]
+    assert refund.display_name == "Sam" and refund.language is None and refund.turns == 3
     assert refund.steps[2].value == [("order_number", ANY)]
     assert handoff.steps[3].value == {"do": "claim", "as": "dana"}
     assert handoff.steps[2].value == {"queue": "general", "state": "open"}
@@ -173,7 +178,7 @@ async def test_demo_conversations_pass_each_on_its_own_store(conv_app, tmp_path)
     results = await run_conversations(conv_app, cases, on_result=seen.append)
     assert [(r.case.name, r.passed) for r in results] == [(c.name, True) for c in cases], \
         "\n\n".join(format_failure(r) for r in results if not r.passed)
-    assert seen == results and [r.turns_run for r in results] == [1, 1, 2, 2]
+    assert seen == results and [r.turns_run for r in results] == [1, 2, 3, 2]
     # both escalating conversations got ticket #1: every conversation starts from an empty store,
     # and the app's own store is untouched
     from bot.store import Message
@@ -211,10 +216,10 @@ async def test_a_failure_reports_the_first_wrong_step_with_what_the_bot_did(conv
     f = wrong.failure
     assert f is not None
     assert (f.step.key, f.step.line, f.step.index, f.step.file) == ("utter", FIRST_WRONG_LINE, 3, str(path))
-    assert "utter_greet" in f.expected and "Order VT-482913" in f.actual
+    assert "utter_greet" in f.expected and "utter_ask_order_proof" in f.actual  # orders.verify is on by default
     assert f.turn["user"] == "where is my order VT-482913" and f.turn["intent"] == "order_status"
     assert f.turn["slots"]["order_number"] == "VT-482913" and f.turn["escalations"] == []
-    assert "Order VT-482913" in f.turn["replies"][0]["text"]
+    assert "email address or postcode" in f.turn["replies"][0]["text"]
     diff = format_failure(wrong)
     assert f"step 3 at {path}:{FIRST_WRONG_LINE}: utter: \"utter_greet\"" in diff
     assert "intent order_status" in diff and "expected: a reply rendered from 'utter_greet'" in diff
@@ -244,7 +249,7 @@ async def test_reports_are_valid_json_and_junit(conv_app, tmp_path):
     assert root.get("tests") == "4" and root.get("failures") == "2"
     failure = cases_xml[2].find("failure")
     assert failure is not None and f"b.yml:{FIRST_WRONG_LINE}" in (failure.get("message") or "")
-    assert "Order VT-482913" in (failure.text or "")
+    assert "email address or postcode" in (failure.text or "")
     assert cases_xml[0].find("failure") is None
 
 

@@ -1,26 +1,27 @@
 """The deployment files: docker-compose.yml, the Dockerfile and the container's config.
 
 The compose file is parsed and checked (services, health checks, environment, ports); the
-container's config is loaded by fancare's own loader with the environment compose gives it, and kept
-in step with the repository's config.yml; the image is built only where a Docker daemon answers."""
+container's config is made as the image build makes it (config.yml with docker/overlay.yml on top)
+and loaded by fancare's own loader with the environment compose gives it; the image is built only
+where a Docker daemon answers."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from bot.config import load_config
+from bot.ops.container_config import container_config, main, merge
 from tests.conftest import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
-CONTAINER_CONFIG = REPO / "docker" / "config.yml"
-#: the sections where the container's config may differ from config.yml
-CONTAINER_ONLY = {"store", "logging", "ops", "channels"}
+OVERLAY = REPO / "docker" / "overlay.yml"
 
 
 def _compose() -> dict[str, Any]:
@@ -47,28 +48,40 @@ def test_compose_runs_postgres_and_fancare_with_health_checks() -> None:
     assert int(str(app["stop_grace_period"]).rstrip("s")) >= 10  # fancare's 8 s stop fits inside it
 
 
-def test_the_container_config_loads_with_compose_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_container_config_loads_with_compose_environment(monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    path = tmp_path / "container.yml"  # the image has it next to config.yml: relative paths resolve alike
+    path.write_text(container_config(REPO / "config.yml", OVERLAY))
     monkeypatch.setenv("FANCARE_STORE_URL", "postgresql+psycopg://fancare:pw@db:5432/fancare")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:" + "A" * 35)
     for name in ("FANCARE_TELEGRAM_MODE", "FANCARE_WEBHOOK_URL", "FANCARE_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    cfg = load_config(CONTAINER_CONFIG)
+    cfg = load_config(path)
+    cfg.base_dir = REPO
     assert cfg.store.url.startswith("postgresql+psycopg://") and "@db:5432/" in cfg.store.url
     assert cfg.ops.enabled and cfg.ops.host == "0.0.0.0" and cfg.ops.port == 9108
     assert cfg.ops.stop_deadline_s < 10  # Docker's SIGKILL comes 10 s after SIGTERM
     assert cfg.logging.format == "json"
     assert cfg.channels.telegram is not None and cfg.channels.telegram.mode == "polling"
+    shipped = load_config(REPO / "config.yml")
+    for section in ("brand", "nlu", "knowledge_base", "dialogs", "escalation", "orders", "moderation", "privacy"):
+        assert getattr(cfg, section) == getattr(shipped, section), section  # the demo as config.yml has it
+    assert cfg.logging.level == shipped.logging.level  # merged key by key: only `format` changed
+    assert cfg.resolve(cfg.nlu.model_dir) == REPO / "models"
 
 
-def test_the_container_config_keeps_in_step_with_config_yml() -> None:
-    """Every section but store, logging, ops and channels is the repository's config.yml, so the
-    container answers like the demo the README describes."""
-    shipped = yaml.safe_load((REPO / "config.yml").read_text())
-    container = yaml.safe_load(CONTAINER_CONFIG.read_text())
-    for section in sorted(set(shipped) | set(container)):
-        if section in CONTAINER_ONLY:
-            continue
-        assert container.get(section) == shipped.get(section), f"docker/config.yml differs in {section}:"
+def test_merge_replaces_values_and_lists_and_merges_mappings() -> None:
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 2}
+    assert merge(base, {"a": {"y": [3]}, "c": {"z": 1}}) == {"a": {"x": 1, "y": [3]}, "b": 2, "c": {"z": 1}}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 2}  # the input is not changed
+
+
+def test_the_generator_names_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(REPO / "config.yml"), str(tmp_path / "nope.yml")]) == 1
+    assert "nope.yml" in capsys.readouterr().err
+    (tmp_path / "list.yml").write_text("- a\n")
+    assert main([str(REPO / "config.yml"), str(tmp_path / "list.yml")]) == 1
+    assert "top level must be a mapping" in capsys.readouterr().err
 
 
 def test_dockerfile_cpu_torch_offline_non_root_healthcheck_and_training() -> None:
@@ -77,12 +90,14 @@ def test_dockerfile_cpu_torch_offline_non_root_healthcheck_and_training() -> Non
     assert lines[0] == "FROM python:3.11-slim"
     assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in text
     assert "HF_HUB_OFFLINE=1" in text and "TRANSFORMERS_OFFLINE=1" in text
-    assert "fancare train" in text
+    assert "fancare train --config container.yml" in text
+    assert "python -m bot.ops.container_config config.yml docker/overlay.yml > container.yml" in text
     users = [ln for ln in lines if ln.startswith("USER ")]
     assert users and users[-1] != "USER root"
     health = text[text.index("HEALTHCHECK"):]
     assert "/healthz" in health.split("CMD", 1)[1].splitlines()[0]
-    assert lines[-1].startswith("CMD [") and '"run"' in lines[-1]
+    assert lines[-1] == 'CMD ["fancare", "run", "--config", "container.yml"]'
+    assert _compose()["services"]["fancare"]["command"] == ["fancare", "run", "--config", "container.yml"]
     ignored = (REPO / ".dockerignore").read_text().split()
     for path in (".venv", "models", ".git", "fancare.db"):
         assert path in ignored, path

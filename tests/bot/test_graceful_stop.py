@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -56,6 +58,14 @@ def _outbox(store_url: str) -> Counter[str]:
     return out
 
 
+def _ops_port(log_path: Path) -> int:
+    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = re.search(r"ops endpoint listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("the ops endpoint did not log its port")
+
+
 def _start(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, TOKEN_ENV: TOKEN, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     code = "import sys; from bot.cli import main; sys.exit(main(['run', '--config', sys.argv[1]]))"
@@ -75,6 +85,15 @@ async def test_sigterm_with_a_group_backlog_exits_within_the_deadline_and_a_rest
     proc = _start(config, log_path)
     try:
         await fake.wait_for(lambda: len(fake.sent(GROUP)) >= 21, timeout=300)  # the burst is out, pacing began
+        port = _ops_port(log_path)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                ready = (r.status, json.loads(await r.text()))
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                metrics = await r.text()
+        assert ready[0] == 200 and ready[1]["checks"]["channel:telegram"]["ok"], ready
+        depth = next(ln for ln in metrics.splitlines() if ln.startswith("fancare_outbound_queue_depth "))
+        assert float(depth.split()[1]) >= 1  # the paced backlog, read from the store at scrape time
         proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
         rc = await asyncio.to_thread(proc.wait, 30)

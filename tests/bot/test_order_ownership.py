@@ -130,26 +130,27 @@ async def test_the_shop_api_answers_a_fan_end_to_end(tmp_path: Path, store_url: 
 
 async def test_the_configured_format_is_asked_for_and_quoted(tmp_path: Path, store_url: str, model_dir: Path,
                                                              nlu_model: Any) -> None:
-    orders = {"demo_table": str(REPO / "dialogs" / "demo_orders.csv"), "number_example": "VT-000042"}
+    orders = {"demo_table": str(REPO / "dialogs" / "demo_orders.csv"), "number_example": "VT-000042", "verify": "none"}
     app = _app(write_config(tmp_path, store_url, model_dir, orders=orders), nlu_model)
     ch = RecordingChannel()
     app.pipeline.add_channel(ch)
     try:
         asked = await say(app, ch, "where is my order?")
         assert "VT-000042" in asked and "{order_example}" not in asked
-        assert "Order VT-482913" in await say(app, ch, "vt 482913")  # verify: none (the default) shows it at once
+        assert "Order VT-482913" in await say(app, ch, "vt 482913")  # verify: none shows it at once
     finally:
         app.close()
         set_order_number_format(None)
 
 
 async def test_the_ownership_conversations_pass(tmp_path: Path, model_dir: Path, nlu_model: Any) -> None:
-    """tests/conversations_ownership: what a fan sees, through the conversation test runner."""
+    """tests/conversations/en_orders_ownership.yml: what a fan sees, through the conversation test runner
+    (also run with every shipped conversation; here on its own, so a failure names the ownership rule)."""
     from bot.conversation_tests import format_failure, load_conversations, run_conversations
 
     app = _app(write_config(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", model_dir, orders=VERIFY), nlu_model)
     try:
-        cases = load_conversations([REPO / "tests" / "conversations_ownership"])
+        cases = load_conversations([REPO / "tests" / "conversations" / "en_orders_ownership.yml"])
         assert len(cases) >= 6
         results = await run_conversations(app, cases)
     finally:

@@ -48,14 +48,19 @@ async def test_order_form_asks_validates_and_looks_up(app):
     await app.pipeline.handle(fan_message("it's in the email I think"))
     assert "VT-123456" in ch.texts()[-1]  # re-asks with the expected format
     await app.pipeline.handle(fan_message("vt 482913"))
+    assert "email address or postcode" in ch.texts()[-1] and "shipped" not in ch.texts()[-1]  # orders.verify
+    await app.pipeline.handle(fan_message("maya.lopez@example.com"))
     assert "VT-482913" in ch.texts()[-1] and "shipped" in ch.texts()[-1]
 
 
-async def test_unknown_order_number_is_reported(app):
+async def test_unknown_order_number_reads_like_someone_elses_order(app):
+    """With orders.verify on, "no such order" would tell a guesser which numbers exist."""
     ch = RecordingChannel()
     app.pipeline.add_channel(ch)
     await app.pipeline.handle(fan_message("where is my order VT-999999"))
-    assert "couldn't find order VT-999999" in ch.texts()[-1]
+    assert "email address or postcode" in ch.texts()[-1]
+    await app.pipeline.handle(fan_message("maya.lopez@example.com"))
+    assert "doesn't match our records" in ch.texts()[-1] and "couldn't find" not in ch.texts()[-1]
 
 
 async def test_crisis_escalates_urgently_and_bot_goes_quiet(app):

@@ -19,13 +19,14 @@ def fancare(*args: str, stdin: str = "", config: Path, timeout: int = 180) -> su
 
 def test_piped_conversation_through_the_full_pipeline(config_path):
     lines = ["hi", "how long does shipping take to the UK?", "where is my order", "VT-100200",
-             "asdf qwer zxcv", "blorp snarf", "thanks a lot!"]
+             "alex.kim@example.com", "asdf qwer zxcv", "blorp snarf", "thanks a lot!"]
     r = fancare("shell", stdin="\n".join(lines) + "\n", config=config_path)
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "Sam" in out  # greeted by name
     assert "How long does shipping take?" in out
     assert "What's your order number?" in out
+    assert "email address or postcode you used when ordering?" in out  # orders.verify: the owner only
     assert "Order VT-100200 (Voltora Pulse 3) is delivered." in out
     assert "talk to a person" in out  # two misunderstandings in a row -> offer a human
     assert "[1] Talk to a human" in out
@@ -80,4 +81,6 @@ def test_operator_reply_from_another_process_reaches_the_fan(config_path):
 def test_restart_keeps_conversation_state(config_path):
     fancare("shell", stdin="where is my order?\n", config=config_path)
     r = fancare("shell", stdin="VT-482913\n", config=config_path)
+    assert "email address or postcode" in r.stdout and "Order VT-482913" not in r.stdout
+    r = fancare("shell", stdin="maya.lopez@example.com\n", config=config_path)
     assert "Order VT-482913" in r.stdout

@@ -48,11 +48,14 @@ async def test_refund_collects_order_and_escalates_with_order_details(app):
     ch = RecordingChannel()
     app.pipeline.add_channel(ch)
     assert "order number" in await say(app, ch, "I want a refund for my watch")
-    reply = await say(app, ch, "VT-100200")
+    asked = await say(app, ch, "VT-100200")
+    assert "email address or postcode" in asked and "Pulse" not in asked  # orders.verify: the owner first
+    reply = await say(app, ch, "SW1A 1AA")
     assert "refund request for order VT-100200 (Voltora Pulse 3)" in reply
     with app.store.session() as s:
         esc = s.scalars(select(Escalation)).one()
         assert esc.queue == "refunds" and esc.reason["order_number"] == "VT-100200"
+        assert "SW1A" not in repr(esc.reason)  # the proof is checked, never passed on
 
 
 async def test_two_misunderstandings_in_a_row_offer_a_human(app):
@@ -96,7 +99,8 @@ async def test_human_takeover_relay_resolve_and_csat(app):
     with app.store.session() as s:
         esc = s.get(Escalation, 1)
         assert esc.csat == 4 and esc.first_response_at is not None and esc.resolved_at is not None
-    assert "Order VT-482913" in await say(app, ch, "where is my order VT-482913")  # the bot is back
+    assert "email address or postcode" in await say(app, ch, "where is my order VT-482913")  # the bot is back
+    assert "Order VT-482913" in await say(app, ch, "maya.lopez@example.com")
 
 
 async def test_handback_returns_the_conversation_to_the_bot(app):
@@ -127,4 +131,5 @@ async def test_conversations_are_separate_per_fan(app):
     await say(app, ch, "where is my order", user="a")
     await say(app, ch, "VT-482913", user="b")  # b has no open form: not treated as an answer to a's question
     assert "VT-482913" in ch.texts("chat-b")[-1] or "order" in ch.texts("chat-b")[-1].lower()
-    assert "Order VT-482913" in await say(app, ch, "VT-482913", user="a")
+    assert "email address or postcode" in await say(app, ch, "VT-482913", user="a")
+    assert "Order VT-482913" in await say(app, ch, "10115", user="a")

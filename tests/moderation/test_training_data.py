@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from moderation.normalize import normalize
 from moderation.signals import ModerationHeads, SignalExtractor
 from moderation.train import load_examples, train_and_save
 from nlu.encoders import get_encoder
@@ -66,14 +67,18 @@ def test_the_default_heads_are_trained_from_the_enlarged_data(tmp_path: Path) ->
     assert loaded is not None
     enc = get_encoder("minilm")
 
-    def sig(text: str):  # messages written for this test, not in the training files
+    def yes(text: str, head: str) -> float:  # the trained head alone (the signal also takes the lexicon's max)
         vec = enc.encode_queries([clean_text(text)])[0]
-        return SignalExtractor(loaded).extract(text, embedding=vec, encoder="minilm")
+        return loaded.predict(normalize(text), "minilm", vec)[head]["yes"]
 
-    assert sig("the linesman is a brainless clown, get him off the pitch").offensive > 0.5
-    assert sig("can someone tell me when the away tickets go on sale").offensive < 0.5
-    assert sig("I need help with my damn login, it keeps failing").offensive < 0.5
-    assert sig("send every one of those migrants back on the next boat, filthy invaders").hate > 0.5
-    assert sig("the friendly with the women's team was great fun").hate < 0.5
-    assert sig("what a brilliant evening, thank you all so much").sentiment == "positive"
-    assert sig("the stream froze for the whole second half, so annoying").sentiment == "negative"
+    def sentiment(text: str) -> str:  # messages written for this test, not in the training files
+        vec = enc.encode_queries([clean_text(text)])[0]
+        return SignalExtractor(loaded).extract(text, embedding=vec, encoder="minilm").sentiment
+
+    assert yes("the linesman is a brainless clown, get him off the pitch", "offensive") > 0.5
+    assert yes("can someone tell me when the away tickets go on sale", "offensive") < 0.5
+    assert yes("I need help with my damn login, it keeps failing", "offensive") < 0.5
+    assert yes("send every one of those migrants back on the next boat, filthy invaders", "hate") > 0.5
+    assert yes("the friendly with the women's team was great fun", "hate") < 0.5
+    assert sentiment("what a brilliant evening, thank you all so much") == "positive"
+    assert sentiment("the stream froze for the whole second half, so annoying") == "negative"

@@ -157,3 +157,39 @@ def test_before_any_language_the_platform_language_then_the_default() -> None:
     assert langs == ["pt"] and STATE_KEY not in state
     assert _run(["👍"], contact_language="sv")[0] == ["en"]  # not configured: the brand default
     assert _run(["hallo, wo ist meine Bestellung?"], contact_language="pt-BR")[0] == ["de"]
+
+
+def test_portuguese_function_words_beat_italian_ngrams() -> None:
+    # issue 13: "posso" is Italian and Portuguese, "com" only Portuguese; lingua alone said Italian
+    assert detect_language("posso pagar com PayPal?", LANGS)[0] == "pt"
+    assert detect_language("posso pagare con PayPal?", LANGS)[0] == "it"
+
+
+@pytest.mark.parametrize("text", ["asdf qwerty zxcv", "asdf qwer", "xkcd zzz", "lkjhg poiuy", "qwertz"])
+def test_keyboard_mashing_is_und_and_keeps_the_conversation_language(text: str) -> None:
+    assert detect_language(text, LANGS)[0] == "und"
+    choice = choose_language(text, {STATE_KEY: "es"}, languages=LANGS, default="en")
+    assert (choice.language, choice.reason, choice.state) == ("es", "kept", {})
+
+
+def test_mashed_words_do_not_hide_a_real_message() -> None:
+    assert detect_language("asdf where is my order", LANGS)[0] == "en"
+    assert detect_language("thx", LANGS, prior="en")[0] == "en"  # a chat abbreviation, not mashing
+    assert detect_language("es ist es wert", LANGS)[0] == "de"  # "wert" is a keyboard run and a word
+
+
+def test_every_demo_language_has_a_confirmation_and_a_native_name() -> None:
+    from nlu.conversation_language import CONFIRMATIONS, NATIVE_NAMES
+
+    assert set(CONFIRMATIONS) == set(DEFAULT_LANGUAGES) == set(NATIVE_NAMES)
+    for lang in DEFAULT_LANGUAGES:
+        choice = choose_language(f"/language {lang}", {}, languages=LANGS, default="en")
+        assert confirmation(choice, LANGS) == CONFIRMATIONS[lang]
+
+
+def test_made_up_words_do_not_set_the_conversations_language() -> None:
+    # "blorp flarn snig" reads as German at 0.25: not enough to answer a new fan in German
+    langs, state = _run(["blorp flarn snig", "asdf qwerty zxcv", "hola, ¿qué tal?"])
+    assert langs == ["en", "en", "es"] and state[STATE_KEY] == "es"
+    langs, state = _run(["blorp flarn snig"], contact_language="pl")
+    assert langs == ["pl"] and STATE_KEY not in state

@@ -58,17 +58,20 @@ async def test_real_press_works_and_forged_callback_data_is_refused(tg):
     await fake.wait_for(lambda: len(fake.sent(FAN)) == 1)
     fake.push({"message": {"message_id": 11, "date": 0, "chat": {"id": FAN, "type": "private"}, "from": user(FAN),
                            "text": "VT-999999"}})
-    await fake.wait_for(lambda: len(fake.sent(FAN)) == 2)
-    assert fake.sent(FAN)[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/human_handoff"
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 2)  # orders.verify: the order's email or postcode
+    fake.push({"message": {"message_id": 12, "date": 0, "chat": {"id": FAN, "type": "private"}, "from": user(FAN),
+                           "text": "maya.lopez@example.com"}})
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 3)
+    assert fake.sent(FAN)[2]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/human_handoff"
     # a modified client sends callback data the bot never offered: refused, no ticket, spinner answered
     _press(fake, FAN, "private", FAN, "/crisis", "cq-forged")
-    await fake.wait_for(lambda: len(fake.sent(FAN)) == 3)
-    assert "isn't available" in fake.texts(FAN)[2]
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 4)
+    assert "isn't available" in fake.texts(FAN)[3]
     assert _escalations(h) == []
     # the real button: the handoff happens
     _press(fake, FAN, "private", FAN, "/human_handoff", "cq-real")
-    await fake.wait_for(lambda: len(fake.sent(FAN)) == 4)
-    assert "ticket #" in fake.texts(FAN)[3]
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 5)
+    assert "ticket #" in fake.texts(FAN)[4]
     assert [e.priority for e in _escalations(h)] != [] and not [e for e in _escalations(h) if e.queue == "crisis"]
     answered = [c.params["callback_query_id"] for c in fake.calls_of("answerCallbackQuery")]
     assert "cq-forged" in answered and "cq-real" in answered

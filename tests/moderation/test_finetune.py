@@ -28,8 +28,19 @@ def test_schedule_covers_each_task_once_per_epoch() -> None:
     assert make_schedule(sizes, 4, 2, seed=3, lengths=lengths) == sched
 
 
+def _original_data(tmp_path: Path) -> Path:
+    """The two original CC0 files (~170 rows, both classes early): the recipe, not the data size, is under test."""
+    import shutil
+
+    small = tmp_path / "data"
+    small.mkdir(exist_ok=True)
+    for name in ("sentiment.csv", "toxicity.csv"):
+        shutil.copy(REPO / "training_data" / "moderation" / name, small / name)
+    return small
+
+
 def test_finetuned_encoder_feeds_the_signal_heads(tmp_path: Path) -> None:
-    ex = load_examples(REPO / "training_data" / "moderation")
+    ex = load_examples(_original_data(tmp_path))
     tasks = {t: ([clean_text(x) for x, _ in ex[t][:48]], [y for _, y in ex[t][:48]]) for t in ("offensive", "sentiment")}
     path, stats = finetune_multitask(tasks, epochs=1, batch_size=8, out_dir=tmp_path / "ft")
     assert stats["steps"] == 12 and set(stats["heads"]) == {"offensive", "sentiment"}
@@ -48,8 +59,7 @@ def test_fancare_train_can_fine_tune_the_moderation_encoder(tmp_path: Path) -> N
     from moderation.signals import OWN_ENCODER, ModerationHeads, SignalExtractor
     from moderation.train import train_and_save
 
-    path, heads = train_and_save(REPO / "training_data" / "moderation", tmp_path, ["minilm"], finetune=True,
-                                 finetune_epochs=1)
+    path, heads = train_and_save(_original_data(tmp_path), tmp_path, ["minilm"], finetune=True, finetune_epochs=1)
     assert heads.meta["finetune"]["steps"] > 0 and set(heads.by_encoder) == {"minilm", OWN_ENCODER}
     loaded = ModerationHeads.load(path)
     assert loaded is not None and loaded.meta["own_encoder_path"]

@@ -232,6 +232,8 @@ class DialogPolicy:
         lost = is_skip(text)  # "I don't know" / "I can't find it" for a slot the task needs
         value = None if taking_back or lost else self._extract(step, ctx, answering=True)
         other = None if lost else self._other_flow(ctx, flow, bar=SWITCH_BAR if taking_back else self.confident)
+        if taking_back and other is None and not lost:
+            other = self._switch_target(ctx, flow)
         if taking_back and other is None:  # "forget the refund, ...": the rest is a new message
             ctx.d.events.append(("flow.cancelled", {"flow": flow.id}))
             self._drop_task(ctx)
@@ -298,6 +300,24 @@ class DialogPolicy:
         if other is None or other.id == current.id or any(f["flow"] == other.id for f in ctx.stack):
             return None
         return other
+
+    def _switch_target(self, ctx: _Ctx, current: Flow) -> Flow | None:
+        """'forget the refund, where is my order?': the words of the task being dropped pull the reading
+        towards it (refund 0.67, order 0.33). Among the other readings, the task that holds most of what is
+        left (share >= SWITCH_BAR of the probability not on the dropped task) is the one asked for."""
+        ranking = ctx.parse.ranking
+        dropped = sum(c for i, c in ranking if self.flows.for_intent(i) is current)
+        rest = 1.0 - dropped
+        if dropped <= 0 or rest <= 0.05:
+            return None
+        for intent, conf in ranking:
+            other = self.flows.for_intent(intent)
+            if other is None or other is current:
+                continue
+            if conf / rest < SWITCH_BAR or any(f["flow"] == other.id for f in ctx.stack):
+                return None
+            return other
+        return None
 
     def _digression(self, ctx: _Ctx, flow: Flow) -> bool:
         """A question in the middle of a task: answer it from the knowledge base."""

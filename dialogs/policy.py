@@ -20,6 +20,7 @@ the pipeline persists what it returns.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,8 @@ CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
 CLARIFY_BELOW = 0.60  # a top intent this unsure, with a runner-up task within CLARIFY_MARGIN, gets a question
 CLARIFY_MARGIN = 0.15
 RUNNER_UP = 0.20  # the runner-up intent is trusted from here when the top one fell below its flow's threshold
+TORN_SECOND = 0.25  # a fallback whose runner-up task holds this much ...
+TORN_MASS = 0.9  # ... and the two tasks together this much is "torn between two tasks", not unknown
 SWITCH_BAR = 0.40  # "forget the refund, where is my order?": a weaker reading of the new task is enough
 
 
@@ -724,6 +727,10 @@ class DialogPolicy:
         return ctx.d
 
     async def _by_intent(self, ctx: _Ctx) -> None:
+        torn = self._torn_between_tasks(ctx.parse)
+        if torn is not None:
+            ctx.d.events.append(("nlu.torn", {"intents": [i for i, _ in ctx.parse.ranking[:2]]}))
+            ctx.parse = dataclasses.replace(ctx.parse, intent=torn, fallback=False)
         st, parse = ctx.st, ctx.parse
         intent = parse.intent
         ctx.d.action = intent
@@ -801,6 +808,20 @@ class DialogPolicy:
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flow": flow.id, "article": match.article.id}))
         return True
+
+    def _torn_between_tasks(self, p: ParseResult) -> str | None:
+        """Too unsure to be understood, yet torn between two of the brand's tasks ("a driver threw my
+        parcel over the fence": crisis 0.51, complaint 0.46): not out of scope. The top reading goes on,
+        and the usual rules pick between the two (a trigger's own threshold, then the runner-up; or
+        "is this about your X or your Y?"). Anything spread wider, or not about tasks, stays a fallback."""
+        if not p.fallback or p.encoder is None or len(p.ranking) < 2:
+            return None
+        (first, c1), (second, c2) = p.ranking[0], p.ranking[1]
+        if c2 < TORN_SECOND or c1 + c2 < TORN_MASS:
+            return None
+        if self.flows.for_intent(first) is None or self.flows.for_intent(second) is None:
+            return None
+        return first
 
     def _runner_up(self, ctx: _Ctx) -> Flow | None:
         """The top intent's flow wants more confidence (a crisis at 0.48): the next task that is sure enough."""

@@ -64,7 +64,9 @@ CHAT_WORDS: dict[str, set[str]] = {
     "en": set("hi hey hello thanks thank thx ty cheers bye goodbye yes yeah yep nope please pls plz help where "
               "what whats why how when order refund broken broke working still waiting wrong received cool "
               "awesome great nice love good morning evening night mate guys anyone update talk human person "
-              "agent charge charging battery warranty waterproof cancel item wont doesnt dont cant isnt need".split()),
+              "agent charge charging battery warranty waterproof cancel item wont doesnt dont cant isnt need "
+              "the this that these those it's its was were are my your with have has just really very not "
+              "i'm you're don't can't won't ridiculous terrible unacceptable awful".split()),
     "es": set("hola buenas buenos gracias adiós adios chao sí vale genial perfecto dónde donde cuánto cuanto "
               "cuesta pedido reembolso quiero necesito ayuda sigo esperando cancelar funciona funcionan roto "
               "rotos rota batería bateria dura llegó llego producto resistente agua hablar reloj carga "

@@ -42,8 +42,6 @@ from nlu.training_data import TrainingData
 
 FORMAT_VERSION = 1
 OUT_OF_SCOPE = "out_of_scope"
-TORN_SECOND = 0.25  # the runner-up's share that makes a low top reading "torn", not unknown
-TORN_MASS = 0.9  # ... when the two together hold this much of the probability
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<ents>\{.*\})?$", re.DOTALL)
 ENCODERS = ("minilm", "e5")
 FEATURES = (*ENCODERS, "tfidf")
@@ -350,12 +348,7 @@ class NLUModel:
         order = np.argsort(-probs)
         ranking = [(head.labels[i], float(probs[i])) for i in order[:10]]
         intent, conf = ranking[0]
-        # torn between two known intents ("a driver threw my parcel": crisis 0.51, complaint 0.46) is not
-        # out of scope: the dialog policy clarifies or takes the runner-up; only spread-out or unlike
-        # anything in training is
-        torn = (len(ranking) > 1 and OUT_OF_SCOPE not in (intent, ranking[1][0])
-                and ranking[1][1] >= TORN_SECOND and conf + ranking[1][1] >= TORN_MASS)
-        fallback = ((conf < self.oos.prob and not torn) or similarity < self.oos.similarity
+        fallback = (conf < self.oos.prob or similarity < self.oos.similarity
                     or looks_like_gibberish(text, language, self.vocabulary))
         if fallback:
             intent = OUT_OF_SCOPE

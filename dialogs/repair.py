@@ -80,7 +80,9 @@ _CORRECTION = re.compile(
 
 # Words that take the current task back ("actually, ... instead"): a switch ends the old task.
 _SWITCH = re.compile(_W + r"(?:instead|rather|changed my mind|never ?mind|forget (?:it|the)|actually no|no,? actually|"
-                     r"en (?:vez|lugar) de eso|mejor|stattdessen|lieber|plut[ôo]t|invece|em vez disso|in plaats daarvan)"
+                     r"en (?:vez|lugar) de eso|mejor|olvida (?:eso|el|la|lo)|stattdessen|lieber|vergiss (?:es|das|die|den)|"
+                     r"plut[ôo]t|oublie (?:[çc]a|le|la)|invece|lascia perdere|em vez disso|esquece|in plaats daarvan|"
+                     r"laat maar)"
                      + _E, re.IGNORECASE)
 # ... unless the fan asks for something first and means to come back ("first tell me ...").
 _PAUSE = re.compile(_W + r"(?:first|before that|quickly|btw|by the way|primero|antes|zuerst|vorher|d'abord|avant|"

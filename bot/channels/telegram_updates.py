@@ -150,12 +150,7 @@ def classify(update: Update, me: User, cfg: TelegramConfig) -> Incoming | Edit |
         moderate = em.chat.type in GROUP_TYPES and _chat_active(em.chat.type, em.chat.id, cfg)
         edit_meta: dict[str, Any] = {"message_id": em.message_id, "chat_type": em.chat.type, "edited": True}
         if moderate:
-            edit_meta["chat_id"] = em.chat.id
-            post = _channel_post(em)
-            if post is not None:
-                edit_meta["channel_post"] = post
-            if em.sender_chat is not None:
-                edit_meta["sender_chat"] = em.sender_chat.id
+            edit_meta.update(_group_meta(em))
         return Edit(update.update_id, str(em.chat.id), who.user_id, em.message_id, text, moderate, edit_meta)
     msg = update.message
     if msg is None or msg.is_automatic_forward:
@@ -172,16 +167,23 @@ def classify(update: Update, me: User, cfg: TelegramConfig) -> Incoming | Edit |
     else:
         meta["addressed"] = is_addressed(msg, me)
         meta["reply_to_id"] = str(msg.message_id)
-        meta["chat_id"] = msg.chat.id
-        post = _channel_post(msg)
-        if post is not None:
-            meta["channel_post"] = post
-        if msg.sender_chat is not None:
-            meta["sender_chat"] = msg.sender_chat.id
+        meta.update(_group_meta(msg))
         text = strip_mention(text, me)
     return Incoming(channel=CHANNEL, external_id=str(update.update_id), chat_id=str(msg.chat.id),
                     user_id=who.user_id, text=text, display_name=who.display_name, language=who.language,
                     meta=meta)
+
+
+def _group_meta(msg: Message) -> dict[str, Any]:
+    """Where a group message (or its edit) stands, for moderation: the chat, the channel post it
+    comments on, and the channel it was sent as."""
+    meta: dict[str, Any] = {"chat_id": msg.chat.id}
+    post = _channel_post(msg)
+    if post is not None:
+        meta["channel_post"] = post
+    if msg.sender_chat is not None:
+        meta["sender_chat"] = msg.sender_chat.id
+    return meta
 
 
 def _from_callback(update: Update, me: User, cfg: TelegramConfig) -> Incoming | None:

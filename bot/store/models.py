@@ -159,3 +159,4 @@ from bot.store import moderation_models as _moderation_models  # noqa: E402,F401
 from bot.store import review_models as _review_models  # noqa: E402,F401
 from bot.store import settings_models as _settings_models  # noqa: E402,F401
 from bot.store import slack_models as _slack_models  # noqa: E402,F401
+from bot.store import scale_models as _scale_models  # noqa: E402,F401

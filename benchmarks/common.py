@@ -61,7 +61,8 @@ def write_config(path: Path, nlu: dict[str, Any], store_url: str = "sqlite:///:m
         "store": {"url": store_url},
         "nlu": {"training_data": [str(REPO / "training_data")], "model_dir": str(path.parent / "models"), **nlu},
         "knowledge_base": {"path": str(REPO / "knowledge_base" / "articles")},
-        "dialogs": {"domain": str(REPO / "dialogs" / "domain.yml")},
+        "dialogs": {"domain": str(REPO / "dialogs" / "domain.yml"), "flows": [str(REPO / "dialogs" / "flows.yml")]},
+        "moderation": {"training_data": str(REPO / "training_data" / "moderation")},
         "orders": {"demo_table": str(REPO / "dialogs" / "demo_orders.csv")},
         "logging": {"level": "WARNING"},
     }

@@ -180,9 +180,13 @@ class App:
                                       backoff_max_s=cfg.ops.database_backoff_max_s)
 
     async def watch_crisis(self, stop: asyncio.Event) -> None:
-        """The crisis early warning, fed from the store, alerting through the operator port."""
+        """The crisis early warning, fed from the store, alerting through the operator port: every
+        process watches, one of them alerts per episode (a claim per key for the cooldown)."""
         if self.crisis_watch is not None:
-            await self.crisis_watch.run(self.pipeline.crisis_alert, stop)
+            from bot.ops.timer_claims import alert_once
+
+            notify = alert_once(self.store, self.pipeline.crisis_alert, self.crisis_watch.monitor.cooldown * 60.0)
+            await self.crisis_watch.run(notify, stop)
 
     def reload_model(self) -> NLUModel:
         """Swap in the newest trained model without dropping messages."""

@@ -19,6 +19,21 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="config.yml", help="path to config.yml (default: ./config.yml)")
 
 
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _add_concurrency(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--concurrency", type=_positive, default=None, metavar="N",
+                   help="worker: messages processed at once (default: channels.telegram.max_concurrency)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fancare", description="fancare: a brand's community assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start the configured channels (the shell when none other is set)")
     _add_config(p)
+    p.add_argument("--role", choices=("all", "receiver", "worker"), default="all",
+                   help="all: receive and answer in this process (default); receiver: record what the channels "
+                        "deliver, answer nothing; worker: answer what receivers recorded (PostgreSQL)")
+    _add_concurrency(p)
+
+    p = sub.add_parser("worker", help="answer fan messages that `fancare run --role receiver` recorded "
+                                      "(= run --role worker; PostgreSQL)")
+    _add_config(p)
+    _add_concurrency(p)
 
     p = sub.add_parser("train", help="train the NLU model from training data")
     _add_config(p)
@@ -163,15 +187,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(cfg, args)
     if cmd == "review":
         return _review(cfg, args)
-    if cmd == "run" and (cfg.channels.telegram is not None or cfg.channels.slack is not None):
+    role = "worker" if cmd == "worker" else getattr(args, "role", "all")
+    if cmd in ("run", "worker") and (cfg.channels.telegram is not None or cfg.channels.slack is not None):
         from bot.app import App
         from bot.runner import run
 
         app = App(cfg)
         try:
-            return asyncio.run(app.serving(run(app)))
+            return asyncio.run(app.serving(run(app, role=role, concurrency=args.concurrency)))
         finally:
             app.close()
+    if cmd in ("run", "worker") and role != "all":
+        print(f"error: --role {role} needs a channel under channels: (telegram, slack) in {cfg.source}",
+              file=sys.stderr)
+        return 2
     if cmd in ("shell", "run"):
         from bot.app import App
         from bot.channels.shell import run_shell

@@ -362,6 +362,9 @@ class TelegramRateLimits(Section):
     overall_per_s: float = Field(30.0, gt=0)
     group_per_min: float = Field(20.0, gt=0)
     chat_per_s: float = Field(1.0, gt=0)  # private chats; short bursts of 3 allowed
+    # kept in the database for every process together (bot/ops/rate_limits.py); auto: on PostgreSQL only,
+    # where several workers may send; false: each process paces itself (fast, right for one process)
+    shared: Literal["auto"] | bool = "auto"
 
 
 class TelegramConfig(Section):
@@ -379,6 +382,9 @@ class TelegramConfig(Section):
     private_intents: list[str] = Field(default_factory=lambda: ["order_status", "refund_request", "complaint"])
     typing_indicator: bool = True
     max_concurrency: int = Field(32, ge=1)  # updates processed at once
+    # polling with several processes on one store: only the holder of this lease polls getUpdates; the
+    # others take over at most ttl + 1 s after it stops renewing (bot/ops/leader.py)
+    leader_ttl_s: float = Field(15.0, gt=0.5, le=300)
     rate_limits: TelegramRateLimits = Field(default_factory=TelegramRateLimits)
 
 

@@ -21,16 +21,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, insert, select, update
 
 from bot.channels.base import Channel, Incoming, PermanentSendError, RetryableSendError
 from bot.operators import LocalInbox, OperatorInbox
-from bot.store import Contact, Conversation, Escalation, Message, NLUResult, Store
+from bot.store import AuditEvent, Contact, Conversation, Escalation, Message, NLUResult, Store
 from bot.store.clean import display_name as clean_display_name
 from bot.store.clean import storable  # noqa: F401 - `bot.pipeline.storable` is the one text cleaner
 from bot.store.models import epoch_seconds, utcnow
@@ -46,7 +46,8 @@ from moderation.service import Moderator
 from moderation.signals import Signals
 from nlu.conversation_language import STATE_KEY as LANGUAGE_KEY
 from nlu.conversation_language import LanguageChoice, choose_language, confirmation
-from nlu.language import DEFAULT_LANGUAGES
+from nlu.encoders import get_encoder
+from nlu.language import DEFAULT_LANGUAGES, detect_language
 from nlu.language import configure as configure_languages
 from nlu.model import ParseResult
 from nlu.service import NLUService
@@ -55,6 +56,8 @@ log = logging.getLogger("fancare.pipeline")
 MAX_SEND_ATTEMPTS = 8
 #: processing tries of one inbound message before it is dead-lettered and the operators are told
 MAX_INBOUND_ATTEMPTS = 5
+#: most messages' results committed in one transaction (`Pipeline._commit_soon`)
+COMMIT_BATCH = 64
 
 
 def is_admin_message(meta: dict[str, Any]) -> bool:
@@ -84,6 +87,50 @@ def _sent_at(meta: dict[str, Any], stored_at: datetime) -> float:
     if isinstance(sent, (int, float)) and not isinstance(sent, bool) and stored - 86_400 * 7 <= sent <= stored + 60:
         return float(sent)
     return stored
+
+
+def _load_for_serving(model: Any, kb: Any) -> None:
+    """`Pipeline.warm`'s thread: the language identifier, the model's encoders and the knowledge
+    base's index for each (its articles encoded: a minute on a loaded machine without the cache
+    file), each built once per process (the loaders keep a cache and a lock, so this waits for a
+    load already under way)."""
+    detect_language("warm-up")
+    names = list(getattr(model, "encoder_names", []))
+    for name in names:
+        get_encoder(name, model.encoder_paths.get(name))
+    if kb is not None:
+        kb.warm(names)
+
+
+@dataclass
+class _Inbound:
+    """What processing one message reads from the store, in the transaction that leases its conversation
+    and claims it (`Pipeline._lease_claim_read`); `_commit` reuses it instead of loading the rows again."""
+
+    channel: str
+    text: str
+    meta: dict[str, Any]
+    external_id: str | None
+    state: dict[str, Any]
+    esc_info: tuple[int, str] | None
+    place: int | None
+    name: str | None
+    language: str | None
+    who: dict[str, str]
+    arrived: float
+    received_at: datetime
+    recent: list[tuple[str, float]]
+    pressed: bool
+    #: set by `_commit` when the results commit also let go of the conversation lease
+    released: bool = False
+
+
+#: `_lease_claim_read`'s answer while another process holds the conversation lease
+_BUSY = object()
+
+
+class _NotClaimed(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Rolls back `_lease_claim_read`'s transaction (the lease with it) when the message is not ours."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +181,26 @@ class Pipeline:
         self.observer: Any = None
         #: `time.monotonic()` after which no further send is started (a stop within its deadline); None: no limit
         self.send_until: float | None = None
+        #: `warm()`'s loading, per NLU model served (a swapped-in model may read another encoder)
+        self._warming: tuple[Any, asyncio.Future[None]] | None = None
+        #: results waiting for the next batched commit (`_commit_soon`), and whether one is running
+        self._commit_queue: list[tuple[tuple[Any, ...], _Inbound, asyncio.Future[Any]]] = []
+        self._committing = False
+
+    async def warm(self) -> None:
+        """Load, in a thread, what a message would otherwise wait for *on the event loop*: every
+        encoder the NLU model reads (with `encoder: cascade` MiniLM loads in the background after
+        `NLUModel.load`, and the first burst shed to it used to block the loop until torch was
+        imported: seconds in which nobody was answered), the knowledge base's index (built on the first
+        FAQ question otherwise: 68 s of a stalled loop measured on a loaded machine) and the language
+        identifier (`set_languages` starts it in the background; `detect_language` waits for it under
+        a lock). `process` awaits
+        this before its first parse; `fancare run` can await it before taking work. Cheap once done."""
+        model = getattr(self.nlu, "model", None)
+        if self._warming is None or self._warming[0] is not model:
+            kb = getattr(self.policy, "kb", None)
+            self._warming = (model, asyncio.ensure_future(asyncio.to_thread(_load_for_serving, model, kb)))
+        await asyncio.shield(self._warming[1])
 
     def set_languages(self, languages: list[str], default: str, *, high_accuracy: bool = False) -> None:
         """The brand's languages; the identifier for them loads now, in the background (seconds), not
@@ -148,8 +215,8 @@ class Pipeline:
     # -- entry point ------------------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> HandleResult:
         """Process one fan message end to end. Delivering the same message twice answers it once."""
-        rec = self.store.record_inbound(
-            channel=incoming.channel, external_id=incoming.external_id, chat_id=incoming.chat_id,
+        rec = await self.store.run(
+            self.store.record_inbound, channel=incoming.channel, external_id=incoming.external_id, chat_id=incoming.chat_id,
             user_id=incoming.user_id, text=storable(incoming.text), display_name=incoming.display_name,
             language=incoming.language, payload=dict(incoming.meta))
         if not rec.created:
@@ -199,12 +266,13 @@ class Pipeline:
 
     # -- ordering -----------------------------------------------------------------------------------
     @asynccontextmanager
-    async def conversation_lock(self, conversation_id: int) -> AsyncIterator[None]:
-        """In-process lock plus a store lease, so two processes never interleave one conversation."""
+    async def conversation_lock(self, conversation_id: int, *, lease: bool = True) -> AsyncIterator[None]:
+        """In-process lock plus a store lease, so two processes never interleave one conversation.
+        `lease=False`: the caller takes the store lease itself, in its first transaction (`process`)."""
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             delay = 0.005
-            while not self.store.try_lock_conversation(conversation_id, self.owner):
+            while lease and not await self.store.run(self.store.try_lock_conversation, conversation_id, self.owner):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.2)
             try:
@@ -213,32 +281,45 @@ class Pipeline:
                 if conversation_id in self._released:  # `_commit` already let go of the lease
                     self._released.discard(conversation_id)
                 else:
-                    self.store.unlock_conversation(conversation_id, self.owner)
+                    await self.store.run(self.store.unlock_conversation, conversation_id, self.owner)
 
     # -- processing -----------------------------------------------------------------------------------
-    async def process(self, message_id: int, conversation_id: int) -> int:
-        async with self.conversation_lock(conversation_id):
+    async def _begin(self, message_id: int, conversation_id: int) -> _Inbound | None:
+        """Lease the conversation, claim the message and read what processing needs, in one
+        transaction off the event loop; retried with backoff while another process holds the lease.
+        None: the message is not ours to process (handled, or leased by a live worker)."""
+        delay = 0.005
+        while True:
+            got = await self.store.run(self._lease_claim_read, message_id, conversation_id)
+            if got is not _BUSY:
+                return got if isinstance(got, _Inbound) else None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _lease_claim_read(self, message_id: int, conversation_id: int) -> _Inbound | object | None:
+        """`_begin`'s transaction (runs in the store's thread pool): _BUSY when the conversation lease is
+        another's, None when the claim fails (then the lease update is rolled back with it)."""
+        try:
             with self.store.session() as s:
+                if not self.store.try_lock_conversation(conversation_id, self.owner, session=s):
+                    return _BUSY
                 if not self.store.claim_inbound(message_id, lease_s=self.inbound_lease_s, session=s):
-                    return 0
-                msg = s.get(Message, message_id)
-                conv = s.get(Conversation, conversation_id)
-                assert msg is not None and conv is not None
-                contact = s.get(Contact, conv.contact_id)
-                text = msg.text
-                meta = dict(msg.payload or {})
-                gate = getattr(self.channels.get(msg.channel), "gate", None)
-                state = dict(conv.state or {})
-                esc = s.get(Escalation, conv.active_escalation_id) if conv.active_escalation_id else None
-                esc_info = (esc.id, esc.state) if esc is not None else None
+                    raise _NotClaimed
+                row = s.execute(
+                    select(Message.channel, Message.text, Message.payload, Message.external_id, Message.created_at,
+                           Conversation.chat_id, Conversation.state, Conversation.active_escalation_id,
+                           Contact.display_name, Contact.language, Contact.external_id)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .outerjoin(Contact, Contact.id == Conversation.contact_id)
+                    .where(Message.id == message_id)).one()
+                (channel, text, payload, external_id, created_at, chat_id, conv_state, active_esc,
+                 contact_name, contact_language, user_id) = row
+                meta = dict(payload or {})
+                state = dict(conv_state or {})
+                esc = s.get(Escalation, active_esc) if active_esc else None
                 # the queue position for the one "waiting for a human" acknowledgement (one query)
                 place = (self._queue_position(s, esc) if esc is not None and esc.state == "open"
                          and state.get("acked_escalation") != esc.id and self._gets_wait_text(esc, meta) else None)
-                name = clean_display_name(contact.display_name) if contact else None
-                language = contact.language if contact else None
-                who = {"channel": msg.channel, "chat_id": conv.chat_id, "user_id": contact.external_id if contact else ""}
-                arrived = _sent_at(meta, msg.created_at)
-                received_at = msg.created_at
                 # the fan's earlier messages here within the flood window, from the store: every process
                 # sharing the database counts the same flood (moderation/spam.py). Times are the platform's
                 # send times where it gives them, so a backlog delivered at once after downtime is no flood.
@@ -246,11 +327,34 @@ class Pipeline:
                     select(Message.text, Message.created_at, Message.payload).where(
                         Message.conversation_id == conversation_id, Message.direction == "in",
                         Message.id < message_id,
-                        Message.created_at >= msg.created_at - timedelta(seconds=self.moderator.flood_window_s))
+                        Message.created_at >= created_at - timedelta(seconds=self.moderator.flood_window_s))
                     .order_by(Message.id.desc()).limit(50))]
                 # a button press forces an intent only when the bot itself sent that button in this chat
-                pressed = bool(meta.get("button")) and self._bot_sent_button(s, msg.channel, conv.chat_id, text,
+                pressed = bool(meta.get("button")) and self._bot_sent_button(s, channel, chat_id, text,
                                                                              meta.get("button_on"))
+                return _Inbound(
+                    channel=channel, text=text, meta=meta, external_id=external_id, state=state,
+                    esc_info=(esc.id, esc.state) if esc is not None else None, place=place,
+                    name=clean_display_name(contact_name), language=contact_language,
+                    who={"channel": channel, "chat_id": chat_id, "user_id": user_id or ""},
+                    arrived=_sent_at(meta, created_at), received_at=created_at, recent=recent, pressed=pressed)
+        except _NotClaimed:
+            return None
+
+    async def process(self, message_id: int, conversation_id: int) -> int:
+        try:  # before taking any lease: never block the loop on a loading encoder (seconds after start)
+            await self.warm()
+        except Exception:  # noqa: BLE001 - the parse below reports (and apologises) for a broken encoder
+            log.exception("loading the NLU encoders or the language identifier failed")
+        async with self.conversation_lock(conversation_id, lease=False):
+            inbound = await self._begin(message_id, conversation_id)
+            if inbound is None:
+                return 0
+            text, meta, state, esc_info, place = (inbound.text, inbound.meta, inbound.state, inbound.esc_info,
+                                                  inbound.place)
+            name, language, who, arrived = inbound.name, inbound.language, inbound.who, inbound.arrived
+            received_at, recent, pressed = inbound.received_at, inbound.recent, inbound.pressed
+            gate = getattr(self.channels.get(inbound.channel), "gate", None)
             parse: ParseResult | None = None
             lang_choice: LanguageChoice | None = None
             verdict = Verdict()
@@ -311,8 +415,12 @@ class Pipeline:
                 decision = Decision(state=state, action="error")
                 decision.replies.append(self.domain.render("utter_apology", {}, language=turn.language,
                                                            seed=str(message_id)))
-            new_esc, item_id = self._commit(message_id, conversation_id, parse, decision, turn, verdict,
-                                            esc_info[0] if relay and esc_info else None, signals, who)
+            new_esc, item_id = await self._commit_soon(
+                (message_id, conversation_id, parse, decision, turn, verdict,
+                 esc_info[0] if relay and esc_info else None, signals, who), inbound,
+                alone=decision.escalate is not None)
+            if inbound.released:
+                self._released.add(conversation_id)
         self.policy.note_languages(decision, turn)  # replies not in the fan's language, and why
         notes = decision.debug.get("language_notes") or []
         self.last_debug[message_id] = {
@@ -520,28 +628,45 @@ class Pipeline:
 
     def _commit(self, message_id: int, conversation_id: int, parse: ParseResult | None, decision: Decision,
                 turn: Turn, verdict: Verdict, relay_to: int | None, signals: Signals | None = None,
-                who: dict[str, str] | None = None) -> tuple[tuple[int, str, str] | None, int | None]:
-        """Everything the message decided, in one transaction; (escalation opened, moderation item id)."""
+                who: dict[str, str] | None = None, *, inbound: _Inbound | None = None,
+                session: Any = None) -> tuple[tuple[int, str, str] | None, int | None]:
+        """Everything the message decided, in one transaction (`session`: one shared with other
+        messages' commits, `_commit_many`); (escalation opened, moderation item id).
+        Runs in the store's thread pool. Core statements, not ORM objects, on the common path: one
+        INSERT of the NLU result, one of the replies, one of the audit events, one UPDATE each of the
+        message ("handled") and of the conversation (state, and the lease let go in the same commit)."""
         new_esc: tuple[int, str, str] | None = None
         item_id: int | None = None
-        with self.store.session() as s:
-            msg = s.get(Message, message_id)
-            conv = s.get(Conversation, conversation_id)
-            assert msg is not None and conv is not None
+        audits: list[dict[str, Any]] = []
+
+        def audit(kind: str, data: dict[str, Any]) -> None:
+            audits.append({"kind": kind, "actor": "fancare", "conversation_id": conversation_id, "data": data,
+                           "at": utcnow()})
+
+        with self.store.session() if session is None else nullcontext(session) as s:
+            if inbound is None:  # (a caller outside `process`): the few fields the commit needs
+                channel, text, payload, external_id = s.execute(
+                    select(Message.channel, Message.text, Message.payload, Message.external_id)
+                    .where(Message.id == message_id)).one()
+                payload = dict(payload or {})
+            else:
+                channel, text, payload, external_id = inbound.channel, inbound.text, inbound.meta, inbound.external_id
+            conv_values: dict[str, Any] = {}
             if parse is not None:
-                s.add(NLUResult(message_id=message_id, intent=parse.intent, confidence=parse.confidence,
-                                fallback=parse.fallback, ranking=[list(r) for r in parse.ranking[:5]],
-                                entities=parse.entities, language=parse.language, encoder=parse.encoder,
-                                model_version=parse.model_version,
-                                signals={"moderation": verdict.action, "rule": verdict.rule,
-                                         **({"verdict": verdict.details} if verdict.action != "allow" else {}),
-                                         **(signals.as_dict() if signals else {})}))
+                s.execute(insert(NLUResult).values(
+                    message_id=message_id, intent=parse.intent, confidence=parse.confidence,
+                    fallback=parse.fallback, ranking=[list(r) for r in parse.ranking[:5]],
+                    entities=parse.entities, language=parse.language, encoder=parse.encoder,
+                    model_version=parse.model_version, created_at=utcnow(),
+                    signals={"moderation": verdict.action, "rule": verdict.rule,
+                             **({"verdict": verdict.details} if verdict.action != "allow" else {}),
+                             **(signals.as_dict() if signals else {})}))
             if verdict.action != "allow" and who is not None:
                 item_id = self.moderator.record(s, verdict, message_id=message_id, conversation_id=conversation_id,
                                                 **who)
             if verdict.action != "allow":
-                self.store.audit(s, f"moderation.{verdict.action}", conversation_id=conversation_id,
-                                 data={"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run})
+                audit(f"moderation.{verdict.action}",
+                      {"message_id": message_id, "rule": verdict.rule, "dry_run": verdict.dry_run})
             if decision.escalate is not None:
                 req = decision.escalate
                 priority = req.priority or self.queue_priority.get(req.queue, "normal")
@@ -551,15 +676,14 @@ class Pipeline:
                                  reason=reason, transcript=transcript, state="open")
                 s.add(esc)
                 s.flush()
-                conv.active_escalation_id = esc.id
+                conv_values["active_escalation_id"] = esc.id
                 waiting = [i for i, r in enumerate(decision.replies) if r.text == "" and r.response]
                 self.policy.render_escalated(decision, turn, esc.id)
-                if waiting and self._gets_wait_text(esc, msg.payload):  # "... (ticket #1). You're first in the queue"
+                if waiting and self._gets_wait_text(esc, payload):  # "... (ticket #1). You're first in the queue"
                     last = decision.replies[waiting[-1]]
                     extra = self._wait_text(turn, esc.id, self._queue_position(s, esc))
                     decision.replies[waiting[-1]] = replace(last, text=f"{last.text} {extra}".strip())
-                self.store.audit(s, "escalation.opened", conversation_id=conversation_id,
-                                 data={"escalation_id": esc.id, "queue": req.queue, "priority": priority})
+                audit("escalation.opened", {"escalation_id": esc.id, "queue": req.queue, "priority": priority})
                 new_esc = (esc.id, req.queue, priority)
             if relay_to is not None:
                 esc2 = s.get(Escalation, relay_to)
@@ -567,7 +691,7 @@ class Pipeline:
                     esc2.queue, esc2.priority = "crisis", self.queue_priority.get("crisis", "urgent")
                     new_esc = (esc2.id, esc2.queue, esc2.priority)
                 if esc2 is not None:
-                    esc2.transcript = [*list(esc2.transcript or []), {"from": "fan", "text": msg.text[:2000],
+                    esc2.transcript = [*list(esc2.transcript or []), {"from": "fan", "text": text[:2000],
                                                                       "at": utcnow().isoformat()},
                                        *({"from": "bot", "text": r.text[:2000], "at": utcnow().isoformat()}
                                          for r in decision.replies if r.response == "utter_faq_answer")]
@@ -575,27 +699,86 @@ class Pipeline:
                 esc3 = s.get(Escalation, decision.csat[0])
                 if esc3 is not None:
                     esc3.csat = decision.csat[1]
-                    self.store.audit(s, "escalation.csat", conversation_id=conversation_id,
-                                     data={"escalation_id": esc3.id, "rating": decision.csat[1]})
-            conv.state = decision.state
-            conv.updated_at = utcnow()
+                    audit("escalation.csat", {"escalation_id": esc3.id, "rating": decision.csat[1]})
+            now = utcnow()
+            outbound = []
             for r in decision.replies:
                 if not r.text:
                     continue
-                payload = r.as_payload()
-                if msg.external_id:
-                    payload["reply_to"] = msg.payload.get("reply_to_id") if msg.payload else None
-                self.store.add_outbound(s, conv, storable(r.text), payload=payload)
+                out_payload = r.as_payload()
+                if external_id:
+                    out_payload["reply_to"] = payload.get("reply_to_id") if payload else None
+                outbound.append({"conversation_id": conversation_id, "direction": "out", "channel": channel,
+                                 "external_id": None, "sender": "bot", "text": storable(r.text),
+                                 "payload": out_payload, "status": "pending", "attempts": 0, "created_at": now})
+            if outbound:  # one executemany, in reply order (the outbox sends by id)
+                s.execute(insert(Message), outbound)
             for kind, data in decision.events:
-                self.store.audit(s, kind, conversation_id=conversation_id, data={"message_id": message_id, **data})
-            msg.status = "handled"
-            msg.handled_at = utcnow()
-            msg.lease_until = None
-            if conv.lock_owner == self.owner:  # release the conversation lease in the same commit
-                conv.lock_owner = None
-                conv.lock_until = None
-                self._released.add(conversation_id)
+                audit(kind, {"message_id": message_id, **data})
+            if audits:
+                s.execute(insert(AuditEvent), audits)
+            s.execute(update(Message).where(Message.id == message_id)
+                      .values(status="handled", handled_at=now, lease_until=None))
+            # the conversation lease is let go in the same commit (only if it is still this process's)
+            mine = Conversation.lock_owner == self.owner
+            s.execute(update(Conversation).where(Conversation.id == conversation_id).values(
+                state=decision.state, updated_at=now, **conv_values,
+                lock_owner=case((mine, None), else_=Conversation.lock_owner),
+                lock_until=case((mine, None), else_=Conversation.lock_until)))
+        if inbound is not None:
+            inbound.released = True
+        else:
+            self._released.add(conversation_id)
         return new_esc, item_id
+
+    async def _commit_soon(self, args: tuple[Any, ...], inbound: _Inbound, *, alone: bool = False,
+                           ) -> tuple[tuple[int, str, str] | None, int | None]:
+        """`_commit` off the loop, batched: while one commit runs, the results of other conversations
+        that finish meanwhile queue up and are committed together in the next transaction (like the
+        NLU's encoder batches: no timer, a lone message commits at once). Each message keeps its own
+        all-or-nothing commit because a failed batch is rolled back and its messages are committed
+        one by one. `alone`: a commit that opens an escalation renders replies with the new ticket
+        number, so it never joins a batch that might be rolled back and retried."""
+        if alone or self.store.workers == 0:
+            return await self.store.run(self._commit, *args, inbound=inbound)
+        fut: asyncio.Future[tuple[tuple[int, str, str] | None, int | None]] = (
+            asyncio.get_running_loop().create_future())
+        self._commit_queue.append((args, inbound, fut))
+        if not self._committing:
+            self._committing = True
+            asyncio.get_running_loop().create_task(self._drain_commits())
+        return await fut
+
+    async def _drain_commits(self) -> None:
+        try:
+            while self._commit_queue:
+                await asyncio.sleep(0)  # let results that finish together join the batch
+                batch, self._commit_queue = self._commit_queue[:COMMIT_BATCH], self._commit_queue[COMMIT_BATCH:]
+                results: list[Any] | None = None
+                if len(batch) > 1:
+                    try:
+                        results = await self.store.run(self._commit_many, [(a, i) for a, i, _ in batch])
+                        self.metrics["batched_commits"] += 1
+                    except Exception:  # noqa: BLE001 - retried one by one below: one bad message fails alone
+                        log.warning("a batch of %s commits failed; committing them one by one", len(batch))
+                for n, (args, inbound, fut) in enumerate(batch):
+                    if fut.done():  # cancelled while waiting
+                        continue
+                    if results is not None:
+                        fut.set_result(results[n])
+                        continue
+                    try:
+                        fut.set_result(await self.store.run(self._commit, *args, inbound=inbound))
+                    except Exception as exc:  # noqa: BLE001 - the message's own `process` reports it
+                        fut.set_exception(exc)
+        finally:
+            self._committing = False
+
+    def _commit_many(self, jobs: list[tuple[tuple[Any, ...], _Inbound]],
+                     ) -> list[tuple[tuple[int, str, str] | None, int | None]]:
+        """Several messages' `_commit`s in one transaction (the store's thread pool)."""
+        with self.store.session() as s:
+            return [self._commit(*args, inbound=inbound, session=s) for args, inbound in jobs]
 
     def _transcript(self, s: Any, conversation_id: int) -> list[dict[str, Any]]:
         rows = list(s.scalars(select(Message).where(Message.conversation_id == conversation_id)
@@ -609,22 +792,28 @@ class Pipeline:
         while True:
             if self.send_until is not None and time.monotonic() >= self.send_until:
                 return sent  # stopping: what is left stays in the outbox for the next start
-            batch = self.store.claim_outbound(conversation_id=conversation_id, lease_s=self.send_lease_s)
+            batch = await self.store.run(self.store.claim_outbound, conversation_id=conversation_id,
+                                         lease_s=self.send_lease_s)
             batch = [m for m in batch if m.channel in self.channels]
             if not batch:
                 return sent
-            results = await asyncio.gather(*(self._send_one(m) for m in batch))
-            sent += sum(results)
-            if not any(results):
+            results = await asyncio.gather(*(self._send_one(m, more_in=conversation_id) for m in batch))
+            sent += sum(ok for ok, _ in results)
+            if not any(ok for ok, _ in results):
                 return sent
+            if conversation_id is not None and not any(more for _, more in results):
+                return sent  # the conversation's last reply went out: no further claim needed
 
-    async def _send_one(self, m: Message) -> bool:
+    def _chat_id(self, conversation_id: int) -> str:
+        with self.store.session() as s:
+            return s.scalar(select(Conversation.chat_id).where(Conversation.id == conversation_id)) or ""
+
+    async def _send_one(self, m: Message, *, more_in: int | None = None) -> tuple[bool, bool]:
+        """Send one claimed outbound message: (sent, more unsent in conversation `more_in`, when given)."""
         channel = self.channels[m.channel]
         chat_id = self._chat_ids.get(m.conversation_id)
         if chat_id is None:  # a conversation's chat never changes: look it up once
-            with self.store.session() as s:
-                conv = s.get(Conversation, m.conversation_id)
-                chat_id = conv.chat_id if conv else ""
+            chat_id = await self.store.run(self._chat_id, m.conversation_id)
             if len(self._chat_ids) > 100_000:
                 self._chat_ids.clear()
             self._chat_ids[m.conversation_id] = chat_id
@@ -647,33 +836,34 @@ class Pipeline:
         except RetryableSendError as exc:
             renew.cancel()
             if exc.retry_after is not None:  # flood control: wait as told, never a failed attempt
-                self.store.mark_send_failed(m.id, str(exc), exc.retry_after, counts=False)
+                await self.store.run(self.store.mark_send_failed, m.id, str(exc), exc.retry_after, counts=False)
             else:
                 retry = min(2 ** m.attempts, 300)
-                self.store.mark_send_failed(m.id, str(exc), retry if m.attempts < MAX_SEND_ATTEMPTS else None)
+                await self.store.run(self.store.mark_send_failed, m.id, str(exc),
+                                     retry if m.attempts < MAX_SEND_ATTEMPTS else None)
             self.metrics["send_retries"] += 1
-            return False
+            return False, False
         except PermanentSendError as exc:
             renew.cancel()
-            self.store.mark_send_failed(m.id, str(exc), None)
+            await self.store.run(self.store.mark_send_failed, m.id, str(exc), None)
             self.metrics["send_dead"] += 1
-            return False
+            return False, False
         except Exception as exc:  # noqa: BLE001 - network errors and the like: retry with backoff
             renew.cancel()
             log.warning("send failed on %s: %s", m.channel, type(exc).__name__)
-            self.store.mark_send_failed(m.id, type(exc).__name__,
-                                        min(2 ** m.attempts, 300) if m.attempts < MAX_SEND_ATTEMPTS else None)
+            await self.store.run(self.store.mark_send_failed, m.id, type(exc).__name__,
+                                 min(2 ** m.attempts, 300) if m.attempts < MAX_SEND_ATTEMPTS else None)
             self.metrics["send_retries"] += 1
-            return False
+            return False, False
         except BaseException:  # cancelled: the lease lapses and the send is retried
             renew.cancel()
             raise
         renew.cancel()
-        self.store.mark_sent(m.id, ext)
+        more = await self.store.run(self.store.mark_sent, m.id, ext, more_in=more_in)
         self.metrics["sent"] += 1
         if self.observer is not None:
             self.observer.sent(m.conversation_id)
-        return True
+        return True, more
 
     async def _keep_lease(self, message_id: int) -> None:
         """While a send is in progress (e.g. waiting in a rate limiter), keep its lease alive so no
@@ -681,7 +871,7 @@ class Pipeline:
         while True:
             await asyncio.sleep(self.send_lease_s / 3)
             try:
-                if not self.store.renew_outbound_lease(message_id, self.send_lease_s):
+                if not await self.store.run(self.store.renew_outbound_lease, message_id, self.send_lease_s):
                     return
             except Exception:  # noqa: BLE001 - try again next round
                 log.warning("could not renew the send lease of message %s", message_id)

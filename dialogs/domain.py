@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogs.phrases import PHRASES
+from dialogs.phrases import choose as choose_phrase
 from nlu.yamlfile import DataError, LocatedYaml, load_located_file
 
 if TYPE_CHECKING:
@@ -126,11 +127,9 @@ class Domain:
         return None if got == language else f"{name}: no {language} translation, answered in {got}"
 
     def phrase(self, key: str, language: str | None, **values: Any) -> str:
-        """A phrase of fancare's code (dialogs/phrases.py) in `language`, by the fallback order, filled."""
-        table = self.phrases.get(key, {})
-        text = next((table[lang] for lang in self.fallback_chain(language) if lang in table), None)
-        if text is None:
-            text = PHRASES.get(key, key)
+        """A phrase of fancare's code (dialogs/phrases.py) in `language`, by the fallback order, filled;
+        a counted phrase ("about {minutes} minutes") in the plural form its number takes there."""
+        text = choose_phrase(key, self.phrases.get(key, {}), self.fallback_chain(language), values)
         return string.Formatter().vformat(text, (), _Blank(values))
 
     def flow_name(self, flow_id: str, english: str, language: str | None) -> str:

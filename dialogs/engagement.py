@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot.store import Store
 from bot.store.engagement_models import Poll
 from dialogs.domain import Button, Domain, Outgoing
+from dialogs.engagement_text import Wording
 from dialogs.giveaways import Giveaways, MemberCheck
 from dialogs.phrases import PHRASES
 from dialogs.policy import Decision, Turn
@@ -52,8 +53,9 @@ class Engagement:
         translated, in the turn's language; without one they are English."""
         self.store = store
         self.domain = domain
-        self.polls = Polls(store)
-        self.giveaways = Giveaways(store)
+        wording = Wording(domain)  # posts to groups: the brand's default language; a winner's notice: theirs
+        self.polls = Polls(store, wording)
+        self.giveaways = Giveaways(store, wording)
 
     def _say(self, key: str, turn: Turn, **values: Any) -> str:
         """A reply in the fan's language (the domain's fallback order), else the English phrase."""
@@ -124,7 +126,8 @@ class Engagement:
                                    answer=answer)
         d.action = f"giveaway:{res.status}"
         known = res.status in ("entered", "already", "closed", "not_open")
-        text = self._say(f"giveaway.{res.status}" if known else "giveaway.none", turn, prize=res.prize)
+        prize = res.prize or (g.prize if g is not None else "")  # never "the  giveaway"
+        text = self._say(f"giveaway.{res.status}" if known else "giveaway.none", turn, prize=prize)
         d.replies.append(Outgoing(text=text))
         d.events.append(("giveaway.entry", {"giveaway_id": gid, "status": res.status}))
         return d

@@ -33,6 +33,7 @@ from dialogs import draw as drawing
 from dialogs.domain import Button
 from dialogs.engagement_log import append_in
 from dialogs.engagement_outbox import queue_message
+from dialogs.engagement_text import Wording, fan_language
 
 #: `await member(chat_id, user_id)` -> True / False, or None when the platform cannot tell.
 MemberCheck = Callable[[str, str], Awaitable[bool | None]]
@@ -56,8 +57,11 @@ class EntryResult:
 
 
 class Giveaways:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, wording: Wording | None = None) -> None:
+        """`wording`: the language of posts (the brand's default in groups, the winner's own in a
+        winner's notice; English without one)."""
         self.store = store
+        self.wording = wording or Wording()
 
     # -- operator side ------------------------------------------------------------------------
     def create(self, *, prize: str, winners: int, closes_at: datetime, opens_at: datetime | None = None,
@@ -66,6 +70,9 @@ class Giveaways:
                entry_post: str | None = None, actor: str = "cli") -> Giveaway:
         if winners < 1:
             raise ValueError("a giveaway needs at least one winner")
+        prize = (prize or "").strip()
+        if not prize:  # every reply names it: "You're in the {prize} giveaway!"
+            raise ValueError("a giveaway needs a prize (its name, as fans read it in every reply)")
         opens = opens_at or utcnow()
         if closes_at <= opens:
             raise ValueError("the close time must be after the open time")
@@ -111,13 +118,13 @@ class Giveaways:
                 g = s.get(Giveaway, gid)
                 assert g is not None
                 append_in(s, subject(gid), "giveaway.opened", {"commitment": g.commitment})
-                how = f"send “{g.keyword}”" if g.keyword else "press the button below or tell me “enter the giveaway”"
-                text = (f"🎁 Giveaway: {g.prize}! {g.winners} winner(s). To enter, {how}. Entries close "
-                        f"{g.closes_at:%Y-%m-%d %H:%M} UTC.\nFair draw commitment (SHA-256 of the secret seed): "
-                        f"{g.commitment}")
+                w = self.wording
+                how = w.group("giveaway.how_keyword", keyword=g.keyword) if g.keyword else w.group("giveaway.how_button")
+                text = w.group("giveaway.announce", prize=g.prize, winners=w.group("giveaway.winners", winners=g.winners),
+                               how=how, closes=f"{g.closes_at:%Y-%m-%d %H:%M}", commitment=g.commitment)
+                enter = Button(w.group("giveaway.enter_button"), f'/giveaway_enter{{"giveaway":{gid}}}')
                 for chat in g.announce:
-                    convs.append(queue_message(self.store, s, g.channel, str(chat), text,
-                                               (Button("Enter 🎁", f'/giveaway_enter{{"giveaway":{gid}}}'),)))
+                    convs.append(queue_message(self.store, s, g.channel, str(chat), text, (enter,)))
         return convs
 
     def close_due(self, now: datetime | None = None) -> list[int]:
@@ -186,7 +193,8 @@ class Giveaways:
                                     answer=answer, created_at=now))
                 prize = g.prize
         except IntegrityError:  # the same fan, twice at the same moment: the unique constraint decides
-            return EntryResult("already", giveaway_id)
+            row = self.get(giveaway_id)  # the reply names the prize ("the  giveaway" otherwise)
+            return EntryResult("already", giveaway_id, row.prize if row is not None else "")
         return EntryResult("entered", giveaway_id, prize)
 
     def has_entry(self, giveaway_id: int, channel: str, user_id: str) -> bool:
@@ -287,15 +295,14 @@ class Giveaways:
         convs = []
         for w in new:
             channel, _, user = w.partition(":")
-            convs.append(queue_message(self.store, s, channel, user, (
-                f"🎉 Congratulations! You won the {g.prize} giveaway. We'll contact you here about your prize. "
-                f"You can check the draw yourself: giveaway #{g.id}, seed {g.seed}."), to_user=user))
+            won = self.wording.say("giveaway.won", fan_language(s, channel, user), prize=g.prize, giveaway=g.id,
+                                   seed=g.seed)
+            convs.append(queue_message(self.store, s, channel, user, won, to_user=user))
         names = {e.entrant: e.display_name for e in s.scalars(select(GiveawayEntry).where(
             GiveawayEntry.giveaway_id == g.id, GiveawayEntry.entrant.in_(winners)))}
-        shown = ", ".join(names.get(w) or w for w in winners) or "nobody (no eligible entries)"
-        text = (f"🎁 {g.prize}: the draw is done! Winner(s): {shown}.\nSeed (revealed now): {g.seed}\n"
-                f"Commitment published at open: {g.commitment}\nEntries hash at close: {g.entries_hash}\n"
-                "Anyone can check it: see “verify a draw” in our docs.")
+        shown = ", ".join(names.get(w) or w for w in winners) or self.wording.group("giveaway.nobody")
+        text = self.wording.group("giveaway.results", prize=g.prize, winners=shown, seed=g.seed,
+                                  commitment=g.commitment, entries_hash=g.entries_hash)
         for chat in g.announce:
             convs.append(queue_message(self.store, s, g.channel, str(chat), text))
         return convs

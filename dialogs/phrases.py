@@ -12,6 +12,11 @@ response fills `{<slot>}`: the slot keeps its raw value for flow conditions, the
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dialogs import plural
+
 #: key -> English text; `{name}` placeholders are filled by the code that uses the phrase.
 PHRASES: dict[str, str] = {
     # dialogs/waiting.py: the wait estimate in utter_queue_position's {estimate}
@@ -67,7 +72,65 @@ PHRASES: dict[str, str] = {
     "giveaway.closed": "Sorry, entries for the {prize} giveaway are closed.",
     "giveaway.not_open": "The {prize} giveaway hasn't opened yet. Stay tuned!",
     "giveaway.none": "There's no such giveaway running right now.",
+    # dialogs/polls.py: a poll posted as buttons, and its results, in a group (the brand's default language)
+    "poll.announce": "📊 {question} ({how})",
+    "poll.choose_one": "choose one",
+    "poll.choose_many": "choose one or more",
+    "poll.results": "📊 Poll #{poll} (closed): {question}",
+    "poll.voters": "{voters} voters",
+    # dialogs/giveaways.py: the opening post and the results in a group (the brand's default language) ...
+    "giveaway.announce": ("🎁 Giveaway: {prize}! {winners}. To enter, {how}. Entries close {closes} UTC.\n"
+                          "Fair draw commitment (SHA-256 of the secret seed): {commitment}"),
+    "giveaway.winners": "{winners} winners",
+    "giveaway.how_keyword": "send “{keyword}”",
+    "giveaway.how_button": "press the button below or tell me “enter the giveaway”",
+    "giveaway.enter_button": "Enter 🎁",
+    "giveaway.results": ("🎁 {prize}: the draw is done! Winner(s): {winners}.\nSeed (revealed now): {seed}\n"
+                         "Commitment published at open: {commitment}\nEntries hash at close: {entries_hash}\n"
+                         "Anyone can check it: see “verify a draw” in our docs."),
+    "giveaway.nobody": "nobody (no eligible entries)",
+    # ... and the winner's private notice (the winner's conversation language)
+    "giveaway.won": ("🎉 Congratulations! You won the {prize} giveaway. We'll contact you here about your prize. "
+                     "You can check the draw yourself: giveaway #{giveaway}, seed {seed}."),
+    # dialogs/policy.py: a second request of the fan's when the first one went to a person
+    "escalation.also_noted": "I've also noted your other request ({request}) for the person who takes over.",
 }
+
+#: Phrases whose words change with a number: key -> the placeholder holding the number. In
+#: phrases.yml such a phrase may give a language's forms by CLDR plural category (dialogs/plural.py),
+#: `ar: {one: ..., two: ..., few: ..., many: ..., other: ...}`; `other` is required and is the form
+#: for any category left out. Arabic says "3 دقائق" but "11 دقيقة", Polish "1 minuty" but "5 minut".
+COUNTED: dict[str, str] = {"wait.minutes": "minutes", "wait.hours": "hours", "poll.voters": "voters",
+                           "giveaway.winners": "winners"}
+#: English forms besides `other` (which PHRASES holds): "1 voter", "1 winner"
+ENGLISH_FORMS: dict[str, dict[str, str]] = {"poll.voters": {"one": "{voters} voter"},
+                                            "giveaway.winners": {"one": "{winners} winner"}}
+
+
+def form_key(language: str, form: str) -> str:
+    """Where a plural form other than `other` is kept in a phrase's language table ("ar:few")."""
+    return f"{language}:{form}"
+
+
+def choose(key: str, table: Mapping[str, str], chain: Sequence[str], values: Mapping[str, Any]) -> str:
+    """The unfilled text of phrase `key`: the first language of `chain` that `table` (language -> text)
+    has, else the English; for a `COUNTED` phrase, in the plural form its number takes in that language."""
+    count = values.get(COUNTED[key]) if key in COUNTED else None
+    for lang in chain:
+        if lang in table:
+            if count is None:
+                return table[lang]
+            return table.get(form_key(lang, plural.category(lang, count)), table[lang])
+    text = PHRASES.get(key, key)
+    if count is not None:
+        text = ENGLISH_FORMS.get(key, {}).get(plural.category("en", count), text)
+    return text
+
+
+def english(key: str, **values: Any) -> str:
+    """The English phrase filled: what the engine says when no domain (no translations) is given."""
+    return choose(key, {}, (), values).format(**values)
+
 
 DAY_KEYS = ("day.monday", "day.tuesday", "day.wednesday", "day.thursday", "day.friday", "day.saturday",
             "day.sunday")

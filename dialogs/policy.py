@@ -37,6 +37,11 @@ from nlu.model import ParseResult
 
 SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
+#: one-word acknowledgements and interjections the classifier reads as a greeting ("ach": greet 0.88):
+#: they open no greeting; during a task the question stands, otherwise "anything else?"
+ACKNOWLEDGEMENTS = frozenset("""
+ok okay okey oke oké okej k kk ach achso aha ah ahh oh ohh hm hmm mhm vale tamam ок окей ладно
+""".split())
 MAX_STEPS_PER_TURN = 200
 _MISSING = object()
 CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
@@ -94,6 +99,10 @@ class _Ctx:
     escalated: bool = False
     steps: int = 0
     verdict: Arbitration | None = None  # the FAQ-or-task choice, when one was made
+    #: the other request of a two-request message while the first is handled (noted if that one escalates)
+    second: ParseResult | None = None
+    #: the task a message's second request paused to run at once (noted if the second one escalates)
+    paused_by_second: str | None = None
 
     @property
     def st(self) -> dict[str, Any]:
@@ -270,7 +279,7 @@ class DialogPolicy:
             self._say(ctx, "utter_goodbye")
             ctx.d.action = "goodbye"
             return True
-        if sure and parse.intent in SIMPLE:
+        if sure and parse.intent in SIMPLE and not _acknowledgement(parse.intent, ctx.turn.text):
             self._say(ctx, SIMPLE[parse.intent])
             self._resume(ctx, back=True)
             return True
@@ -552,13 +561,52 @@ class DialogPolicy:
         assert step.queue is not None
         filled = {k for f in ctx.stack for k in f.get("filled", {})}  # what this task collected, nothing older
         details = {k: v for k, v in ctx.slots.items() if v is not None and k in filled and k != "ticket"}
-        ctx.d.escalate = EscalationRequest(step.queue, self._reason(ctx, flow=flow.id, **details), step.priority)
+        others = self._other_requests(ctx, flow)
+        extra: dict[str, Any] = {"also_asked": others} if others else {}
+        ctx.d.escalate = EscalationRequest(step.queue, self._reason(ctx, flow=flow.id, **details, **extra),
+                                           step.priority)
         ctx.d.action = f"escalate:{step.queue}"
         ctx.d.replies.append(Outgoing(text="", response=step.utter or "utter_handoff"))
+        if others:  # the fan's other matter is not silently dropped: the person sees it, the fan is told
+            labels = [str(o["label"]) for o in others]
+            ctx.d.replies.append(Outgoing(text=self._phrase(ctx, "escalation.also_noted", request=", ".join(labels))))
+            ctx.d.events.append(("nlu.second_request_noted", {"requests": [o["flow"] or o["intent"] for o in others]}))
         ctx.d.state["pending_values"] = {k: str(v) for k, v in details.items()}
         ctx.d.events.append(("flow.completed", {"flow": flow.id, "escalated": step.queue}))
         ctx.stack.clear()  # a human owns the conversation now: nothing is resumed behind their back
         ctx.escalated = True
+
+    def _other_requests(self, ctx: _Ctx, flow: Flow) -> list[dict[str, Any]]:
+        """What else the fan asked in the same breath that waits when `flow` hands over to a person: the
+        first request of a message whose second one escalates, the second request queued from an earlier
+        message, and the second request of this message. Each with a `label` in the fan's language (the
+        flow's name, else their words). A task the fan left earlier for a person is not one: the
+        transcript shows it."""
+        found: list[tuple[str | None, str | None, str | None]] = []  # (flow id, intent, the fan's words)
+        if ctx.paused_by_second is not None:
+            found.append((ctx.paused_by_second, None, None))
+            ctx.paused_by_second = None
+        queued = ctx.st.pop("queued", None)
+        if queued:
+            later = self.flows.for_intent(str(queued["intent"]))
+            found.append((later.id if later else None, str(queued["intent"]), queued.get("text")))
+        if ctx.second is not None:
+            later = self.flows.for_intent(ctx.second.intent, ctx.second.confidence)
+            found.append((later.id if later else None, ctx.second.intent, ctx.second.text))
+            ctx.second = None
+        out: list[dict[str, Any]] = []
+        for flow_id, intent, text in found:
+            other = self.flows.flows.get(flow_id or "")
+            if other is not None and (other.id == flow.id or any(o["flow"] == other.id for o in out)):
+                continue
+            if other is not None:
+                label = self.domain.flow_name(other.id, other.name, ctx.turn.language)
+            elif text:
+                label = f"“{text.strip()}”"
+            else:
+                continue
+            out.append({"flow": other.id if other else None, "intent": intent, "text": text, "label": label})
+        return out
 
     async def _custom(self, ctx: _Ctx, flow: Flow, step: Step, frame: dict[str, Any]) -> bool:
         """Run a custom action; False when it failed (the fan got an apology, the task ended)."""
@@ -639,7 +687,9 @@ class DialogPolicy:
         if self._correct_last(ctx):
             await self._run(ctx)
             return
+        ctx.second = second  # if the first request goes to a person, the second is noted for them
         await self._by_intent(ctx)
+        ctx.second = None
         if second is not None and not ctx.escalated:
             await self._second_request(ctx, second)
 
@@ -661,14 +711,16 @@ class DialogPolicy:
             first, ctx.parse, ctx.message_free = ctx.parse, parse, True
             ctx.stack.append(self._frame(flow.id, "interrupt"))
             ctx.d.events.append(("flow.interrupted", {"flow": ctx.stack[-2]["flow"], "by": flow.id}))
+            ctx.paused_by_second = str(ctx.stack[-2]["flow"])
             await self._run(ctx)
+            ctx.paused_by_second = None
             if ctx.escalated or not any(f["flow"] == flow.id for f in ctx.stack):
                 if ctx.stack and not ctx.stack[-1].get("waiting"):
                     self._resume(ctx, back=True)
                 return
             ctx.d.state, ctx.d.replies, ctx.d.events, ctx.d.action = snapshot
             ctx.parse = first
-            ctx.st["queued"] = {"intent": parse.intent, "entities": list(parse.entities)}
+            ctx.st["queued"] = {"intent": parse.intent, "entities": list(parse.entities), "text": parse.text}
             ctx.d.events.append(("nlu.second_request_pending", {"intent": parse.intent}))
             return
         if flow is not None and not ctx.stack:
@@ -750,7 +802,8 @@ class DialogPolicy:
             ctx.d.action = "silent"
             return
         if intent in SIMPLE:
-            self._say(ctx, SIMPLE[intent])
+            ack = _acknowledgement(intent, ctx.turn.text) and "utter_anything_else" in self.domain.responses
+            self._say(ctx, "utter_anything_else" if ack else SIMPLE[intent])
             return
         if intent == "faq":
             article = self._entity(parse, "article")
@@ -972,6 +1025,11 @@ def _choice_by_word(text: str, choices: tuple[tuple[str, Any], ...]) -> Any:
 
 
 _YES = re.compile(r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|ja|oui|certo|sim|tak|evet|ya|да)\b", re.IGNORECASE)
+
+
+def _acknowledgement(intent: str, text: str) -> bool:
+    """A "greeting" that is only "ok", "ach so", "O.K." or "hmm" (`ACKNOWLEDGEMENTS`): not a greeting."""
+    return intent == "greet" and "".join(re.findall(r"\w+", text.casefold())) in ACKNOWLEDGEMENTS
 
 
 def _affirms(text: str) -> bool:

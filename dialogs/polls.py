@@ -28,6 +28,7 @@ from bot.store.models import utcnow
 from dialogs.domain import Button
 from dialogs.engagement_log import append_in
 from dialogs.engagement_outbox import queue_message
+from dialogs.engagement_text import Wording
 
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
             "fifth": 5, "5th": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
@@ -118,8 +119,10 @@ class Results:
 
 
 class Polls:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, wording: Wording | None = None) -> None:
+        """`wording`: the language of what is posted in groups (the brand's default; English without one)."""
         self.store = store
+        self.wording = wording or Wording()
 
     def create(self, *, question: str, options: list[str], multiple: bool = False, anonymous: bool = False,
                changeable: bool = True, channel: str = "telegram", chats: list[str] | None = None,
@@ -173,9 +176,10 @@ class Polls:
                     native.append(p)
                     continue
                 buttons = tuple(Button(o, vote_payload(pid, i)) for i, o in enumerate(p.options))
-                how = "choose one or more" if p.multiple else "choose one"
+                how = self.wording.group("poll.choose_many" if p.multiple else "poll.choose_one")
+                text = self.wording.group("poll.announce", question=p.question, how=how)
                 for chat in p.chats:
-                    convs.append(queue_message(self.store, s, p.channel, chat, f"📊 {p.question} ({how})", buttons))
+                    convs.append(queue_message(self.store, s, p.channel, chat, text, buttons))
                     s.add(PollPost(poll_id=pid, chat_id=chat))
         return native, convs
 
@@ -303,7 +307,20 @@ class Polls:
         with self.store.session() as s:
             due = list(s.scalars(select(Poll.id).where(Poll.status.in_(("open", "scheduled")),
                                                        Poll.closes_at.is_not(None), Poll.closes_at <= now)))
-        return [c for pid in due if (c := self._close(pid, now)) is not None]
+        return [c for pid in due if (c := self._close(pid, now)) is not None] + self._posted_after_close()
+
+    def _posted_after_close(self) -> list[tuple[int, list[PollPost]]]:
+        """Native posts recorded after their poll closed (the post was in flight while another
+        process closed the poll): handed to the caller to stop, each once (a conditional UPDATE)."""
+        out: list[tuple[int, list[PollPost]]] = []
+        with self.store.session() as s:
+            late = list(s.scalars(select(PollPost).join(Poll, Poll.id == PollPost.poll_id).where(
+                Poll.status == "closed", PollPost.native_id.is_not(None), PollPost.stopped.is_(False))))
+            for post in late:
+                if _rows(s.execute(update(PollPost).where(PollPost.id == post.id, PollPost.stopped.is_(False))
+                                   .values(stopped=True).execution_options(synchronize_session=False))):
+                    out.append((post.poll_id, [post]))
+        return out
 
     def close_now(self, poll_id: int, actor: str = "cli") -> tuple[int, list[PollPost]] | None:
         return self._close(poll_id, utcnow(), actor)
@@ -320,11 +337,20 @@ class Polls:
             append_in(s, subject(poll_id), "poll.closed", {"counts": res.counts, "voters": res.voters}, actor)
             posts = list(s.scalars(select(PollPost).where(PollPost.poll_id == poll_id)))
             for chat in p.chats:
-                queue_message(self.store, s, p.channel, chat, res.text())
+                queue_message(self.store, s, p.channel, chat, self.results_post(res))
             native = [x for x in posts if x.native_id and not x.stopped]
             for x in native:
                 x.stopped = True
         return poll_id, native
+
+    def results_post(self, res: Results) -> str:
+        """The results as posted where the poll ran, in the group's language (`Results.text` is the
+        operator's English view with the poll's number and status)."""
+        lines = [self.wording.group("poll.results", poll=res.poll_id, question=res.question)]
+        for opt, c in zip(res.options, res.counts, strict=True):
+            lines.append(f"  {opt}: {c} ({100 * c / res.voters if res.voters else 0:.0f}%)")
+        lines.append("  " + self.wording.group("poll.voters", voters=res.voters))
+        return "\n".join(lines)
 
     def describe(self, p: Poll) -> dict[str, Any]:
         return {"id": p.id, "question": p.question, "options": p.options, "status": p.status, "style": p.style,

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dialogs.domain import Variation, parse_responses
-from dialogs.phrases import PHRASES
+from dialogs.phrases import COUNTED, PHRASES, form_key
+from dialogs.plural import CATEGORIES
 from nlu.yamlfile import DataError, LocatedYaml, load_located_file
 
 PHRASES_FILE = "phrases.yml"
@@ -173,8 +174,46 @@ def _load_phrases_file(path: Path) -> dict[str, dict[str, str]]:
             if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
                 raise DataError("language must be a two-letter ISO 639-1 code", located.file,
                                 located.line_of((key, str(lang))), where)
+            if isinstance(text, dict) and key in COUNTED:
+                out.setdefault(key, {}).update(_plural_forms(located, key, lang, text))
+                continue
             if not isinstance(text, str) or not text.strip():
-                raise DataError("must be a non-empty text", located.file, located.line_of((key, lang)), where)
+                raise DataError("must be a non-empty text" + (" or plural forms {one: ..., other: ...}"
+                                                              if key in COUNTED else ""),
+                                located.file, located.line_of((key, lang)), where)
             _check_phrase(located, (key, lang), key, text)
             out.setdefault(key, {})[lang] = text.strip()
+    return out
+
+
+def _plural_forms(located: LocatedYaml, key: str, lang: str, forms: dict[object, object]) -> dict[str, str]:
+    """A counted phrase's forms in one language (`{one: ..., few: ..., other: ...}`, dialogs/plural.py):
+    `other` under the language, each other form under `form_key` (so one table holds them all)."""
+    where = f"{key}.{lang}"
+    if "other" not in forms:
+        raise DataError("plural forms need 'other' (the form for every number not listed)", located.file,
+                        located.line_of((key, lang)), where)
+    out: dict[str, str] = {}
+    for form, text in forms.items():
+        if form not in CATEGORIES:
+            raise DataError(f"unknown plural form (use {', '.join(CATEGORIES)})", located.file,
+                            located.line_of((key, lang, str(form))), f"{where}.{form}")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError("must be a non-empty text", located.file, located.line_of((key, lang, str(form))),
+                            f"{where}.{form}")
+        if form == "other":
+            _check_phrase(located, (key, lang, str(form)), key, text)
+        else:  # "دقيقتين" (two minutes) says the number in the word: the count may be left out
+            want = placeholders(PHRASES[key])
+            try:
+                have = placeholders(text)
+            except ValueError as exc:
+                raise DataError(f"bad {{placeholder}}: {exc}", located.file, located.line_of((key, lang, str(form))),
+                                key) from None
+            if not have <= want or not want - {COUNTED[key]} <= have:
+                shown = ", ".join("{" + p + "}" for p in sorted(want))
+                raise DataError(f"placeholders must be the English phrase's ({shown}; {{{COUNTED[key]}}} may be "
+                                "left out of a form other than 'other')", located.file,
+                                located.line_of((key, lang, str(form))), key)
+        out[lang if form == "other" else form_key(lang, str(form))] = text.strip()
     return out

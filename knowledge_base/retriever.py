@@ -84,8 +84,10 @@ class KnowledgeBase:
     def _save_cache(self) -> None:
         if self.cache_file is None or not self._cache:
             return
-        live = {(enc, k + "\0" + t) for enc in self._indexes for _, k, t in self._indexes[enc].rows}
-        items = [(k, v) for k, v in self._cache.items() if k in live]
+        # every encoder's vectors of the chunks that still exist, not only the encoders indexed in this
+        # process: a process that built MiniLM's index first must not drop e5's from the file
+        live = {k + "\0" + t for a in self.articles for k, t in a.chunks()}
+        items = [(k, v) for k, v in self._cache.items() if k[1] in live]
         if not items:
             return
         self.cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,11 @@ answered in Spanish: those messages carry no language. The rule, applied to ever
 4. Before any language is known, the first message identified with confidence at least
    `FIRST_CONFIDENCE` sets it; until then the fan's platform language (Telegram's `language_code`)
    when configured, else the brand's default. Made-up words ("blorp flarn snig") get a weak reading
-   of some language (German at 0.25) that must not decide the whole conversation.
+   of some language (German at 0.25) that must not decide the whole conversation. A first message
+   that ties between some languages ("hallo": German or Dutch) picks one of them: the platform
+   language or the brand's default when it is among them; a one-word greeting, which opens the
+   conversation, takes the first of them in the brand's order otherwise ("hallo" is never English).
+   Later, such a message (and "ok", "ach") carries no language: the conversation keeps its own.
 
 The state lives in the conversation's stored state (`language`, `language_candidate`), so every
 fancare process sharing the store continues it.
@@ -29,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlu.language import detect_language
+from nlu.language import detect_language, is_greeting, tied_languages
 
 #: a message this long (words with letters) that reads clearly as another language switches at once
 LONG_WORDS = 4
@@ -182,6 +186,10 @@ def choose_language(text: str, state: dict[str, Any] | None, *, languages: Seque
                               request_only=True)
 
     code, conf = detect_language(text, languages, prior=current)
+    if code == "und" and current is None:
+        tie = _break_tie(text, languages, platform, default)
+        if tie is not None:
+            return LanguageChoice(tie, code, conf, "first", {STATE_KEY: tie, CANDIDATE_KEY: None})
     if code == "und":
         return LanguageChoice(fallback, code, conf, "kept" if current else "default", {})
     if current is None:
@@ -194,6 +202,19 @@ def choose_language(text: str, state: dict[str, Any] | None, *, languages: Seque
     if clear or state.get(CANDIDATE_KEY) == code:
         return LanguageChoice(code, code, conf, "switched", {STATE_KEY: code, CANDIDATE_KEY: None})
     return LanguageChoice(current, code, conf, "candidate", {CANDIDATE_KEY: code})
+
+
+def _break_tie(text: str, languages: Sequence[str], platform: str | None, default: str) -> str | None:
+    """The first message's language when it ties between some configured languages ("hallo": de, nl):
+    the platform's or the brand's default when among them, else for a one-word greeting the first of
+    them in the brand's order; None: no such tie (the caller falls back as before)."""
+    tied = tied_languages(text, languages)
+    if not tied:
+        return None
+    for preferred in (platform, default):
+        if preferred in tied:
+            return preferred
+    return tied[0] if is_greeting(text) else None
 
 
 #: the confirmation after a change, in the new language (`{name}`: the language's own name)

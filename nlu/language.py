@@ -105,6 +105,15 @@ CHAT_WORDS: dict[str, set[str]] = {
               "harika insanla konuşmak saat şarj olmuyor çalışmıyor lütfen garanti bayıldım iyi akşamlar".split()),
 }
 
+#: One-word greetings (from `CHAT_WORDS`). A greeting is how a conversation opens, so when several
+#: configured languages share one ("hallo": German and Dutch) the first message still picks one of
+#: them (nlu/conversation_language.py): the fan's platform language or the brand's default when it
+#: is among them, else the first of them in the brand's order; never a language that does not say it.
+GREETINGS: frozenset[str] = frozenset("""
+hi hey hello hola buenas hallo moin servus bonjour bonsoir salut coucou olá ola oi ciao buongiorno buonasera
+salve hoi cześć czesc siema hej witam merhaba selam
+""".split())
+
 _DIACRITIC_HINT = {"ñ": "es", "¿": "es", "¡": "es", "ç": "fr", "è": "fr", "ê": "fr", "ß": "de", "ä": "de",
                    "ö": "de", "ü": "de", "ã": "pt", "õ": "pt", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",
                    "ż": "pl", "ğ": "tr", "ş": "tr", "ı": "tr"}
@@ -134,6 +143,9 @@ def looks_mashed(word: str) -> bool:
 #: how much one chat word weighs against lingua's log-probability, and the prior's weight (log odds)
 LEXICON_WEIGHT = 2.5
 PRIOR_WEIGHT = 2.0
+#: a lone word several configured languages share ("hallo") weighs this for each of them: less than
+#: the prior, so in a conversation it keeps the conversation's language ("super" in Polish stays Polish)
+SHARED_WEIGHT = 1.0
 #: Latin-script languages a fan may write in that a brand often does not configure. A cheap second
 #: lingua model (low-accuracy mode) over these plus the configured ones recognises them, so Swedish
 #: "Hej, var är min beställning?" is "und" (the conversation keeps its language), not German at 0.94.
@@ -255,6 +267,8 @@ class LanguageIdentifier:
             for w in (lexicon if lexicon is not None else CHAT_WORDS).get(code, ()):
                 owners.setdefault(w, []).append(code)
         self._lexicon = {w: langs[0] for w, langs in owners.items() if len(langs) == 1}
+        #: words several configured languages have ("hallo": de, nl): alone, a tie among exactly those
+        self._shared = {w: tuple(langs) for w, langs in owners.items() if len(langs) > 1}
         self._ignore = frozenset(w.casefold() for w in ignore)
         self._detector: LanguageDetector | None = None
         if len(self._latin) > 1:
@@ -308,9 +322,12 @@ class LanguageIdentifier:
         if 2 * hits < len(words) and self._outsider is not None and self._is_outsider(" ".join(words)):
             return {}
         if len(words) == 1 and not hits and top_p < SINGLE_WORD_MIN:
-            # one unknown word ("Hej!" where Polish is not configured, "ok"): lingua's guess only
-            # counts when it is clear, else every language ties: "und", or the prior when there is one
-            logit = {c: 0.0 for c in logit}
+            # one word no single configured language owns: lingua's guess only counts when it is
+            # clear, else a tie: among the languages whose chat words have it ("hallo": German and
+            # Dutch, not English by accident), or among all for an unknown word ("Hej!" where Polish
+            # is not configured, "ok"): "und", or the prior when there is one
+            shared = self._shared.get(words[0].casefold(), ())
+            logit = {c: SHARED_WEIGHT if c in shared else 0.0 for c in logit}
         lowered = text.casefold()
         for ch, code in _DIACRITIC_HINT.items():
             if ch in lowered and code in logit:
@@ -336,6 +353,17 @@ class LanguageIdentifier:
         exp = {c: math.exp(v - top) for c, v in logit.items()}
         total = sum(exp.values())
         return {c: v / total for c, v in exp.items()}
+
+    def tied(self, text: str, prior: str | None = None) -> tuple[str, ...]:
+        """The languages sharing the lead (within `MIN_MARGIN`) when `detect` says "und" because of
+        a tie among some of them ("hallo": ("de", "nl")), in the configured order; () when one
+        leads, when every language ties ("ok") or when the text carries no language."""
+        logit = self._logits(text, prior)
+        if len(logit) < 2:
+            return ()
+        top = max(logit.values())
+        tied = tuple(c for c in self.languages if c in logit and top - logit[c] < MIN_MARGIN)
+        return tied if 1 < len(tied) < len(logit) else ()
 
     def detect(self, text: str, prior: str | None = None) -> tuple[str, float]:
         """(code, posterior), or ("und", posterior of the leader) when no language leads by
@@ -383,6 +411,20 @@ def configure(languages: Iterable[str], *, high_accuracy: bool = False, warm: bo
     t = threading.Thread(target=identifier_for, args=(codes, high_accuracy), name="load-language-id", daemon=True)
     t.start()
     return t
+
+
+def tied_languages(text: str, languages: Iterable[str] | None = None, prior: str | None = None) -> tuple[str, ...]:
+    """The configured languages `text` ties between ("hallo" -> ("de", "nl")); () unless a tie among
+    some, not all, of them is why `detect_language` says "und" (see `LanguageIdentifier.tied`)."""
+    default, high_accuracy = _configured
+    langs = tuple(languages) if languages is not None else default
+    return identifier_for(langs, high_accuracy).tied(text, prior)
+
+
+def is_greeting(text: str) -> bool:
+    """Whether `text` is one greeting word alone ("Hallo!", "hola", "ciao :)")."""
+    words = _WORD.findall(text[:100])
+    return len(words) == 1 and words[0].casefold() in GREETINGS
 
 
 def detect_language(text: str, languages: Iterable[str] | None = None,

@@ -12,7 +12,8 @@ Options measured in BENCHMARKS.md (all off by default):
 Out of scope (nlu/oos.py): a message falls back when its blended confidence is below a threshold or
 it is far from every training example; both thresholds are chosen on a validation set when one is
 given (`calibrate_oos`), by cross-validation on the training data otherwise (`oos: cv`, the default).
-Two requests in one message: `ParseResult.intents` ranks the intents of each clause (`parse`).
+Two requests in one message: `ParseResult.intents` ranks the intents of the two halves of a cut at a
+conjunction cue or punctuation (nlu/clauses.py), when both halves are clear and differ (`with_cuts`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from nlu.classifier import IntentClassifier
+from nlu.clauses import HALF_CONFIDENCE, MAX_CANDIDATES, WEAK_HALF_CONFIDENCE, Cut, candidate_cuts
 from nlu.encoders import get_encoder, install_encoder
 from nlu.entities import EntityExtractor
 from nlu.gibberish import looks_like_gibberish, training_vocabulary
@@ -74,8 +76,8 @@ class ParseResult:
     embedding: np.ndarray | None = field(default=None, repr=False)
     # best cosine similarity to any training example (None: not classified, e.g. a button payload)
     similarity: float | None = None
-    # the requests in the message, best first: one entry per clause whose best intent clears the
-    # secondary threshold (two for "where is my order and can I pay with klarna?"), else [intent]
+    # the requests in the message, in the order written: the intents of the two halves of a cut when
+    # both are clear (two for "where is my order and can I pay with klarna?"), else [intent]
     intents: list[tuple[str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -357,28 +359,54 @@ class NLUModel:
                            similarity, [] if fallback else [(intent, conf)])
 
     @staticmethod
-    def clauses(text: str) -> list[str]:
-        """The requests of a message split at "and also / y también / und ..." (the dialog engine's
-        own split, dialogs/repair.py); one element when there is no clear second request."""
+    def cuts(text: str, language: str | None) -> list[Cut]:
+        """Where `text` may hold a second request: the few likeliest cuts (nlu/clauses.py), led by
+        the dialog engine's own split before a question or request word ("... and can I pay with
+        klarna?", dialogs/repair.py) when it finds one; each is checked by `with_cuts` on the
+        classified halves. [] for most single requests."""
         from dialogs.repair import split_requests  # here: dialogs imports this module
 
-        return split_requests(text)
+        cuts = candidate_cuts(text, language)
+        parts = split_requests(text)
+        if len(parts) == 2:
+            # a cut after "?" is punctuation, one at "and can I ..." is announced by its words
+            dialog = Cut(parts[0], parts[1], 1, announced=not parts[0].endswith("?"))
+            cuts = [dialog, *[c for c in cuts if (c.first, c.second) != (dialog.first, dialog.second)]]
+        return cuts[:MAX_CANDIDATES]
 
-    def with_clauses(self, whole: ParseResult, parts: list[ParseResult]) -> ParseResult:
-        """Fill `whole.intents` from the parses of its clauses: each clause's best intent that is
-        understood and clears the secondary threshold, best first, one entry per intent. With fewer
-        than two such clauses the message is one request and `intents` stays [its intent]. Two
-        mixed requests often look unsure as a whole ("order_status 0.12, payment 0.88"): when both
-        clauses are clear, the message is understood, as its first ranked request."""
-        found: dict[str, float] = {}
-        for p in parts:
-            if not p.fallback and p.intent != OUT_OF_SCOPE and p.confidence >= self.secondary_threshold:
-                found[p.intent] = max(p.confidence, found.get(p.intent, 0.0))
-        if len(found) >= 2:
-            whole.intents = sorted(found.items(), key=lambda kv: -kv[1])
-            if whole.fallback and not looks_like_gibberish(whole.text, whole.language, self.vocabulary):
-                whole.intent, whole.confidence = whole.intents[0]
-                whole.fallback = False
+    def with_cuts(self, whole: ParseResult, halves: Sequence[tuple[Cut, ParseResult, ParseResult]]) -> ParseResult:
+        """Fill `whole.intents` from the classified halves of the candidate cuts, in the order the fan
+        wrote them. A cut counts when both halves are understood, clear `HALF_CONFIDENCE`
+        (`WEAK_HALF_CONFIDENCE` at a bare "and" or a full stop; never less than the secondary
+        threshold), name different intents, and the whole message, when understood, reads as one of
+        the two (a confident spam or crisis reading of the whole is not two requests); of those, the
+        cut whose weaker half is surest wins. Without one the message is one request and `intents`
+        stays [its intent].
+
+        Which request is the message's `intent`: at a cut announced by a cue word ("refund pls also
+        do u ship to spain") the first one, because the whole of two mixed requests leans to either
+        one by chance; at punctuation or a bare "and" the whole's reading, because there the first
+        sentence is as often context ("I got the Arc last month. It won't pair. How do I reset
+        it?"). A whole that fell back but holds two clear requests is understood, as the first."""
+        best: tuple[float, list[tuple[str, float]], Cut] | None = None
+        for cut, a, b in halves:
+            floor = max(HALF_CONFIDENCE if cut.strength < 2 else WEAK_HALF_CONFIDENCE, self.secondary_threshold)
+            if any(p.fallback or p.intent == OUT_OF_SCOPE or p.confidence < floor for p in (a, b)):
+                continue
+            if a.intent == b.intent or (not whole.fallback and whole.intent not in (a.intent, b.intent)):
+                continue
+            weaker = min(a.confidence, b.confidence)
+            if best is None or weaker > best[0]:
+                best = (weaker, [(a.intent, a.confidence), (b.intent, b.confidence)], cut)
+        if best is None or (whole.fallback and looks_like_gibberish(whole.text, whole.language, self.vocabulary)):
+            return whole
+        _, found, cut = best
+        if whole.fallback or cut.announced:
+            whole.intents = found
+            whole.intent, whole.confidence = found[0]
+            whole.fallback = False
+        else:
+            whole.intents = sorted(found, key=lambda kv: kv[0] != whole.intent)  # the whole's reading first
         return whole
 
     def parse(self, text: str, *, payload: bool = False) -> ParseResult:
@@ -391,14 +419,14 @@ class NLUModel:
         if not cleaned:
             return ParseResult(cleaned, OUT_OF_SCOPE, 0.0, True, [], [], "und", None, self.version)
         enc_name, lang = self.route_for(cleaned)
-        clauses = self.clauses(cleaned)
-        batch = [cleaned, *clauses] if len(clauses) > 1 else [cleaned]  # one encoder call for all
+        cuts = self.cuts(cleaned, lang)
+        batch = [cleaned, *[h for c in cuts for h in (c.first, c.second)]]  # one encoder call for all
         vecs = get_encoder(enc_name, self.encoder_paths.get(enc_name)).encode_queries(batch)
         whole = self.classify(cleaned, enc_name, vecs[0], lang)
-        if len(clauses) < 2:
+        if not cuts:
             return whole
-        return self.with_clauses(whole, [self.classify(c, enc_name, v, lang)
-                                         for c, v in zip(clauses, vecs[1:], strict=True)])
+        parts = [self.classify(h, enc_name, v, lang) for h, v in zip(batch[1:], vecs[1:], strict=True)]
+        return self.with_cuts(whole, list(zip(cuts, parts[0::2], parts[1::2], strict=True)))
 
     def parse_many(self, texts: list[str]) -> list[ParseResult]:
         """Batch parse (evaluation): one encoder call per routed group."""

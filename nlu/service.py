@@ -96,9 +96,11 @@ class NLUService:
             b = self._batchers[enc] = _Batcher(enc, model.encoder_paths.get(enc))
         vec = await b.embed(cleaned)
         whole = model.classify(cleaned, enc, vec, lang)
-        clauses = model.clauses(cleaned)
-        if len(clauses) < 2:
+        cuts = model.cuts(cleaned, lang)
+        if not cuts:
             return whole
-        # two requests in one message: rank both (ParseResult.intents); single messages pay nothing
-        vecs = await asyncio.gather(*(b.embed(c) for c in clauses))
-        return model.with_clauses(whole, [model.classify(c, enc, v, lang) for c, v in zip(clauses, vecs, strict=True)])
+        # two requests in one message: rank both (ParseResult.intents); messages without a cue pay nothing
+        halves = [h for c in cuts for h in (c.first, c.second)]
+        vecs = await asyncio.gather(*(b.embed(h) for h in halves))
+        parts = [model.classify(h, enc, v, lang) for h, v in zip(halves, vecs, strict=True)]
+        return model.with_cuts(whole, list(zip(cuts, parts[0::2], parts[1::2], strict=True)))

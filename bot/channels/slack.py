@@ -418,16 +418,23 @@ class SlackConsole:
                 pass
 
 
-async def serve(app: App, stop: asyncio.Event) -> None:
-    """`fancare run`: route escalations to Slack and listen (HTTP or Socket Mode) until `stop`."""
+async def serve(app: App, stop: asyncio.Event, role: str = "all") -> None:
+    """`fancare run`: route escalations to Slack and listen (HTTP or Socket Mode) until `stop`.
+
+    `role` "receiver" listens only (operator actions are handled as they come; their posts go out at
+    once, retries are a worker's); "worker" listens to nothing and runs the Slack outbox and the SLA
+    timer, so escalations its pipeline opens reach Slack; "all" does both (one process)."""
     cfg = app.cfg.channels.slack
     if cfg is None:
         raise RuntimeError("channels.slack is not configured")
     console = SlackConsole(app, cfg)
     console.install()
-    loops = [asyncio.create_task(console.run_outbox(stop)), asyncio.create_task(console.run_sla(stop))]
+    loops = ([asyncio.create_task(console.run_outbox(stop)), asyncio.create_task(console.run_sla(stop))]
+             if role != "receiver" else [])
     try:
-        if cfg.mode == "http":
+        if role == "worker":
+            await stop.wait()
+        elif cfg.mode == "http":
             if not secret(cfg.signing_secret):
                 raise RuntimeError("channels.slack.signing_secret is required in http mode")
             server = SlackHTTPServer(console.bolt, secret(cfg.signing_secret) or "", path=cfg.path,

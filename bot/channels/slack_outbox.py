@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from bot.ops.rate_limits import Limit, SharedRateLimiter
 from bot.store import Store
 from bot.store.models import utcnow
 from bot.store.slack_models import SlackPost, SlackTicket
@@ -45,9 +46,18 @@ class _Claimed:
     attempts: int
 
 
+#: Slack's chat.postMessage allows about one message per second per channel, short bursts tolerated
+SLACK_CHANNEL_LIMIT = Limit(1.0, burst=3)
+
+
 class SlackOutbox:
+    """Delivers posts in order. On PostgreSQL (several processes may deliver) each post first takes
+    its channel's next send slot in the shared `rate_slots` (bot/ops/rate_limits.py), so all workers
+    together keep Slack's per-channel pace; one process alone relies on Slack's 429 `Retry-After`."""
+
     def __init__(self, store: Store, client: AsyncWebClient, *, max_attempts: int = 8,
-                 backoff_s: float = 1.0, max_backoff_s: float = 300.0, lease_s: float = 30.0) -> None:
+                 backoff_s: float = 1.0, max_backoff_s: float = 300.0, lease_s: float = 30.0,
+                 shared_pace: bool | None = None) -> None:
         self.store = store
         self.client = client
         self.max_attempts = max_attempts
@@ -55,6 +65,8 @@ class SlackOutbox:
         self.max_backoff_s = max_backoff_s
         self.lease_s = lease_s
         self._lock = asyncio.Lock()
+        on_server = store.engine.dialect.name == "postgresql"
+        self.pace = SharedRateLimiter(store) if (on_server if shared_pace is None else shared_pace) else None
 
     @staticmethod
     def enqueue(s: Session, escalation_id: int, kind: str, channel: str, text: str, *,
@@ -115,6 +127,8 @@ class SlackOutbox:
 
     # -- sending -------------------------------------------------------------------------------
     async def _send(self, post: _Claimed) -> str | None:
+        if self.pace is not None:  # one round trip; the post's lease (30 s) outlasts the wait
+            await self.pace.wait([(f"slack:channel:{post.channel}", SLACK_CHANNEL_LIMIT)])
         if post.kind == "erase":  # privacy erasure (bot/privacy.py): edit the card, delete the rest
             return await self._erase(post)
         with self.store.session() as s:

@@ -43,7 +43,10 @@ from bot.channels.telegram_engagement import record_poll_answer, run_engagement
 from bot.channels.telegram_text import split_message
 from bot.channels.telegram_updates import ALLOWED_UPDATES, CHANNEL, GROUP_TYPES, Edit, PollAnswer, classify
 from bot.config import TelegramConfig, secret
+from bot.ops.leader import Leadership
+from bot.ops.rate_limits import SharedRateLimiter, SharedTelegramLimits, shared_limits_wanted, telegram_limits
 from bot.pipeline import Pipeline, storable
+from bot.store import Store
 from dialogs.domain import Button, Outgoing
 from dialogs.policy import Decision
 from nlu.model import ParseResult
@@ -60,15 +63,25 @@ CALLBACK_DATA_MAX_BYTES = 64
 #: replies may repeat a fan's words (an operator's relay, an echoed order number): never preview links
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 RECOVER_EVERY_S = 10.0
+#: the `leases` row naming the one process that polls getUpdates (bot/ops/leader.py)
+LEADER_LEASE = "telegram:polling"
 
 
-def build_bot(cfg: TelegramConfig) -> ExtBot[Any]:
+def build_bot(cfg: TelegramConfig, store: Store | None = None) -> ExtBot[Any]:
     """A PTB bot with Telegram's flood limits (overall, per group) and separate connection pools for
-    the long poll and for sends, so a long poll never blocks a reply."""
+    the long poll and for sends, so a long poll never blocks a reply. With `store` and
+    `rate_limits.shared` on (auto: a PostgreSQL store) the limits are kept in the store for every
+    process together (bot/ops/rate_limits.py); otherwise in this process (PTB's AIORateLimiter)."""
     token = secret(cfg.token) or ""
     rl = cfg.rate_limits
-    limiter = AIORateLimiter(overall_max_rate=rl.overall_per_s, overall_time_period=1,
-                             group_max_rate=rl.group_per_min, group_time_period=60, max_retries=0)
+    limiter: AIORateLimiter | SharedTelegramLimits
+    if store is not None and shared_limits_wanted(rl.shared, store):
+        overall, group, chat = telegram_limits(rl.overall_per_s, rl.group_per_min, rl.chat_per_s)
+        limiter = SharedTelegramLimits(SharedRateLimiter(store), token.partition(":")[0] or "bot",
+                                       overall, group, chat)
+    else:
+        limiter = AIORateLimiter(overall_max_rate=rl.overall_per_s, overall_time_period=1,
+                                 group_max_rate=rl.group_per_min, group_time_period=60, max_retries=0)
     return ExtBot(token, base_url=cfg.base_url or DEFAULT_BASE_URL,
                   request=HTTPXRequest(connection_pool_size=max(8, cfg.max_concurrency), read_timeout=15.0),
                   get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=cfg.poll_timeout_s + 15.0),
@@ -103,8 +116,8 @@ class TelegramChannel:
         self._chat_limiters: dict[int, AsyncLimiter] = {}
 
     def _limiter(self, chat_id: int) -> contextlib.AbstractAsyncContextManager[Any]:
-        if chat_id < 0:  # groups: PTB's AIORateLimiter already applies the per-group limit
-            return contextlib.nullcontext()
+        if chat_id < 0 or isinstance(self.bot.rate_limiter, SharedTelegramLimits):
+            return contextlib.nullcontext()  # groups: the bot's rate limiter applies it; shared: all of them
         lim = self._chat_limiters.get(chat_id)
         if lim is None:
             if len(self._chat_limiters) > 10_000:
@@ -175,11 +188,14 @@ class TelegramChannel:
 class TelegramService:
     """Receives updates (polling or webhook), records them, processes them from the store."""
 
-    def __init__(self, app: App, cfg: TelegramConfig, bot: ExtBot[Any] | None = None) -> None:
+    def __init__(self, app: App, cfg: TelegramConfig, bot: ExtBot[Any] | None = None, role: str = "all") -> None:
         self.app = app
         self.cfg = cfg
+        #: "all": receive and process (one process); "receiver": record updates only, workers process
+        #: them (bot/workers.py); "worker": receive nothing, only the outbound half and the timers
+        self.role = role
         self.pipeline: Pipeline = app.pipeline
-        self.bot = bot or build_bot(cfg)
+        self.bot = bot or build_bot(cfg, app.store)
         self.channel = TelegramChannel(self.bot, cfg)
         self._sem = asyncio.Semaphore(cfg.max_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -187,6 +203,7 @@ class TelegramService:
         self.metrics = self.pipeline.metrics
         self.webhook_port: int | None = None
         self.ready = asyncio.Event()  # set once updates are being received
+        self.leadership: Leadership | None = None  # polling mode: the lease that says who polls
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -195,19 +212,23 @@ class TelegramService:
             me = await self.bot.get_me()
             self.channel.me = me
             self.pipeline.add_channel(self.channel)
-            self._spawn(self.pipeline.recover())  # what a previous process left unfinished
-            log.info("telegram: connected as bot id %s in %s mode", me.id, self.cfg.mode)
+            if self.role == "all":  # receivers never process; workers take leftovers from the work queue
+                self._spawn(self.pipeline.recover())  # what a previous process left unfinished
+            log.info("telegram: connected as bot id %s in %s mode (%s)", me.id, self.cfg.mode, self.role)
             janitor = asyncio.create_task(self._recover_loop(stop), name="telegram-recover")
-            timer = asyncio.create_task(run_engagement(self.app, self.bot, stop), name="engagement")
+            timer = asyncio.create_task(self._timers(stop), name="engagement")
             try:
-                if self.cfg.mode == "webhook":
+                if self.role == "worker":  # sends and timers only: the receivers take the updates
+                    self.ready.set()
+                    await stop.wait()
+                elif self.cfg.mode == "webhook":
                     from bot.channels.telegram_webhook import run_webhook
 
                     await run_webhook(self, stop)
                 else:
                     await self.bot.delete_webhook(drop_pending_updates=False)
                     self.ready.set()
-                    await self.poll(stop)
+                    await self.poll_as_leader(stop)
             finally:
                 janitor.cancel()
                 if not stop.is_set():
@@ -226,6 +247,8 @@ class TelegramService:
 
     async def _recover_loop(self, stop: asyncio.Event) -> None:
         """Messages left `processing` by a killed process are re-run when their lease expires."""
+        if self.role != "all":  # a worker's queue takes expired leases; a receiver processes nothing
+            return
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RECOVER_EVERY_S)
@@ -236,14 +259,51 @@ class TelegramService:
             except Exception:  # noqa: BLE001 - try again next round
                 log.exception("telegram: recovery round failed")
 
+    async def _timers(self, stop: asyncio.Event) -> None:
+        """Engagement rounds (polls, giveaways) run where messages are processed, not in a receiver."""
+        if self.role != "receiver":
+            await run_engagement(self.app, self.bot, stop)
+
     # -- polling --------------------------------------------------------------------------------
-    async def poll(self, stop: asyncio.Event) -> None:
+    async def poll_as_leader(self, stop: asyncio.Event) -> None:
+        """Poll only while this process holds the polling lease: Telegram serves one getUpdates client
+        at a time, and several `fancare run` processes may share the store. A follower keeps
+        processing and sending, and takes over when the holder releases the lease (a graceful stop)
+        or stops renewing it (it died). Polling stops the moment leadership is lost, before the lease
+        can expire for the others; the lease is released only after polling has stopped."""
+        leadership = Leadership(self.pipeline.store, LEADER_LEASE, ttl_s=self.cfg.leader_ttl_s)
+        self.leadership = leadership
+        self.app.metrics.polling_leader = lambda: leadership.is_leader
+        polled = asyncio.Event()  # ends the election after the last poll: the release comes last
+        keeper = asyncio.create_task(leadership.run(polled), name="telegram-leader")
+        try:
+            while not stop.is_set():
+                await _first_of(stop, leadership.leading)
+                if stop.is_set():
+                    return
+                term = asyncio.Event()  # this term's end: a stop, or leadership lost
+                watcher = asyncio.create_task(_set_on_first(term, stop, leadership.following))
+                try:
+                    await self.poll(term, leadership.check)
+                finally:
+                    watcher.cancel()
+                await _first_of(stop, leadership.following)  # the election notices a lapsed term too
+        finally:
+            polled.set()
+            with contextlib.suppress(Exception):
+                await keeper
+
+    async def poll(self, stop: asyncio.Event, may_poll: Callable[[], bool] | None = None) -> None:
         """Long-poll getUpdates. The offset (Telegram's confirmation) advances only past updates that
-        `ingest` has committed; a failure before that makes Telegram deliver them again."""
+        `ingest` has committed; a failure before that makes Telegram deliver them again. `may_poll`
+        is asked before each request (leadership that ran out while the loop was busy ends polling
+        even before the `stop` event's waiter runs)."""
         backoff = 1.0
         stopper = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
+                if may_poll is not None and not may_poll():
+                    return
                 fetch = asyncio.create_task(self.bot.get_updates(
                     offset=self.offset, timeout=self.cfg.poll_timeout_s, allowed_updates=ALLOWED_UPDATES))
                 await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -346,6 +406,10 @@ class TelegramService:
         else:
             self.metrics["received"] += 1
         typing = self.cfg.typing_indicator and item.meta.get("chat_type") == "private"
+        if self.role == "receiver":  # a worker takes it from the store (bot/workers.py)
+            if typing:
+                self._spawn(self._typing(int(item.chat_id)))
+            return
         self._spawn(self._work(rec.message_id, rec.conversation_id, int(item.chat_id) if typing else None))
 
     def _spawn(self, coro: Any) -> None:
@@ -393,9 +457,24 @@ class TelegramService:
                 log.exception("telegram: operator notification of an edit failed")
 
 
-async def serve(app: App, stop: asyncio.Event) -> None:
-    """`fancare run` entry point: serve `channels.telegram` until `stop`, then drain."""
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def _set_on_first(target: asyncio.Event, *events: asyncio.Event) -> None:
+    await _first_of(*events)
+    target.set()
+
+
+async def serve(app: App, stop: asyncio.Event, role: str = "all") -> None:
+    """`fancare run` entry point: serve `channels.telegram` in `role` until `stop`, then drain."""
     cfg = app.cfg.channels.telegram
     if cfg is None:
         raise RuntimeError("channels.telegram is not configured")
-    await TelegramService(app, cfg).run(stop)
+    await TelegramService(app, cfg, role=role).run(stop)

@@ -50,6 +50,9 @@ class OpsMetrics:
                                  ["stage"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_StateCollector(store, counters, model_version))
         self._waiting: dict[int, float] = {}
+        #: set by the Telegram channel in polling mode (bot/ops/leader.py): whether this process polls now
+        self.polling_leader: Callable[[], bool] | None = None
+        self.registry.register(_LeaderCollector(self))
 
     # -- the pipeline's observer hooks (bot/pipeline.py) -----------------------------------------------
     def processed(self, channel: str, conversation_id: int, received_at: float, debug: dict[str, Any],
@@ -82,6 +85,26 @@ def _action(action: Any) -> str:
     is bounded by config; free text after a second colon is cut) so label sets stay small."""
     text = str(action or "none")
     return ":".join(text.split(":")[:2])[:64]
+
+
+class _LeaderCollector(Collector):
+    """`fancare_polling_leader`: 1 while this process is the one polling Telegram's getUpdates, 0 while
+    another process does; absent when nothing here polls (webhook mode, no Telegram)."""
+
+    def __init__(self, metrics: OpsMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        leader = self.metrics.polling_leader
+        if leader is None:
+            return
+        gauge = GaugeMetricFamily("fancare_polling_leader", "1 while this process holds the Telegram polling "
+                                  "lease and polls getUpdates, 0 while it waits to take over")
+        gauge.add_metric([], 1.0 if leader() else 0.0)
+        yield gauge
 
 
 class _StateCollector(Collector):

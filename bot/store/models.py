@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +39,8 @@ class Base(DeclarativeBase):
 
 
 Id = BigInteger().with_variant(Integer, "sqlite")
+#: inbound messages not yet handled (nor dead): the partial indexes of the work queue
+_WAITING = text("direction = 'in' AND status IN ('received', 'processing')")
 
 
 class Contact(Base):
@@ -82,6 +85,9 @@ class Message(Base):
         UniqueConstraint("channel", "direction", "external_id", name="uq_msg_channel_dir_ext"),
         Index("ix_msg_conv", "conversation_id", "id"),
         Index("ix_msg_status", "direction", "status"),
+        # only the inbound rows still waiting for a worker: the work queue's scans (bot/store/work.py)
+        Index("ix_msg_waiting", "id", postgresql_where=_WAITING, sqlite_where=_WAITING),
+        Index("ix_msg_waiting_conv", "conversation_id", "id", postgresql_where=_WAITING, sqlite_where=_WAITING),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -157,6 +163,6 @@ class AuditEvent(Base):
 from bot.store import engagement_models as _engagement_models  # noqa: E402,F401
 from bot.store import moderation_models as _moderation_models  # noqa: E402,F401
 from bot.store import review_models as _review_models  # noqa: E402,F401
+from bot.store import scale_models as _scale_models  # noqa: E402,F401
 from bot.store import settings_models as _settings_models  # noqa: E402,F401
 from bot.store import slack_models as _slack_models  # noqa: E402,F401
-from bot.store import scale_models as _scale_models  # noqa: E402,F401

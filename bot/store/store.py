@@ -8,21 +8,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, create_engine, event, or_, select, update
+from sqlalchemy import and_, create_engine, event, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.store.clean import display_name as clean_display_name
 from bot.store.clean import storable, storable_value
+from bot.store.clock import StoreClock
 from bot.store.models import (
     AuditEvent,
     Base,
@@ -35,6 +40,9 @@ from bot.store.models import (
 )
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: PostgreSQL advisory lock held while migrating (held to the end of that transaction), "fancare" in hex
+MIGRATION_LOCK_KEY = 0x66616E63617265
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ def _forbid_audit_change(*_: Any) -> None:
 class Store:
     """Owns the engine. Methods open and commit their own short transactions."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, workers: int | None = None) -> None:
         self.url = url
         # hide_parameters: a failing statement's error and log never carry its bound values (fan text)
         kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
@@ -71,6 +79,17 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: threads that run the message path's store work off the event loop (`run`): one on SQLite (it
+        #: has one writer; a second thread would only wait in its busy handler), 4 on a server database;
+        #: an in-memory SQLite database is one connection per thread, so there it stays on the caller's
+        if workers is None:
+            workers = 1 if url.startswith("sqlite") else 4
+        self.workers = 0 if _in_memory(url) else max(0, workers)
+        self._executor: ThreadPoolExecutor | None = None
+        #: lease times: the database's clock on PostgreSQL (several hosts), this process's on SQLite
+        self.clock = StoreClock(self.engine)
+        #: how long a conversation lease lasts unless the caller says (renewed by each `try_lock_conversation`)
+        self.conversation_lease_s = 30.0
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -81,6 +100,8 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.engine.begin() as conn:
+            if self.clock.on_server:  # a receiver and workers starting together: one migrates, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -99,7 +120,22 @@ class Store:
             yield s
 
     def dispose(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self.engine.dispose()
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` (store work: SQL and the ORM around it) in the store's small thread
+        pool, so the event loop keeps receiving, parsing and sending while it runs: sqlite3 and psycopg
+        release the GIL inside their C calls, and the SQLAlchemy work of one message no longer stalls
+        every other conversation. Bounded (`workers` threads): more would only queue on SQLite's
+        single writer and on the GIL. With `workers=0` it runs inline."""
+        if self.workers == 0:
+            return fn(*args, **kwargs)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="fancare-store")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     # -- inbound --------------------------------------------------------------------------
     def contact_for(self, s: Session, channel: str, external_id: str, display_name: str | None,
@@ -142,6 +178,50 @@ class Store:
         language = storable(language) if language is not None else None
         payload = storable_value(payload or {})
         with self.session() as s:
+            # the hot path (a known fan in a known chat): one SELECT for contact and conversation, one
+            # INSERT that is a no-op for a redelivery (ON CONFLICT DO NOTHING), and a commit; a new fan
+            # adds one INSERT each for contact and conversation (no savepoints)
+            insert_new = _insert_ignoring_duplicates(self.engine.dialect.name)
+            if insert_new is not None:
+                known = s.execute(
+                    select(Contact.id, Contact.display_name, Contact.erased_at, Conversation.id)
+                    .outerjoin(Conversation, and_(Conversation.contact_id == Contact.id,
+                                                  Conversation.channel == channel, Conversation.chat_id == chat_id))
+                    .where(Contact.channel == channel, Contact.external_id == user_id).limit(1)).first()
+                if known is None or known[3] is None:  # a redelivery after an erasure is no new fan
+                    seen = s.execute(_inbound_by_external_id(channel, external_id)).first()
+                    if seen is not None:
+                        return InboundRecord(seen[0], seen[1], seen[2], False, seen[3])
+                now = utcnow()
+                if known is None:
+                    contact_id = s.scalar(insert_new(Contact).values(
+                        channel=channel, external_id=user_id, display_name=display_name, language=language,
+                        created_at=now).on_conflict_do_nothing().returning(Contact.id))
+                    if contact_id is None:  # created meanwhile by another delivery
+                        contact_id = s.scalar(select(Contact.id).where(Contact.channel == channel,
+                                                                       Contact.external_id == user_id))
+                    conv_id = None
+                else:
+                    contact_id, old_name, erased_at, conv_id = known
+                    if display_name and old_name != display_name and erased_at is None:
+                        s.execute(update(Contact).where(Contact.id == contact_id).values(display_name=display_name))
+                if conv_id is None:
+                    conv_id = s.scalar(insert_new(Conversation).values(
+                        channel=channel, chat_id=chat_id, contact_id=contact_id, state={}, created_at=now,
+                        updated_at=now).on_conflict_do_nothing().returning(Conversation.id))
+                    if conv_id is None:
+                        conv_id = s.scalar(select(Conversation.id).where(
+                            Conversation.channel == channel, Conversation.chat_id == chat_id,
+                            Conversation.contact_id == contact_id))
+                new_id = s.scalar(insert_new(Message).values(
+                    conversation_id=conv_id, direction="in", channel=channel, external_id=external_id, sender="fan",
+                    text=text, payload=payload or {}, status="received", attempts=0, created_at=now)
+                    .on_conflict_do_nothing().returning(Message.id))
+                assert conv_id is not None and contact_id is not None
+                if new_id is not None:
+                    return InboundRecord(int(new_id), int(conv_id), int(contact_id), True, "received")
+                seen = s.execute(_inbound_by_external_id(channel, external_id)).one()
+                return InboundRecord(seen[0], seen[1], seen[2], False, seen[3])
             existing = s.scalar(select(Message).where(Message.channel == channel, Message.direction == "in",
                                                       Message.external_id == external_id))
             if existing is not None:
@@ -164,12 +244,12 @@ class Store:
     def claim_inbound(self, message_id: int, lease_s: float = 60.0, session: Session | None = None) -> bool:
         """Take the message for processing unless it is handled or leased by a live worker.
         With `session`, the claim joins that transaction (the pipeline claims and reads in one)."""
-        now = utcnow()
+        now = self.clock.now()
         stmt = (update(Message)
                 .where(Message.id == message_id, Message.direction == "in",
                        or_(Message.status == "received",
                            and_(Message.status == "processing", Message.lease_until < now)))
-                .values(status="processing", lease_until=now + timedelta(seconds=lease_s),
+                .values(status="processing", lease_until=self.clock.later(lease_s),
                         attempts=Message.attempts + 1))
         if session is not None:
             return bool(_rows(session.execute(stmt)))
@@ -189,7 +269,7 @@ class Store:
 
     def unfinished_inbound(self, channel: str | None = None, limit: int = 500) -> list[int]:
         """Inbound messages a crashed or stopped worker left behind (received, or lease expired)."""
-        now = utcnow()
+        now = self.clock.now()
         with self.session() as s:
             q = select(Message.id).where(Message.direction == "in", or_(
                 Message.status == "received", and_(Message.status == "processing", Message.lease_until < now)))
@@ -198,17 +278,20 @@ class Store:
             return list(s.scalars(q.order_by(Message.id).limit(limit)))
 
     # -- conversation lease -----------------------------------------------------------------
-    def try_lock_conversation(self, conversation_id: int, owner: str, ttl_s: float = 30.0) -> bool:
-        now = utcnow()
-        with self.session() as s:
-            res = s.execute(
-                update(Conversation)
+    def try_lock_conversation(self, conversation_id: int, owner: str, ttl_s: float | None = None,
+                              session: Session | None = None) -> bool:
+        """With `session`, the lease joins that transaction (the pipeline leases, claims and reads in one)."""
+        now = self.clock.now()
+        stmt = (update(Conversation)
                 .where(Conversation.id == conversation_id,
                        or_(Conversation.lock_owner.is_(None), Conversation.lock_owner == owner,
                            Conversation.lock_until < now))
-                .values(lock_owner=owner, lock_until=now + timedelta(seconds=ttl_s))
-            )
-            return bool(_rows(res))
+                .values(lock_owner=owner, lock_until=self.clock.later(
+                    self.conversation_lease_s if ttl_s is None else ttl_s)))
+        if session is not None:
+            return bool(_rows(session.execute(stmt)))
+        with self.session() as s:
+            return bool(_rows(s.execute(stmt)))
 
     def unlock_conversation(self, conversation_id: int, owner: str) -> None:
         with self.session() as s:
@@ -220,7 +303,7 @@ class Store:
     def claim_outbound(self, conversation_id: int | None = None, channel: str | None = None,
                        lease_s: float = 30.0, limit: int = 50) -> list[Message]:
         """Lease pending outbound messages, oldest first; for one conversation only the head of its queue."""
-        now = utcnow()
+        now = self.clock.now()
         claimed: list[Message] = []
         if conversation_id is not None and channel is None:
             return self._claim_head(conversation_id, now, lease_s)
@@ -251,14 +334,14 @@ class Store:
                     continue
                 m.claimed_from = m.status  # type: ignore[attr-defined]  # "sending": its lease expired in flight
                 res = s.execute(update(Message).where(Message.id == m.id, Message.status == m.status)
-                                .values(status="sending", lease_until=now + timedelta(seconds=lease_s),
+                                .values(status="sending", lease_until=self.clock.later(lease_s),
                                         attempts=Message.attempts + 1))
                 if _rows(res):
                     seen_convs.add(m.conversation_id)
                     claimed.append(m)
         return claimed
 
-    def _claim_head(self, conversation_id: int, now: datetime, lease_s: float) -> list[Message]:
+    def _claim_head(self, conversation_id: int, now: Any, lease_s: float) -> list[Message]:
         """The hot path after each reply: lease the oldest unsent message of one conversation, if
         it is due (two statements; a newer message never overtakes an older one)."""
         with self.session() as s:
@@ -267,28 +350,37 @@ class Store:
                 Message.status.in_(("pending", "sending"))).order_by(Message.id).limit(1))
             if head is None:
                 return []
-            if head.status == "sending" and (head.lease_until is None or head.lease_until >= now):
-                return []  # another worker is sending it
-            if head.next_attempt_at is not None and head.next_attempt_at > now:
-                return []  # waiting for its retry time; later messages wait behind it
             head.claimed_from = head.status  # type: ignore[attr-defined]  # the update below syncs `status`
-            res = s.execute(update(Message).where(Message.id == head.id, Message.status == head.status)
-                            .values(status="sending", lease_until=now + timedelta(seconds=lease_s),
+            # not while another worker's send lease is alive, nor before its retry time (later messages
+            # wait behind it); both compared on the store's clock, inside the UPDATE
+            res = s.execute(update(Message).where(
+                Message.id == head.id, Message.status == head.status,
+                or_(Message.status == "pending", Message.lease_until < now),
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+                            .values(status="sending", lease_until=self.clock.later(lease_s),
                                     attempts=Message.attempts + 1))
             return [head] if _rows(res) else []
 
-    def mark_sent(self, message_id: int, external_id: str | None) -> None:
+    def mark_sent(self, message_id: int, external_id: str | None, *, more_in: int | None = None) -> bool:
+        """Record a send. With `more_in` (a conversation id), also say in the same transaction whether
+        that conversation has further unsent messages, so a dispatcher that sent a conversation's last
+        reply needs no further round trip to learn it is done. Without it, False."""
         values: dict[str, Any] = {"status": "sent", "handled_at": utcnow(), "lease_until": None}
         if external_id is not None:
             values["external_id"] = external_id
         with self.session() as s:
             s.execute(update(Message).where(Message.id == message_id).values(**values))
+            if more_in is None:
+                return False
+            return s.scalar(select(Message.id).where(
+                Message.conversation_id == more_in, Message.direction == "out",
+                Message.status.in_(("pending", "sending"))).limit(1)) is not None
 
     def renew_outbound_lease(self, message_id: int, lease_s: float) -> bool:
         """Extend the lease of a send in progress (a reply waiting in a rate limiter is still ours)."""
         with self.session() as s:
             return bool(_rows(s.execute(update(Message).where(Message.id == message_id, Message.status == "sending")
-                                        .values(lease_until=utcnow() + timedelta(seconds=lease_s)))))
+                                        .values(lease_until=self.clock.later(lease_s)))))
 
     def mark_send_failed(self, message_id: int, error: str, retry_in_s: float | None,
                          counts: bool = True) -> None:
@@ -307,7 +399,7 @@ class Store:
                            data={"message_id": m.id, "error": error[:200]})
             else:
                 m.status = "pending"
-                m.next_attempt_at = utcnow() + timedelta(seconds=retry_in_s)
+                m.next_attempt_at = self.clock.later(retry_in_s)  # compared with the same clock by the claim
 
     def add_outbound(self, s: Session, conversation: Conversation, text: str, sender: str = "bot",
                      payload: dict[str, Any] | None = None) -> Message:
@@ -464,6 +556,22 @@ def _erase_engagement_and_moderation(s: Session, channel: str, external_id: str,
     for model in (ModerationItem, ModerationStrike):
         s.execute(update(model).where(model.channel == channel, model.user_id == external_id)
                   .values(user_id=pseudonym))
+
+
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and (url.rstrip("/").endswith(":memory:") or url.rstrip("/") in ("sqlite:", "sqlite:/"))
+
+
+def _inbound_by_external_id(channel: str, external_id: str) -> Any:
+    """(message id, conversation id, contact id, status) of a stored inbound message."""
+    return (select(Message.id, Message.conversation_id, Conversation.contact_id, Message.status)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.channel == channel, Message.direction == "in", Message.external_id == external_id))
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT DO NOTHING (SQLite, PostgreSQL), else None."""
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
 
 
 def _rows(result: Any) -> int:

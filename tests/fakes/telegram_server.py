@@ -80,6 +80,10 @@ class FakeTelegram:
         self.banned_sender_chats: defaultdict[int, set[int]] = defaultdict(set)  # banChatSenderChat per chat
         self.polls: dict[str, dict[str, Any]] = {}  # native polls by Telegram poll id
         self._poll_ids = itertools.count(5_000_000_000)
+        # getUpdates callers: Telegram serves one at a time (a second gets Conflict); these count how many
+        # long-polls were in flight at once, so a test of several processes can prove only one polled
+        self.polls_in_flight = 0
+        self.max_polls_in_flight = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> FakeTelegram:
@@ -231,6 +235,14 @@ class FakeTelegram:
         return {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
 
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
+        self.polls_in_flight += 1
+        self.max_polls_in_flight = max(self.max_polls_in_flight, self.polls_in_flight)
+        try:
+            return await self._get_updates(p)
+        finally:
+            self.polls_in_flight -= 1  # also when the caller went away (the handler is cancelled)
+
+    async def _get_updates(self, p: dict[str, Any]) -> Any:
         offset = int(p.get("offset") or 0)
         limit = int(p.get("limit") or 100)
         timeout = float(p.get("timeout") or 0)

@@ -381,6 +381,8 @@ class TelegramConfig(Section):
     public_intents: list[str] = Field(default_factory=lambda: ["faq"])  # answered in groups unasked
     private_intents: list[str] = Field(default_factory=lambda: ["order_status", "refund_request", "complaint"])
     typing_indicator: bool = True
+    # "typing..." only for a reply not out this soon: a fast answer needs none (and each is a Bot API call)
+    typing_after_s: float = Field(1.0, ge=0, le=30)
     max_concurrency: int = Field(32, ge=1)  # updates processed at once
     # polling with several processes on one store: only the holder of this lease polls getUpdates; the
     # others take over at most ttl + 1 s after it stops renewing (bot/ops/leader.py)

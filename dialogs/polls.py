@@ -338,9 +338,11 @@ class Polls:
             posts = list(s.scalars(select(PollPost).where(PollPost.poll_id == poll_id)))
             for chat in p.chats:
                 queue_message(self.store, s, p.channel, chat, self.results_post(res))
-            native = [x for x in posts if x.native_id and not x.stopped]
-            for x in native:
-                x.stopped = True
+            # each native post is stopped by one process only: `_posted_after_close` in another process may
+            # see this poll closed before this transaction commits, so both claim with a conditional UPDATE
+            native = [x for x in posts if x.native_id and not x.stopped
+                      and _rows(s.execute(update(PollPost).where(PollPost.id == x.id, PollPost.stopped.is_(False))
+                                          .values(stopped=True).execution_options(synchronize_session=False)))]
         return poll_id, native
 
     def results_post(self, res: Results) -> str:

@@ -151,22 +151,25 @@ class ModerationPolicy:
         return bool(_APPEAL.search(normalize(text)))
 
 
+# First match decides, so every rule that hides or mutes comes before the rules that only flag: a
+# "maybe" reading (e.g. the NLU half-reading a repeated "JOIN MY CHANNEL" as spam) must never shield a
+# message from a rule that would hide it (a repeat, a card number, zalgo).
 STANDARD_RULES = [
     Rule("hate", "hide", signal="hate", min_score=0.8, strike=2, notice=True),
     Rule("threat-or-slur", "hide", pattern=r"\b(?:kill yourself|kys|die in a fire)\b", strike=2, notice=True),
     Rule("offensive", "hide", signal="offensive", min_score=0.85, notice=True),
-    Rule("offensive-maybe", "flag", signal="offensive", min_score=0.6),
     Rule("scam-link", "hide", signal="spam.scam_link", min_score=1.0, strike=2, notice=True),
     Rule("spam", "hide", signal="spam", min_score=0.7),
     # the NLU's `spam` reading backed by a spam reason or commercial wording (signals.read_spam_intent);
     # groups and comments only: moderation/context.py allows it in a private chat
     Rule("spam-intent", "hide", signal="spam_intent", min_score=0.8),
-    Rule("spam-maybe", "flag", signal="spam", min_score=0.45),
-    Rule("spam-intent-maybe", "flag", signal="spam_intent", min_score=0.5),
     Rule("flood", "mute", signal="flood", min_score=8, mute_minutes=10),
     Rule("repeat", "hide", signal="repeat", min_score=2),
     Rule("card-number", "hide", signal="pii.card", min_score=1, strike=0, notice=True),
     Rule("iban", "hide", signal="pii.iban", min_score=1, strike=0),
     Rule("zalgo", "hide", signal="zalgo", min_score=0.5, strike=0),
+    Rule("offensive-maybe", "flag", signal="offensive", min_score=0.6),
+    Rule("spam-maybe", "flag", signal="spam", min_score=0.45),
+    Rule("spam-intent-maybe", "flag", signal="spam_intent", min_score=0.5),
     Rule("pii", "flag", signal="pii", min_score=1),
 ]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters, Update, User
 from telegram.error import (
@@ -46,7 +47,7 @@ from bot.config import TelegramConfig, secret
 from bot.ops.leader import Leadership
 from bot.ops.rate_limits import SharedRateLimiter, SharedTelegramLimits, shared_limits_wanted, telegram_limits
 from bot.pipeline import Pipeline, storable
-from bot.store import Store
+from bot.store import Message, Store
 from dialogs.domain import Button, Outgoing
 from dialogs.policy import Decision
 from nlu.model import ParseResult
@@ -408,7 +409,7 @@ class TelegramService:
         typing = self.cfg.typing_indicator and item.meta.get("chat_type") == "private"
         if self.role == "receiver":  # a worker takes it from the store (bot/workers.py)
             if typing:
-                self._spawn(self._typing(int(item.chat_id)))
+                self._spawn(self._typing(int(item.chat_id), message_id=rec.message_id))
             return
         self._spawn(self._work(rec.message_id, rec.conversation_id, int(item.chat_id) if typing else None))
 
@@ -420,18 +421,30 @@ class TelegramService:
     async def _work(self, message_id: int, conversation_id: int, typing_chat: int | None) -> None:
         """One recorded update through the pipeline. A failure never stops the loop: the message
         stays unfinished in the store and the recovery round runs it again."""
-        async with self._sem:
-            if typing_chat is not None:
-                self._spawn(self._typing(typing_chat))
-            try:
+        typing = asyncio.create_task(self._typing(typing_chat)) if typing_chat is not None else None
+        try:
+            async with self._sem:
                 await self.pipeline.process(message_id, conversation_id)
                 await self.pipeline.dispatch(conversation_id)
-            except Exception:  # noqa: BLE001
-                log.exception("telegram: processing message %s failed", message_id)
+        except Exception:  # noqa: BLE001
+            log.exception("telegram: processing message %s failed", message_id)
+        finally:
+            if typing is not None:
+                typing.cancel()
 
-    async def _typing(self, chat_id: int) -> None:
+    async def _typing(self, chat_id: int, message_id: int | None = None) -> None:
+        """"typing..." once the reply has taken `typing_after_s` (queued or slow): a reply that is out
+        sooner needs none, and each indicator is a Bot API call counted against the bot's rate. A
+        receiver (no reply of its own to wait for) asks the store whether a worker answered meanwhile."""
+        await asyncio.sleep(self.cfg.typing_after_s)
+        if message_id is not None and await self.pipeline.store.run(self._answered, message_id):
+            return
         with contextlib.suppress(TelegramError):
             await self.bot.send_chat_action(chat_id, "typing")
+
+    def _answered(self, message_id: int) -> bool:
+        with self.pipeline.store.session() as s:
+            return s.scalar(select(Message.status).where(Message.id == message_id)) in ("handled", "dead")
 
     async def _answer_callback(self, callback_query_id: str) -> None:
         """Stop the button's spinner. Best effort: an expired query is not worth a retry."""

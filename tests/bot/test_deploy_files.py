@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.cli import build_parser
 from bot.config import load_config
 from bot.ops.container_config import container_config, main, merge
 from tests.conftest import REPO
@@ -30,22 +31,31 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def test_compose_runs_postgres_and_fancare_with_health_checks() -> None:
+def test_compose_runs_postgres_a_receiver_and_two_workers_with_health_checks() -> None:
     services = _compose()["services"]
-    assert set(services) == {"db", "fancare"}
-    db, app = services["db"], services["fancare"]
+    assert set(services) == {"db", "receiver", "worker"}
+    db, receiver, worker = services["db"], services["receiver"], services["worker"]
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert "${PGPASSWORD" in db["environment"]["POSTGRES_PASSWORD"]  # never a password in the file
-    assert app["build"] == "."
-    assert app["command"][:2] == ["fancare", "run"]
-    assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
-    env = app["environment"]
-    assert env["FANCARE_STORE_URL"].startswith("postgresql+psycopg://") and "@db:5432/" in env["FANCARE_STORE_URL"]
-    assert "${PGPASSWORD}" in env["FANCARE_STORE_URL"] and env["TELEGRAM_BOT_TOKEN"].startswith("${TELEGRAM_BOT_TOKEN")
-    assert env["HF_HUB_OFFLINE"] == "1"
-    assert any(str(p).endswith(":9108") for p in app["ports"])  # the ops endpoint
-    assert int(str(app["stop_grace_period"]).rstrip("s")) >= 10  # fancare's 8 s stop fits inside it
+    assert receiver["build"] == "." and worker["image"] == receiver["image"]
+    assert worker["deploy"]["replicas"] == 2
+    for app in (receiver, worker):
+        assert app["depends_on"]["db"] == {"condition": "service_healthy"}
+        env = app["environment"]
+        assert env["FANCARE_STORE_URL"].startswith("postgresql+psycopg://") and "@db:5432/" in env["FANCARE_STORE_URL"]
+        assert "${PGPASSWORD}" in env["FANCARE_STORE_URL"]
+        assert env["TELEGRAM_BOT_TOKEN"].startswith("${TELEGRAM_BOT_TOKEN")
+        assert env["HF_HUB_OFFLINE"] == "1"
+        assert int(str(app["stop_grace_period"]).rstrip("s")) >= 10  # fancare's 8 s stop fits inside it
+    assert any(str(p).endswith(":9108") for p in receiver["ports"])  # the ops endpoint
+    # the commands are fancare's own: its parser takes them, with the roles they name
+    got = {name: build_parser().parse_args(svc["command"][1:]) for name, svc in (("receiver", receiver),
+                                                                                  ("worker", worker))}
+    assert receiver["command"][0] == worker["command"][0] == "fancare"
+    assert got["receiver"].command == "run" and got["receiver"].role == "receiver"
+    assert got["worker"].command == "worker"
+    assert got["receiver"].config == got["worker"].config == "container.yml"
 
 
 def test_the_container_config_loads_with_compose_environment(monkeypatch: pytest.MonkeyPatch,
@@ -97,7 +107,8 @@ def test_dockerfile_cpu_torch_offline_non_root_healthcheck_and_training() -> Non
     health = text[text.index("HEALTHCHECK"):]
     assert "/healthz" in health.split("CMD", 1)[1].splitlines()[0]
     assert lines[-1] == 'CMD ["fancare", "run", "--config", "container.yml"]'
-    assert _compose()["services"]["fancare"]["command"] == ["fancare", "run", "--config", "container.yml"]
+    # the image alone is one `fancare run` that receives and works; compose splits it into roles
+    assert _compose()["services"]["receiver"]["command"][-2:] == ["--config", "container.yml"]
     ignored = (REPO / ".dockerignore").read_text().split()
     for path in (".venv", "models", ".git", "fancare.db"):
         assert path in ignored, path

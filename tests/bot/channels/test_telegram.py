@@ -27,7 +27,7 @@ GROUP = -1001234567890
 
 async def test_private_faq_answer_with_typing_indicator(tg, caplog):
     caplog.set_level(logging.DEBUG, logger="fancare")
-    h = await tg()
+    h = await tg(typing_after_s=0)  # "typing..." at once (the default waits 1 s: a fast reply needs none)
     fake = h.fake
     question = "how long does shipping to Germany take?"
     fake.push({"message": message(fake, FAN, question, from_user=user(FAN))})
@@ -41,6 +41,15 @@ async def test_private_faq_answer_with_typing_indicator(tg, caplog):
     infos = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert TOKEN not in infos and TOKEN.split(":")[1] not in infos and question not in infos
     assert not any(r.name.startswith("httpx") and r.levelno < logging.WARNING for r in caplog.records)
+
+
+async def test_a_reply_out_before_the_typing_delay_sends_no_typing_indicator(tg):
+    h = await tg(typing_after_s=20)
+    fake = h.fake
+    fake.push({"message": message(fake, FAN, "how long does shipping to Germany take?", from_user=user(FAN))})
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 1)
+    await h.until_handled(1)
+    assert fake.calls_of("sendChatAction") == []
 
 
 async def test_order_form_buttons_and_handoff_by_button(tg):

@@ -33,7 +33,8 @@ def _compose() -> dict[str, Any]:
 
 def test_compose_runs_postgres_a_receiver_and_two_workers_with_health_checks() -> None:
     services = _compose()["services"]
-    assert set(services) == {"db", "receiver", "worker"}
+    assert set(services) == {"db", "receiver", "worker", "prometheus", "grafana"}
+    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]  # opt-in
     db, receiver, worker = services["db"], services["receiver"], services["worker"]
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
@@ -142,3 +143,32 @@ def test_the_image_builds() -> None:
     user = subprocess.run(["docker", "run", "--rm", "--entrypoint", "id", "fancare:test", "-u"],
                           capture_output=True, text=True, timeout=60)
     assert user.stdout.strip() not in ("", "0")
+
+
+async def test_the_dashboard_and_prometheus_read_metrics_fancare_exports(app: Any) -> None:
+    """Every metric the shipped Grafana dashboard queries is one a real App exports after answering a
+    fan (a renamed metric would leave an empty panel), and Prometheus scrapes both roles."""
+    import json
+    import re
+
+    from tests.fakes.recording_channel import RecordingChannel, fan_message
+
+    app.pipeline.add_channel(RecordingChannel())
+    await app.pipeline.handle(fan_message("how long does shipping to Germany take?", user="dash"))
+    text = app.metrics.render().decode()
+    exported = {ln.split("{")[0].split(" ")[0] for ln in text.splitlines() if ln and not ln.startswith("#")}
+    suffix = {"counter": "_total", "histogram": "_bucket", "info": "_info", "gauge": ""}
+    exported |= {f"{fam.name}{suffix.get(fam.type, '')}"  # families with no sample yet (no moderation here)
+                 for fam in app.metrics.registry.collect()}
+    dashboard = json.loads((REPO / "docker" / "grafana" / "dashboards" / "fancare.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\bfancare_[a-z_]+", e)}
+    assert len(used) >= 10
+    # the leader gauge exists only in a process that polls Telegram (bot/ops/leader.py)
+    assert used - exported == {"fancare_polling_leader"}, used - exported
+    prom = yaml.safe_load((REPO / "docker" / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    assert jobs["fancare-receiver"]["static_configs"][0]["targets"] == ["receiver:9108"]
+    assert jobs["fancare-worker"]["dns_sd_configs"][0] == {"names": ["worker"], "type": "A", "port": 9108}
+    mounts = _compose()["services"]["grafana"]["volumes"]
+    assert any(m.startswith("./docker/grafana/dashboards:") for m in mounts)

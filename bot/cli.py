@@ -465,7 +465,7 @@ async def _engagement(cfg: FancareConfig, args: argparse.Namespace) -> int:
                 from bot.channels.telegram import build_bot
                 from bot.channels.telegram_engagement import TelegramMembership
 
-                bot = await stack.enter_async_context(build_bot(cfg.channels.telegram))
+                bot = await stack.enter_async_context(build_bot(cfg.channels.telegram, store))  # limits shared with running workers
                 member = TelegramMembership(bot)  # type: ignore[arg-type]  # build_bot returns an ExtBot
             out = await run(Engagement(store), args, "cli", member)
     except CommandError as exc:

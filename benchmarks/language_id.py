@@ -10,7 +10,9 @@ Detectors compared, each restricted to the twelve configured languages of the de
   true language) given as the prior;
 - `fancare-low/high, lexicon held out`: each message scored with its own words removed from the chat-word
   lexicon, because the lexicon and `short_messages.yml` were written by the same person: this column
-  shows what the method does on words the lexicon does not know.
+  shows what the method does on words the lexicon does not know;
+- `fancare-low, no corpus`: without the words of the brand's translated texts (`nlu/language_corpus.py`),
+  what that table adds.
 
 Data: `benchmarks/data/short_messages.yml` (hand-written, 27 per language, plus "und" rows scored
 apart) and, as a set written by someone else, the messages of `benchmarks/data/multilingual_care.yml`
@@ -137,6 +139,14 @@ def held_out_lexicon(languages: list[str], high_accuracy: bool) -> Callable[[str
     return f
 
 
+def without_corpus(languages: list[str]) -> Callable[[str, str | None], str]:
+    """The low-accuracy identifier without the brand's translated texts' words (`corpus={}`)."""
+    import nlu.language as L
+
+    bare = L.LanguageIdentifier(languages, corpus={})
+    return lambda text, _prior: bare.detect(text)[0]
+
+
 def accuracy(fn: Callable[[str, str | None], str], rows: list[tuple[str, str]]) -> dict[str, Any]:
     per: dict[str, list[int]] = {}
     errors = []
@@ -176,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     dets = detectors(languages)
     dets["fancare-low, lexicon held out"] = held_out_lexicon(languages, high_accuracy=False)
     dets["fancare-high, lexicon held out"] = held_out_lexicon(languages, high_accuracy=True)
+    dets["fancare-low, no corpus"] = without_corpus(languages)
     results: dict[str, Any] = {}
     for name, fn in dets.items():
         results[name] = {

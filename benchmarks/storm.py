@@ -28,43 +28,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.fancare_cluster import (  # noqa: E402
-    SECRET_ENV,
-    WEBHOOK_SECRET,
-    Cluster,
-    Settings,
-    has_worker_role,
-    postgres_cpu_seconds,
-    postgres_url,
-    wipe_database,
-)
-from benchmarks.telegram_load import (  # noqa: E402
+from benchmarks.telegram_load import load_scripts
+from benchmarks.telegram_run import (
     Feeder,
     Replies,
-    add_process_arguments,
-    cpu_per_answer,
-    handled_in_store,
+    add_run_arguments,
     latency_summary,
-    load_scripts,
     run_and_print,
+    telegram_run,
     wait_quiet,
 )
 
@@ -195,34 +173,18 @@ def judge(sent: Sequence[Sent], replies: Replies, questions: Sequence[Question])
 
 
 async def run_storm(a: argparse.Namespace) -> dict[str, Any]:
-    from tests.fakes.telegram_server import FakeTelegram
-
-    os.environ[SECRET_ENV] = WEBHOOK_SECRET
-    if a.workers > 0 and not has_worker_role(a.fancare_src):
-        raise SystemExit("--workers needs `fancare run --role receiver` and `fancare worker` (issue 14), which this "
-                         "checkout does not have yet; run with --workers 0")
-    store_url = postgres_url(a.db_url) if a.db == "postgres" else ""
-    if store_url:
-        wipe_database(store_url)
-    fake = await FakeTelegram().start()
-    folder = Path(tempfile.mkdtemp(prefix="fancare-storm-"))
-    cluster = Cluster(Settings(mode=a.mode, workers=a.workers, store_url=store_url,
-                               lift_limits=not a.default_limits, model_dir=a.model_dir, log_level=a.log_level,
-                               source=a.fancare_src, models_in_place=a.models_in_place),
-                      fake.base_url, folder)
-    cluster.prepare()
-    replies = Replies(fake)
     victim = "worker-1" if a.workers > 0 else "run"
     restart_after = a.restart_after if a.restart_after is not None else (3.0 if a.workers == 0 else None)
     events: list[str] = []
     sent: list[Sent] = []
-    try:
+    async with telegram_run(a, lift_limits=not a.default_limits, prefix="fancare-storm-") as run:
+        cluster, replies = run.cluster, run.replies
         cluster.start()
         ready_s = await cluster.wait_ready()
-        async with Feeder(fake, a.mode, cluster.webhook_port) as feeder:
+        async with run.feeder() as feeder:
             questions = await calibrate(feeder, replies, candidates())
             cluster.mark()
-            pg0 = postgres_cpu_seconds() if store_url else 0.0
+            pg0 = run.postgres_cpu()
             base_calls = replies.count
             t0 = time.monotonic()
             killed_at: float | None = None
@@ -257,24 +219,17 @@ async def run_storm(a: argparse.Namespace) -> dict[str, Any]:
                 return sum(len(replies.by_chat.get(f, ())) for f in fans) >= expected and judge(
                     sent, replies, questions)["lost"] == 0
 
-            await wait_quiet(done, replies, a.max_drain, a.quiet)
-        metrics = await cluster.metrics()
-        cpu = cluster.cpu_report()
-        if store_url:
-            cpu["postgres (all server processes)"] = {"run_cpu_s": round(postgres_cpu_seconds() - pg0, 1)}
-    finally:
-        cluster.stop()
-        await fake.stop()
+            await run.wait_quiet(done, a.max_drain, a.quiet)
+        metrics, cpu = await run.measure(pg0)
     verdict = judge(sent, replies, questions)
     answered_at: dict[int, float] = verdict.pop("answered_at")
     lat = [(answered_at[k] - s.at) * 1000 for k, s in enumerate(sent) if k in answered_at]
     last_answer = max(answered_at.values(), default=end_offer)
     dup_metric = sum(m.get("fancare_possible_duplicate_sends_total", m.get("fancare_possible_duplicate_sends", 0.0))
                      for m in metrics.values())
-    result: dict[str, Any] = {
-        "command": " ".join(["python -m benchmarks.storm", *sys.argv[1:]]),
-        "mode": a.mode, "db": a.db, "workers": a.workers,
-        "rate_limits": "default" if a.default_limits else "lifted", "fans": a.fans,
+    return {
+        **run.head(a, "python -m benchmarks.storm"),
+        "fans": a.fans,
         "questions": len(questions), "offered": len(sent), "offered_rate": round(len(sent) / max(offered_s, 1e-9), 1),
         "answered": len(answered_at), **verdict,
         "possible_duplicate_sends_metric": dup_metric,
@@ -282,16 +237,8 @@ async def run_storm(a: argparse.Namespace) -> dict[str, Any]:
         "held_msg_per_s": round(len(answered_at) / max(last_answer - t0, 1e-9), 1),
         "drain_s": round(max(0.0, last_answer - end_offer), 1),
         "replies_sent": replies.count - base_calls, "seconds_to_ready": round(ready_s, 1),
-        "kill": events or None, "cpu_seconds": cpu,
-        "fancare_cpu_ms_per_answer": cpu_per_answer(cpu, len(answered_at)),
-        "store_messages": handled_in_store(store_url or f"sqlite:///{folder / 'fancare.db'}"),
-        "webhook_retries": feeder.retries, "webhook_failed": feeder.failed,
-        "load_avg_1m_at_end": os.getloadavg()[0], "cpus": os.cpu_count(),
+        "kill": events or None, **run.tail(a, cpu, len(answered_at), feeder),
     }
-    if a.keep:
-        result["folder"] = str(folder)
-    cluster.cleanup(a.keep)
-    return result
 
 
 def parser() -> argparse.ArgumentParser:
@@ -304,18 +251,13 @@ def parser() -> argparse.ArgumentParser:
                     "(default 2); 0: one `fancare run`")
     ap.add_argument("--mode", choices=("webhook", "polling"), default="webhook")
     ap.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
-    ap.add_argument("--db-url", help="PostgreSQL URL (WIPED first); default FANCARE_TEST_POSTGRES_URL")
     ap.add_argument("--kill-at", type=float, help="SIGKILL one worker this many seconds into the storm")
     ap.add_argument("--restart-after", type=float,
                     help="restart the killed process this many seconds later (default: not restarted; "
                          "with --workers 0 always, after 3 s)")
     ap.add_argument("--default-limits", action="store_true", help="keep Telegram's rate limits (shipped config)")
-    add_process_arguments(ap)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--quiet", type=float, default=60.0, help="stop waiting after this long without a reply")
-    ap.add_argument("--max-drain", type=float, default=600.0, help="wait at most this long after the storm")
-    ap.add_argument("--keep", action="store_true", help="keep the run's folder (configs, logs, SQLite file)")
-    ap.add_argument("--out", type=Path, help="write the result JSON here too")
+    add_run_arguments(ap, max_drain_s=600.0, drain_help="wait at most this long after the storm")
     return ap
 
 

@@ -37,11 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import heapq
-import json
-import os
 import random
-import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -49,27 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.fancare_cluster import (  # noqa: E402
-    SECRET_ENV,
-    WEBHOOK_PATH,
-    WEBHOOK_SECRET,
-    Cluster,
-    Settings,
-    has_worker_role,
-    postgres_cpu_seconds,
-    postgres_url,
-    wipe_database,
-)
+from benchmarks.telegram_run import REPO, Replies, add_run_arguments, latency_summary, run_and_print, telegram_run
 
 CONVERSATIONS = REPO / "tests" / "conversations"
 #: files of fan-only conversations (the ops_* and operator files need an operator acting)
@@ -198,86 +176,7 @@ def schedule(rate: float, seconds: float, fans: int, seed: int = 7) -> list[Offe
     return out
 
 
-# -- offering: push into the fake (polling) or POST to the webhook ---------------------------------------------
-class Feeder:
-    """Delivers fan updates the way Telegram would: queued at the fake for getUpdates (polling), or
-    POSTed to the receiver's webhook with the secret header, up to 40 at once (Telegram's default
-    max_connections), a failed delivery retried after a second."""
-
-    def __init__(self, fake: Any, mode: str, webhook_port: int) -> None:
-        self.fake = fake
-        self.mode = mode
-        self.url = f"http://127.0.0.1:{webhook_port}{WEBHOOK_PATH}"
-        self._sem = asyncio.Semaphore(40)
-        self._session: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._ids = iter(range(1_000_000, 10**9))
-        self.retries = 0
-        self.failed = 0
-
-    async def __aenter__(self) -> Feeder:
-        import aiohttp
-
-        if self.mode == "webhook":
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
-                                                  connector=aiohttp.TCPConnector(limit=40))
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-
-    def offer(self, chat: int, text: str, language: str) -> None:
-        from tests.fakes.telegram_server import message, user
-
-        update = {"update_id": next(self._ids),
-                  "message": message(self.fake, chat, text, from_user=user(chat, language=language))}
-        if self.mode == "polling":
-            self.fake.push({"message": update["message"]}, update_id=update["update_id"])
-            return
-        task = asyncio.create_task(self._post(update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _post(self, update: dict[str, Any], tries: int = 30) -> None:
-        import aiohttp
-
-        for _ in range(tries):
-            try:
-                async with self._sem, self._session.post(
-                        self.url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}) as r:
-                    if r.status == 200:
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            self.retries += 1
-            await asyncio.sleep(1.0)
-        self.failed += 1
-
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-class Replies:
-    """sendMessage calls the fake accepted, by chat, with their arrival times (an `on_call` hook,
-    so waiting does not rescan the fake's whole call list)."""
-
-    def __init__(self, fake: Any) -> None:
-        self.by_chat: dict[int, list[tuple[float, str]]] = defaultdict(list)
-        self.count = 0
-        self.last_at = 0.0
-        fake.on_call.append(self._on_call)
-
-    def _on_call(self, call: Any) -> None:
-        if call.method == "sendMessage":
-            self.by_chat[int(call.params["chat_id"])].append((call.at, str(call.params.get("text", ""))))
-            self.count += 1
-            self.last_at = call.at
-
-
+# -- replies to messages ------------------------------------------------------------------------------
 def match(pushed: dict[int, list[float]], replies: Replies) -> dict[int, list[float | None]]:
     """Per chat, each message's answer time (None: unanswered), matched in order (module docstring)."""
     out: dict[int, list[float | None]] = {}
@@ -294,72 +193,18 @@ def match(pushed: dict[int, list[float]], replies: Replies) -> dict[int, list[fl
     return out
 
 
-def latency_summary(values_ms: Sequence[float]) -> dict[str, float | int]:
-    if not values_ms:
-        return {"n": 0}
-    a = np.asarray(values_ms)
-    return {"p50": round(float(np.percentile(a, 50)), 1), "p90": round(float(np.percentile(a, 90)), 1),
-            "p99": round(float(np.percentile(a, 99)), 1), "max": round(float(a.max()), 1), "n": int(a.size)}
-
-
-def cpu_per_answer(cpu: dict[str, dict[str, float]], answered: int) -> float | None:
-    """CPU milliseconds the fancare processes (not the benchmark, not PostgreSQL) spent per answer."""
-    spent = sum(v["run_cpu_s"] for k, v in cpu.items() if k == "run" or k == "receiver" or k.startswith("worker"))
-    return round(spent * 1000 / answered, 1) if answered else None
-
-
-def handled_in_store(url: str) -> dict[str, int]:
-    """Inbound messages by status and outbound by status, read from the run's database after it."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as c:
-            rows = c.execute(text("SELECT direction, status, count(*) FROM messages GROUP BY direction, status"))
-            return {f"{d}:{s}": int(n) for d, s, n in rows}
-    finally:
-        engine.dispose()
-
-
-async def wait_quiet(done: Any, replies: Replies, max_s: float, quiet_s: float) -> None:
-    """Until `done()` or no reply came for `quiet_s` (or `max_s` passed)."""
-    t0 = time.monotonic()
-    seen, since = replies.count, time.monotonic()
-    while time.monotonic() - t0 < max_s and not done():
-        await asyncio.sleep(0.25)
-        if replies.count != seen:
-            seen, since = replies.count, time.monotonic()
-        elif time.monotonic() - since > quiet_s:
-            return
-
-
 # -- the run ------------------------------------------------------------------------------------------------
 async def run_load(a: argparse.Namespace) -> dict[str, Any]:
-    from tests.fakes.telegram_server import FakeTelegram
-
-    os.environ[SECRET_ENV] = WEBHOOK_SECRET
-    if a.workers > 0 and not has_worker_role(a.fancare_src):
-        raise SystemExit("--workers needs `fancare run --role receiver` and `fancare worker` (issue 14), which this "
-                         "checkout does not have yet; run with --workers 0")
-    store_url = postgres_url(a.db_url) if a.db == "postgres" else ""
-    if store_url:
-        wipe_database(store_url)
     offers = schedule(a.rate, a.seconds, a.fans, a.seed)
-    fake = await FakeTelegram().start()
-    folder = Path(tempfile.mkdtemp(prefix="fancare-load-"))
-    cluster = Cluster(Settings(mode=a.mode, workers=a.workers, store_url=store_url, lift_limits=a.lift_limits,
-                               model_dir=a.model_dir, log_level=a.log_level,
-                               source=a.fancare_src, models_in_place=a.models_in_place), fake.base_url, folder)
-    cluster.prepare()
-    replies = Replies(fake)
-    pg0 = postgres_cpu_seconds() if store_url else 0.0
-    try:
+    async with telegram_run(a, lift_limits=a.lift_limits, prefix="fancare-load-") as run:
+        cluster, replies = run.cluster, run.replies
+        pg0 = run.postgres_cpu()
         started = cluster.start()
         ready_s = await cluster.wait_ready()
         cluster.mark()
         pushed: dict[int, list[float]] = defaultdict(list)
         offered_at: list[tuple[float, int, int]] = []  # (time, chat, index of the message in its chat)
-        async with Feeder(fake, a.mode, cluster.webhook_port) as feeder:
+        async with run.feeder() as feeder:
             t0 = time.monotonic()
             for o in offers:
                 delay = t0 + o.at - time.monotonic()
@@ -376,15 +221,9 @@ async def run_load(a: argparse.Namespace) -> dict[str, Any]:
                 return all(len(replies.by_chat.get(c, ())) >= len(v) for c, v in pushed.items()) and all(
                     x is not None for v in match(pushed, replies).values() for x in v)
 
-            await wait_quiet(all_answered, replies, a.max_drain, a.quiet)
+            await run.wait_quiet(all_answered, a.max_drain, a.quiet)
             await feeder.drain()
-        metrics = await cluster.metrics()
-        cpu = cluster.cpu_report()
-        if store_url:
-            cpu["postgres (all server processes)"] = {"run_cpu_s": round(postgres_cpu_seconds() - pg0, 1)}
-    finally:
-        cluster.stop()
-        await fake.stop()
+        metrics, cpu = await run.measure(pg0)
     answers = match(pushed, replies)
     lat_all: list[float] = []
     lat_first: list[float] = []
@@ -400,15 +239,13 @@ async def run_load(a: argparse.Namespace) -> dict[str, Any]:
         lat_all.append(ms)
         (lat_first if at - t0 < FIRST_WINDOW_S else lat_rest).append(ms)
     held_span = max(replies.last_at, last_offer) - t0
-    store = handled_in_store(store_url or f"sqlite:///{folder / 'fancare.db'}")
     kinds: dict[str, int] = defaultdict(int)
     langs: dict[str, int] = defaultdict(int)
     for o in offers:
         kinds[o.kind] += 1
         langs[o.language] += 1
-    result: dict[str, Any] = {
-        "command": " ".join(["python -m benchmarks.telegram_load", *sys.argv[1:]]),
-        "mode": a.mode, "db": a.db, "workers": a.workers, "rate_limits": "lifted" if a.lift_limits else "default",
+    return {
+        **run.head(a, "python -m benchmarks.telegram_load"),
         "fans": a.fans, "mix": dict(kinds), "languages": dict(langs),
         "offered": len(offers), "offered_rate": round(len(offers) / max(offered_s, 1e-9), 1),
         "answered": answered, f"answered_within_{ANSWER_WINDOW_S:.0f}s_of_last": within,
@@ -418,18 +255,12 @@ async def run_load(a: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": latency_summary(lat_all),
         f"latency_first_{FIRST_WINDOW_S:.0f}s_ms": latency_summary(lat_first),
         "latency_rest_ms": latency_summary(lat_rest),
-        "cpu_seconds": cpu, "fancare_cpu_ms_per_answer": cpu_per_answer(cpu, answered), "store_messages": store,
-        "webhook_retries": feeder.retries, "webhook_failed": feeder.failed,
         "metrics": {name: {k: v for k, v in m.items() if k in (
             "fancare_possible_duplicate_sends_total", "fancare_possible_duplicate_sends", "fancare_sent_messages",
             "fancare_sent_messages_total", "fancare_pipeline_errors", "fancare_pipeline_errors_total",
             "fancare_send_retries", "fancare_send_retries_total")} for name, m in metrics.items()},
-        "load_avg_1m_at_end": os.getloadavg()[0], "cpus": os.cpu_count(),
+        **run.tail(a, cpu, answered, feeder),
     }
-    if a.keep:
-        result["folder"] = str(folder)
-    cluster.cleanup(a.keep)
-    return result
 
 
 def parser() -> argparse.ArgumentParser:
@@ -444,41 +275,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=0,
                     help="0: one `fancare run`; N: one receiver + N `fancare worker` processes (PostgreSQL)")
     ap.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    ap.add_argument("--db-url", help="PostgreSQL URL (WIPED first); default FANCARE_TEST_POSTGRES_URL")
-    add_process_arguments(ap)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--quiet", type=float, default=60.0, help="stop waiting after this long without a reply")
-    ap.add_argument("--max-drain", type=float, default=180.0, help="wait at most this long after offering")
-    ap.add_argument("--keep", action="store_true", help="keep the run's folder (configs, logs, SQLite file)")
-    ap.add_argument("--out", type=Path, help="write the result JSON here too")
+    add_run_arguments(ap, max_drain_s=180.0, drain_help="wait at most this long after offering")
     return ap
-
-
-def add_process_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options of how fancare's processes are started, shared with benchmarks/storm.py."""
-    ap.add_argument("--model-dir", type=Path, default=REPO / "models", help="trained model (default models/)")
-    ap.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                    help="override the shipped logging level (default: as shipped)")
-    ap.add_argument("--models-in-place", action="store_true",
-                    help="let fancare use --model-dir itself, caches it fills included (a restart); default: a "
-                         "copy per run (a fresh deployment)")
-    ap.add_argument("--fancare-src", type=Path, default=REPO,
-                    help="the fancare tree to run (code, config.yml, data); default this checkout. E.g. "
-                         "`git archive HEAD | tar -x -C /tmp/head` measures the last commit")
-
-
-def run_and_print(a: argparse.Namespace, coro: Any) -> dict[str, Any]:
-    """Run one benchmark (its options checked), print its result JSON and write it to `--out`."""
-    if a.workers > 0 and a.db != "postgres":
-        coro.close()
-        raise SystemExit("--workers needs --db postgres (SQLite stays the single-process store)")
-    result: dict[str, Any] = asyncio.run(coro)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(text)
-    return result
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import FancareConfig
+from bot.lazy_nlu import LazyNLUService
 from bot.operators import LocalInbox, OperatorInbox
 from bot.ops.database import DatabaseWatch, wait_for_database
 from bot.ops.metrics import OpsMetrics
@@ -50,6 +51,8 @@ def nlu_config_fingerprint(cfg: FancareConfig) -> str:
                     finetune_epochs=cfg.nlu.finetune_epochs)
     if cfg.nlu.oos_thresholds != "cv" or cfg.nlu.oos_cv_max_loss != 0.02 or not cfg.nlu.knn:
         body.update(oos=cfg.nlu.oos_thresholds, oos_cv_max_loss=cfg.nlu.oos_cv_max_loss, knn=cfg.nlu.knn)
+    if cfg.nlu.adapter:
+        body["adapter"] = True
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -64,7 +67,7 @@ def train_options(cfg: FancareConfig, route: str | None = None) -> dict[str, Any
             "features": list(cfg.nlu.features), "text_weight": cfg.nlu.tfidf_weight,
             "finetune": cfg.nlu.finetune, "finetune_epochs": cfg.nlu.finetune_epochs,
             "oos": cfg.nlu.oos_thresholds, "oos_cv_max_loss": cfg.nlu.oos_cv_max_loss,
-            "secondary_threshold": cfg.nlu.secondary_threshold, "knn": cfg.nlu.knn,
+            "secondary_threshold": cfg.nlu.secondary_threshold, "knn": cfg.nlu.knn, "adapter": cfg.nlu.adapter,
             "entity_patterns": entity_patterns(cfg)}
 
 
@@ -122,15 +125,26 @@ def load_app_flows(cfg: FancareConfig, domain: Domain, actions: ActionRegistry |
 
 
 class App:
+    """Every part of fancare built from `cfg`, for the process's `role` (bot/runner.py's ROLES).
+
+    A "receiver" (`fancare run --role receiver`) records updates and understands none of them, so it
+    loads no NLU model, encoder or language identifier at start: its NLU is a `LazyNLUService`, loaded
+    only if something reads it (an edited group message to moderate). "all" and "worker" load the
+    model here, before serving. `role` only changes what is loaded when; every part is there."""
+
     def __init__(self, cfg: FancareConfig, *, model: NLUModel | None = None, operators: OperatorInbox | None = None,
-                 orders: OrderLookup | None = None) -> None:
+                 orders: OrderLookup | None = None, role: str = "all") -> None:
         self.cfg = cfg
+        self.role = role
         self.store = Store(cfg.store_url(), echo=cfg.store.echo)
         wait_for_database(self.store, backoff_max_s=cfg.ops.database_backoff_max_s)  # a start during an outage waits
         self.store.migrate()
-        self.model = model or load_model(cfg)
-        self.nlu = NLUService(self.model)
-        self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path), encoder_paths=self.model.encoder_paths,
+        lazy = model is None and role == "receiver"
+        self.nlu = (LazyNLUService(lambda: load_model(cfg), on_load=self._model_loaded) if lazy
+                    else NLUService(model or load_model(cfg)))
+        loaded = self.loaded_model
+        self.kb = KnowledgeBase(cfg.resolve(cfg.knowledge_base.path),
+                                encoder_paths=loaded.encoder_paths if loaded is not None else {},
                                 cache_file=model_root(cfg) / "kb-embeddings.npz")
         self.kb.default_language = cfg.brand.default_language
         self.domain = load_app_domain(cfg)
@@ -170,14 +184,34 @@ class App:
         self.pipeline.playbook = self.playbook
         self.pipeline.waiting = cfg.escalation.waiting_rules()
         self.pipeline.set_languages(cfg.brand.all_languages(), cfg.brand.default_language,  # sticky reply language
-                                    high_accuracy=cfg.nlu.language_accuracy == "high")
+                                    high_accuracy=cfg.nlu.language_accuracy == "high",
+                                    warm=role != "receiver")  # a receiver detects no language
         monitor = self.moderator.crisis
         self.crisis_watch = CrisisWatch(self.store, monitor) if monitor is not None else None
         # operations (bot/ops): this App's own Prometheus registry, fed by the pipeline, and the database watch
-        self.metrics = OpsMetrics(self.store, lambda: dict(self.pipeline.metrics), lambda: self.model.version)
+        self.metrics = OpsMetrics(self.store, lambda: dict(self.pipeline.metrics),
+                                  lambda: m.version if (m := self.loaded_model) is not None else None)
         self.pipeline.observer = self.metrics
         self.database = DatabaseWatch(self.store, timeout_s=cfg.ops.database_timeout_s,
                                       backoff_max_s=cfg.ops.database_backoff_max_s)
+
+    @property
+    def model(self) -> NLUModel:
+        """The NLU model served (a receiver loads it here, on first use: bot/lazy_nlu.py)."""
+        return self.nlu.model
+
+    @model.setter
+    def model(self, model: NLUModel) -> None:
+        self.nlu.swap(model)  # from the next message on; messages being parsed finish on the old one
+
+    @property
+    def loaded_model(self) -> NLUModel | None:
+        """The model if it is loaded, without loading it (what /metrics and the reload watcher ask)."""
+        return self.nlu.loaded if isinstance(self.nlu, LazyNLUService) else self.nlu.model
+
+    def _model_loaded(self, model: NLUModel) -> None:
+        """A receiver's model, loaded on first use: the knowledge base reads the encoders it names."""
+        self.kb.encoder_paths = model.encoder_paths
 
     async def watch_crisis(self, stop: asyncio.Event) -> None:
         """The crisis early warning, fed from the store, alerting through the operator port: every
@@ -191,8 +225,7 @@ class App:
     def reload_model(self) -> NLUModel:
         """Swap in the newest trained model without dropping messages."""
         model = load_model(self.cfg)
-        self.nlu.swap(model)
-        self.model = model
+        self.model = model  # NLUService.swap
         from moderation.signals import HEADS_FILE, ModerationHeads
 
         heads = ModerationHeads.load(model_root(self.cfg) / HEADS_FILE)  # trained by the same `fancare train`

@@ -192,7 +192,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.app import App
         from bot.runner import run
 
-        app = App(cfg)
+        app = App(cfg, role=role)  # a receiver loads no NLU model: workers understand the messages
         try:
             return asyncio.run(app.serving(run(app, role=role, concurrency=args.concurrency)))
         finally:

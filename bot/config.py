@@ -77,6 +77,8 @@ class NLUConfig(Section):
     # the nearest-example vote blended into the head (weight chosen by cross-validation; nlu/knn.py)
     # and the distance used for out of scope; false: the plain head (BENCHMARKS.md section 16)
     knn: bool = True
+    # a contrastive adapter on the frozen e5 vectors, trained with the heads (nlu/adapter.py)
+    adapter: bool = False
     # a clause of a two-request message counts as a request of its own from this confidence
     secondary_threshold: float = Field(0.5, ge=0.0, le=1.0)
 

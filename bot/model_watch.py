@@ -45,7 +45,8 @@ class ModelWatcher:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.version = _latest(app) or app.model.version
+        loaded = app.loaded_model
+        self.version = _latest(app) or (loaded.version if loaded is not None else None)
         self.domain_path = app.cfg.resolve(app.cfg.dialogs.domain)
         self.domain_stamp = _stamp(self.domain_path)
         self.reloads = 0
@@ -54,14 +55,14 @@ class ModelWatcher:
         """Reload whatever changed; True when the model was swapped."""
         swapped = False
         latest = _latest(self.app)
-        if latest and latest != self.version and latest != self.app.model.version:
+        serving = self.app.loaded_model  # a receiver's model not loaded yet: its first use reads LATEST
+        if latest and latest != self.version and serving is not None and latest != serving.version:
             try:
                 model = await asyncio.to_thread(load_model, self.app.cfg)
             except Exception:  # noqa: BLE001 - keep serving the old model
-                log.exception("could not load model %s; still serving %s", latest, self.app.model.version)
+                log.exception("could not load model %s; still serving %s", latest, serving.version)
             else:  # the swap itself happens on the event loop, between two messages' parse calls
-                self.app.nlu.swap(model)
-                self.app.model = model
+                self.app.model = model  # NLUService.swap
                 self.reloads += 1
                 swapped = True
                 log.info("serving model %s", model.version)

@@ -202,12 +202,13 @@ class Pipeline:
             self._warming = (model, asyncio.ensure_future(asyncio.to_thread(_load_for_serving, model, kb)))
         await asyncio.shield(self._warming[1])
 
-    def set_languages(self, languages: list[str], default: str, *, high_accuracy: bool = False) -> None:
+    def set_languages(self, languages: list[str], default: str, *, high_accuracy: bool = False,
+                      warm: bool = True) -> None:
         """The brand's languages; the identifier for them loads now, in the background (seconds), not
-        on the first fan's message."""
+        on the first fan's message. `warm=False` (a receiver, which processes no message): on first use."""
         self.languages = list(dict.fromkeys([default, *languages]))
         self.default_language = default
-        configure_languages(self.languages, high_accuracy=high_accuracy)
+        configure_languages(self.languages, high_accuracy=high_accuracy, warm=warm)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel

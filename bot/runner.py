@@ -58,6 +58,9 @@ async def run(app: App, stop: asyncio.Event | None = None, *, role: str = "all",
               concurrency: int | None = None) -> int:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if app.role == "receiver" and role != "receiver":
+        raise ValueError(f"--role {role} needs an App built for it: App(cfg, role={role!r}) loads the NLU model, "
+                         "App(cfg, role='receiver') does not")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -137,7 +140,7 @@ async def _start_ops(app: App, channel_tasks: dict[str, asyncio.Task[Any]]) -> O
             return lambda: not task.done() and name in app.pipeline.channels
         return lambda: not task.done() and type(app.pipeline.operators).__module__.startswith(f"bot.channels.{name}")
 
-    readiness = Readiness(model_version=lambda: app.model.version if app.model is not None else None,
+    readiness = Readiness(model_version=None if app.role == "receiver" else lambda: app.model.version,
                           database=app.database, channels={n: connected(n) for n in channel_tasks})
     server = OpsServer(readiness, app.metrics, cfg.host, cfg.port)
     try:

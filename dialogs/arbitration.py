@@ -6,7 +6,7 @@ the decision: a close article match for a policy or how-to question beats a tran
 modest confidence, while task cues start the flow. Between the two, one short question with buttons
 beats a wrong guess. The rules, first match wins:
 
-1. an order number, an upset or complaining fan, an explicit wish ("I want a refund", "quero
+1. an order number, an upset, complaining or swearing fan, an explicit wish ("I want a refund", "quero
    devolver") or a request addressed to us ("can you check ...", "¿me podéis reembolsar ...?")
    -> the task (unless the wish is to *know* something: "I'd like to know your return policy");
 2. an information question ("how long ...", "can I ...", "do you ...", "... policy") -> the
@@ -96,6 +96,20 @@ _UPSET = _rx(
     r"absurdo", r"vergonha", r"inaceit[áa]vel", r"horr[íi]vel", r"revoltad[oa]", r"palha[çc]ada", r"descaso",
     r"rid[íi]cul[oa]", r"ningu[ée]m (?:me )?(?:responde|ajuda|atende)", r"sem (?:nenhuma )?resposta", r"queixa",
     r"reclama[çc][ãa]o", r"n[ãa]o (?:me )?(?:responde|respondem|ajuda|ajudam)", r"chegou (?:quebrad[oa]|danificad[oa])",
+)
+# A fan who swears about their case is frustrated: like an upset one, they want it sorted, and the
+# words pull the message's embedding off its topic ("where the hell is my order, this is bullshit"
+# lands nearest "change shipping address"), so no article is offered. Swear words and the emphatic
+# "where the hell ..." of en, es, de, fr, it, pt (moderation/lexicon.py PROFANITY among them);
+# insults at us are moderation's, not the arbitration's.
+_SWEAR = _rx(
+    r"fuck\w*", r"f\*+k\w*", r"wtf", r"bullshit", r"shit\w*", r"crap(?:py)?", r"damn(?:ed|it)?", r"piss(?:ed)?",
+    r"bloody hell", r"(?:what|where|why|how|who|when) the (?:hell|heck|fuck|f\*+k|devil)",
+    r"mierda", r"joder", r"co[ñn]o", r"carajo", r"hostia(?:s)?", r"puta madre", r"qu[ée] demonios",
+    r"schei(?:ß|ss)e?\w*", r"verdammt\w*", r"verflucht\w*", r"kacke", r"zum teufel",
+    r"merde", r"putain", r"bordel", r"fait chier",
+    r"cazzo", r"merda", r"porca (?:miseria|puttana)", r"vaffanculo", r"che diavolo",
+    r"porra", r"caralho", r"que diabos",
 )
 
 # Asked to *do* something for this fan: a request addressed to us with an action verb, and wishes
@@ -189,9 +203,12 @@ _OWN_PRODUCT = _rx(r"my (?:new )?(?:buds(?: pro| lite)?|earbuds|headphones|watch
 _SHIPPED = _rx(r"arriv\w*", r"ship(?:ped|s)?", r"sent(?: out)?", r"dispatched", r"deliver(?:ed|y)", r"on (?:its|the) way")
 # ... or asked after directly ("where's my halo?", "¿dónde está mi reloj?")
 _WHERE = _rx(
-    r"where(?:'s| is| are) my", r"d[óo]nde (?:est[áa]n?|va|anda) mi", r"por d[óo]nde va", r"wo (?:ist|sind|bleibt) mein\w*",
-    r"o[uù] (?:est|sont|en est|en sont) (?:ma|mon|mes)", r"dov'[èe] (?:finit[oa] )?(?:il mio|la mia)",
-    r"dove (?:sono|si trova) (?:il mio|la mia|i miei)", r"onde (?:est[áa]|est[ãa]o|anda) (?:o meu|a minha|meu|minha)",
+    # an intensifier may come between ("where the hell is my ...", "wo zum Teufel ist meine ...")
+    r"where(?:'s| is| are| (?:\w+ ){1,3}?(?:is|are)) my", r"d[óo]nde (?:\w+ ){0,2}?(?:est[áa]n?|va|anda) mi",
+    r"por d[óo]nde va", r"wo (?:\w+ ){0,3}?(?:ist|sind|bleibt) mein\w*",
+    r"o[uù] (?:\w+ )?(?:est|sont|en est|en sont) (?:ma|mon|mes)", r"dov'[èe] (?:finit[oa] )?(?:il mio|la mia)",
+    r"dove (?:\w+ )?(?:sono|si trova|[èe]) (?:il mio|la mia|i miei)",
+    r"onde (?:\w+ )?(?:est[áa]|est[ãa]o|anda) (?:o meu|a minha|meu|minha)",
     r"cad[êe] (?:o meu|a minha|meu|minha)",
     r"waar (?:is|zijn|blijft|blijven) (?:mijn|m'n)", r"gdzie (?:jest |są |sa )?(?:moje|mój|moj|moja)",
     r"(?:sipari[şs]\w*|kargo\w*|paket\w*) (?:\w+ )?nerede", r"nerede (?:benim )?(?:sipari[şs]\w*|kargo\w*|paket\w*)",
@@ -279,7 +296,7 @@ def _cues(text: str) -> _Cues:
     wants = (wish or bool(_REQUEST.search(text))) and not know and not (info and not wish)
     own = bool(_OWN.search(text)) and bool(_MOVES.search(text)) \
         or bool(_OWN_PRODUCT.search(text)) and bool(_SHIPPED.search(text))
-    return _Cues(upset=bool(_UPSET.search(text)), question=question, info=info, wants=wants, own=own,
+    return _Cues(upset=bool(_UPSET.search(text) or _SWEAR.search(text)), question=question, info=info, wants=wants, own=own,
                  late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2)
 
 

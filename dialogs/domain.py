@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialogs.numbers import localised
 from dialogs.phrases import PHRASES
 from dialogs.phrases import choose as choose_phrase
+from dialogs.phrases import language_of as phrase_language
 from nlu.yamlfile import DataError, LocatedYaml, load_located_file
 
 if TYPE_CHECKING:
@@ -129,8 +131,10 @@ class Domain:
     def phrase(self, key: str, language: str | None, **values: Any) -> str:
         """A phrase of fancare's code (dialogs/phrases.py) in `language`, by the fallback order, filled;
         a counted phrase ("about {minutes} minutes") in the plural form its number takes there."""
-        text = choose_phrase(key, self.phrases.get(key, {}), self.fallback_chain(language), values)
-        return string.Formatter().vformat(text, (), _Blank(values))
+        table, chain = self.phrases.get(key, {}), self.fallback_chain(language)
+        text = choose_phrase(key, table, chain, values)
+        # a fraction in the text's own language ("etwa 1,5 Stunden"), which a missing translation may make English
+        return string.Formatter().vformat(text, (), _Blank(localised(values, phrase_language(table, chain))))
 
     def flow_name(self, flow_id: str, english: str, language: str | None) -> str:
         """How a flow's `name` reads in `language` inside "{flow}": `flow_names` are keyed by the English

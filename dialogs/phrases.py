@@ -127,6 +127,11 @@ def choose(key: str, table: Mapping[str, str], chain: Sequence[str], values: Map
     return text
 
 
+def language_of(table: Mapping[str, str], chain: Sequence[str]) -> str:
+    """The language `choose` takes a phrase's text from: the first of `chain` that `table` has, else English."""
+    return next((lang for lang in chain if lang in table), "en")
+
+
 def english(key: str, **values: Any) -> str:
     """The English phrase filled: what the engine says when no domain (no translations) is given."""
     return choose(key, {}, (), values).format(**values)

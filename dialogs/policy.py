@@ -33,6 +33,7 @@ from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
 from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch, split_requests
 from knowledge_base import KnowledgeBase
+from nlu.language import is_greeting
 from nlu.model import ParseResult
 
 SILENT_INTENTS = {"spam", "abuse"}
@@ -42,6 +43,10 @@ SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_t
 ACKNOWLEDGEMENTS = frozenset("""
 ok okay okey oke oké okej k kk ach achso aha ah ahh oh ohh hm hmm mhm vale tamam ок окей ладно
 """.split())
+#: a one-word typed reply to a task's question is most likely an attempt at the answer ("abc", "2",
+#: "no idea"): another task interrupts only when the reading is at least this sure ("refund" 1.0,
+#: "human" 0.91; "abc" poll_vote 0.80 on the demo model)
+ONE_WORD_SWITCH = 0.85
 MAX_STEPS_PER_TURN = 200
 _MISSING = object()
 CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
@@ -230,7 +235,26 @@ class DialogPolicy:
             ctx.stack.pop()
             ctx.message_free = True  # not a rating: the message is a new request, with its values
             return False
-        parse, text = ctx.parse, ctx.turn.text
+        # "ach egal, ich will eine Erstattung und wie lange dauert der Versand nach Spanien": each request
+        # is read on its own (read whole, the message is neither); the first one is the reply to the
+        # question, the second is answered or noted afterwards, as for a new message
+        whole = ctx.parse
+        second = await self._two_requests(ctx)
+        ctx.second = second  # noted for the person if the first request escalates
+        handled = await self._reply_to_question(ctx, flow, step, frame,
+                                                ctx.parse.text if second is not None else ctx.turn.text)
+        ctx.second = None
+        if not handled:  # a new message after all: it is read again, whole (and split again)
+            ctx.parse = whole
+            ctx.d.events = [e for e in ctx.d.events if e[0] != "nlu.two_requests"]
+        elif second is not None and not ctx.escalated:
+            await self._second_request(ctx, second)
+        return handled
+
+    async def _reply_to_question(self, ctx: _Ctx, flow: Flow, step: Step, frame: dict[str, Any], text: str) -> bool:
+        """`text` (the message, or its first request) while `flow` waits at `step`: the answer, a cancel,
+        a switch, another task, a question, or a miss; False when it turns out to be a new message."""
+        parse = ctx.parse
         ctx.d.action = f"flow:{flow.id}"
         if is_cancel(text):
             self._cancel(ctx, say=True)
@@ -243,9 +267,19 @@ class DialogPolicy:
         taking_back = is_switch(text)
         lost = is_skip(text)  # "I don't know" / "I can't find it" for a slot the task needs
         value = None if taking_back or lost else self._extract(step, ctx, answering=True)
-        other = None if lost else self._other_flow(ctx, flow, bar=SWITCH_BAR if taking_back else self.confident)
+        bar = SWITCH_BAR if taking_back else self.confident
+        if not taking_back and parse.encoder is not None and _one_word(text):
+            bar = max(bar, ONE_WORD_SWITCH)  # "abc" at the order number (poll_vote 0.80) is a wrong answer
+        other = None if lost else self._other_flow(ctx, flow, bar=bar)
         if taking_back and other is None and not lost:
             other = self._switch_target(ctx, flow)
+        if taking_back and other is None and not lost and self._asks_for(ctx, flow):
+            # "ach egal, ich will eine Erstattung" at the refund's proof question: no other task is asked
+            # for ("forget the refund, where is my order?" reads as a refund too, but has one), and the fan
+            # asks for this one again. It goes on; the question stands, no attempt counted.
+            ctx.d.events.append(("flow.restated", {"flow": flow.id, "slot": step.slot}))
+            self._ask(ctx, step, flow)
+            return True
         if taking_back and other is None:  # "forget the refund, ...": the rest is a new message
             ctx.d.events.append(("flow.cancelled", {"flow": flow.id}))
             self._drop_task(ctx)
@@ -279,11 +313,11 @@ class DialogPolicy:
             self._say(ctx, "utter_goodbye")
             ctx.d.action = "goodbye"
             return True
-        if sure and parse.intent in SIMPLE and not _acknowledgement(parse.intent, ctx.turn.text):
+        if sure and parse.intent in SIMPLE and not _acknowledgement(parse.intent, text):
             self._say(ctx, SIMPLE[parse.intent])
             self._resume(ctx, back=True)
             return True
-        if not lost and self._digression(ctx, flow):
+        if not lost and self._digression(ctx, flow, text):
             self._resume(ctx, back=True)
             return True
         frame["attempts"] = int(frame.get("attempts", 0)) + 1
@@ -313,6 +347,11 @@ class DialogPolicy:
             return None
         return other
 
+    def _asks_for(self, ctx: _Ctx, flow: Flow) -> bool:
+        """The message confidently asks for `flow` itself (its own trigger intent)."""
+        p = ctx.parse
+        return not p.fallback and p.confidence >= self.confident and self.flows.for_intent(p.intent, p.confidence) is flow
+
     def _switch_target(self, ctx: _Ctx, current: Flow) -> Flow | None:
         """'forget the refund, where is my order?': the words of the task being dropped pull the reading
         towards it (refund 0.67, order 0.33). Among the other readings, the task that holds most of what is
@@ -331,10 +370,11 @@ class DialogPolicy:
             return other
         return None
 
-    def _digression(self, ctx: _Ctx, flow: Flow) -> bool:
-        """A question in the middle of a task: answer it from the knowledge base."""
+    def _digression(self, ctx: _Ctx, flow: Flow, text: str) -> bool:
+        """A question in the middle of a task (`text`: the message, or the request of it being handled):
+        answer it from the knowledge base."""
         p = ctx.parse
-        if not (is_question(ctx.turn.text) or (p.intent == "faq" and not p.fallback)):
+        if not (is_question(text) or (p.intent == "faq" and not p.fallback)):
             return False
         article = self._entity(p, "article") if p.intent == "faq" else None
         if article and self._answer_article(ctx, article):
@@ -674,16 +714,24 @@ class DialogPolicy:
         return value
 
     # -- a new message -------------------------------------------------------------------------------
+    async def _two_requests(self, ctx: _Ctx) -> ParseResult | None:
+        """Two requests in one message ("where is VT-482913 and can I pay with klarna?"), each read on its
+        own: `ctx.parse` becomes the first's reading and the second's is returned; None (and `ctx.parse`
+        as it was) when the message holds one request, or two that read alike."""
+        if self.parser is None or not ctx.parse.encoder:
+            return None
+        parts = split_requests(ctx.turn.text)
+        if len(parts) != 2:
+            return None
+        first, second = await self.parser(parts[0]), await self.parser(parts[1])
+        if not _distinct(first, second, self.confident):
+            return None
+        ctx.parse = first
+        ctx.d.events.append(("nlu.two_requests", {"first": first.intent, "second": second.intent}))
+        return second
+
     async def _new_message(self, ctx: _Ctx) -> None:
-        parts = split_requests(ctx.turn.text) if self.parser is not None and ctx.parse.encoder else [ctx.turn.text]
-        second: ParseResult | None = None
-        if len(parts) == 2 and self.parser is not None:
-            first, second = await self.parser(parts[0]), await self.parser(parts[1])
-            if _distinct(first, second, self.confident):
-                ctx.parse = first
-                ctx.d.events.append(("nlu.two_requests", {"first": first.intent, "second": second.intent}))
-            else:
-                second = None
+        second = await self._two_requests(ctx)
         if self._correct_last(ctx):
             await self._run(ctx)
             return
@@ -783,6 +831,11 @@ class DialogPolicy:
         if torn is not None:
             ctx.d.events.append(("nlu.torn", {"intents": [i for i, _ in ctx.parse.ranking[:2]]}))
             ctx.parse = dataclasses.replace(ctx.parse, intent=torn, fallback=False)
+        if (ctx.parse.fallback or ctx.parse.intent == "out_of_scope") and is_greeting(ctx.turn.text):
+            # "Cześć!" (greet 0.42 when the Polish greetings are few in the data): one greeting word alone
+            # (nlu.language.GREETINGS, in the brand's languages) opens a conversation however unsure the reading
+            ctx.d.events.append(("nlu.lone_greeting", {"was": ctx.parse.intent}))
+            ctx.parse = dataclasses.replace(ctx.parse, intent="greet", fallback=False)
         st, parse = ctx.st, ctx.parse
         intent = parse.intent
         ctx.d.action = intent
@@ -1030,6 +1083,11 @@ _YES = re.compile(r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|ja|oui|cert
 def _acknowledgement(intent: str, text: str) -> bool:
     """A "greeting" that is only "ok", "ach so", "O.K." or "hmm" (`ACKNOWLEDGEMENTS`): not a greeting."""
     return intent == "greet" and "".join(re.findall(r"\w+", text.casefold())) in ACKNOWLEDGEMENTS
+
+
+def _one_word(text: str) -> bool:
+    """One word and no question mark: a reply, not a new request ("abc", "12345", "Hilfe" but not "refund?")."""
+    return len(re.findall(r"\w+", text)) <= 1 and "?" not in text and "¿" not in text
 
 
 def _affirms(text: str) -> bool:

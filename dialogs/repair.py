@@ -108,10 +108,14 @@ _TASK = re.compile(
     r"chcę|chce|potrzebuję|potrzebuje|poproszę|istiyorum|хочу|мне нужн\w+|верните|أريد|اريد|بدي|عايز|"
     r"चाहिए|चाहता हूँ|चाहती हूँ)" + _E, re.IGNORECASE)
 
-# Two requests in one message: split at a conjunction that starts a new clause.
+# Two requests in one message: split at a conjunction that starts a new clause, or before the
+# inverted mark that opens a Spanish question or exclamation ("quiero un reembolso ¿cuánto tarda el
+# envío?"): Spanish marks where a clause starts, so no question word is needed after it.
 _SPLIT = re.compile(r"(?:\?\s+|\s+(?:and also|and then|and|also|plus|y también|y|und|et|e|en)\s+)"
-                    r"(?=(?:can|could|do|does|is|are|what|how|when|where|which|will|i|my|please|puedo|puedes|cu[aá]ndo|"
-                    r"c[oó]mo|d[oó]nde|qu[ée]|kann|wie|wann|wo|was|est-ce|comment|quand|o[uù]|posso|come|quando|dove)\b)",
+                    r"(?=[¿¡]?(?:can|could|do|does|is|are|what|how|when|where|which|will|i|my|please|puedo|puedes|"
+                    r"cu[aá]ndo|c[oó]mo|d[oó]nde|qu[ée]|kann|wie|wann|wo|was|est-ce|comment|quand|o[uù]|posso|come|"
+                    r"quando|dove)\b)"
+                    r"|(?:[?!]\s*|[,;:]?\s+)(?=[¿¡])",
                     re.IGNORECASE)
 
 
@@ -157,7 +161,8 @@ def wants_task(text: str) -> bool:
 
 
 def split_requests(text: str) -> list[str]:
-    """'where is VT-482913 and can I pay with klarna?' -> two parts; one part when there is no clear split."""
+    """'where is VT-482913 and can I pay with klarna?' -> two parts; one part when there is no clear split
+    (either part under three words: "hola ¿qué tal?" stays one)."""
     t = text.strip()
     if len(t) > 400:
         return [t]
@@ -165,8 +170,9 @@ def split_requests(text: str) -> list[str]:
     if not m:
         return [t]
     first, second = t[:m.start()].strip(" ,;"), t[m.end():].strip(" ,;")
-    if m.group(0).strip().startswith("?"):
-        first += "?"
+    mark = m.group(0).strip()[:1]
+    if mark in ("?", "!"):  # the first part keeps its own closing mark
+        first += mark
     if len(first.split()) < 3 or len(second.split()) < 3:
         return [t]
     return [first, second]

@@ -170,7 +170,9 @@ def wait_estimate(position: int, minutes_per_ticket: float, phrase: Phrase = eng
     half_hours = max(2, round(minutes / 30))
     if half_hours == 2:
         return phrase("wait.an_hour")
-    return phrase("wait.hours", hours=f"{half_hours / 2:g}")
+    # a number, not text: the phrase writes a fraction the language's way ("1.5" / "1,5")
+    hours: float = half_hours / 2 if half_hours % 2 else half_hours // 2
+    return phrase("wait.hours", hours=hours)
 
 
 def place_text(position: int, phrase: Phrase = english) -> str:

@@ -10,6 +10,8 @@ are kept, until the model is saved, for choosing out-of-scope thresholds without
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -54,30 +56,41 @@ class IntentClassifier:
     def _new(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
 
-    def fit(self, X: np.ndarray, y: list[str], calibrate: bool = True, knn: bool = True) -> IntentClassifier:
+    def fit(self, X: np.ndarray, y: list[str], calibrate: bool = True, knn: bool = True,
+            fold_features: Callable[[np.ndarray], np.ndarray] | None = None) -> IntentClassifier:
         """`calibrate`: fit the temperature (and the nearest-example weight) on out-of-fold
         predictions; `knn`: keep the training embeddings for the nearest-example vote and the
-        out-of-scope similarity (its weight stays 0 without `calibrate`)."""
+        out-of-scope similarity (its weight stays 0 without `calibrate`).
+
+        `fold_features(train_rows)`: when X itself was learnt from the training rows (an adapter,
+        nlu/adapter.py), the features of every row as seen by one learnt from `train_rows` alone.
+        Each fold then scores its held-out rows in such a space, and the nearest-example scores come
+        from the fold's training rows instead of leave-one-out: otherwise the held-out rows would be
+        ones the adapter had already pulled onto their intent, and the temperature fitted on them would
+        make confidences too high on real messages."""
         y_arr = np.asarray(y)
         self.labels = sorted(set(y))
-        oof_logits = None
+        oof_logits = oof_sims = None
         if calibrate:
-            self.temperature, oof_logits = self._fit_temperature(X, y_arr)
+            self.temperature, oof_logits, oof_sims = self._fit_temperature(X, y_arr, fold_features)
         self._lr = self._new().fit(X, y_arr)
         self.labels = [str(c) for c in self._lr.classes_]
         self.knn = NearestExamples(X, list(y), self.labels) if knn else None
         self.knn_weight, self.blend_temperature, self.oof = 0.0, 1.0, None
         if self.knn is not None and oof_logits is not None:
-            self._fit_knn_weight(X, list(y), oof_logits)
+            self._fit_knn_weight(X, list(y), oof_logits, oof_sims)
         return self
 
-    def _fit_knn_weight(self, X: np.ndarray, y: list[str], oof_logits: np.ndarray) -> None:
+    def _fit_knn_weight(self, X: np.ndarray, y: list[str], oof_logits: np.ndarray,
+                        sims: np.ndarray | None = None) -> None:
         """Choose the blend weight and similarity temperature by out-of-fold accuracy (ties: the
-        smaller weight, i.e. the plain head), scoring each example against the others (leave-one-out)."""
+        smaller weight, i.e. the plain head), scoring each example against the others (leave-one-out)
+        unless the folds' own similarities are given (`fold_features`)."""
         assert self.knn is not None
-        order = self.knn.stored_order(y)
-        sims = np.empty((len(y), len(self.labels)), dtype=np.float32)
-        sims[order] = self.knn.class_similarity(np.asarray(X)[order], exclude_self=True)
+        if sims is None:
+            order = self.knn.stored_order(y)
+            sims = np.empty((len(y), len(self.labels)), dtype=np.float32)
+            sims[order] = self.knn.class_similarity(np.asarray(X)[order], exclude_self=True)
         index = {lab: i for i, lab in enumerate(self.labels)}
         target = np.array([index[v] for v in y])
         head = _softmax(oof_logits / self.temperature)
@@ -102,21 +115,28 @@ class IntentClassifier:
             return probs
         return _softmax(np.log(np.clip(probs, 1e-12, 1)) / self.blend_temperature)
 
-    def _fit_temperature(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray | None]:
+    def _fit_temperature(self, X: np.ndarray, y: np.ndarray,
+                         fold_features: Callable[[np.ndarray], np.ndarray] | None = None
+                         ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """(temperature, out-of-fold logits, out-of-fold per-intent similarities or None)."""
         _, counts = np.unique(y, return_counts=True)
         k = int(min(5 if len(y) < 3000 else 3, counts.min()))
         if k < 2:
-            return 1.0, None
+            return 1.0, None, None
         logits = np.zeros((len(y), len(self.labels)), dtype=np.float64)
+        sims = np.zeros((len(y), len(self.labels)), dtype=np.float32) if fold_features is not None else None
         index = {lab: i for i, lab in enumerate(self.labels)}
         for tr, te in StratifiedKFold(k, shuffle=True, random_state=self.seed).split(X, y):
-            lr = self._new().fit(X[tr], y[tr])
+            Xf = X if fold_features is None else fold_features(tr)
+            lr = self._new().fit(Xf[tr], y[tr])
             cols = [index[c] for c in lr.classes_]
             part = np.full((len(te), len(self.labels)), -1e4)
-            part[:, cols] = lr.decision_function(X[te]) if len(lr.classes_) > 2 else _binary(lr, X[te])
+            part[:, cols] = lr.decision_function(Xf[te]) if len(lr.classes_) > 2 else _binary(lr, Xf[te])
             logits[te] = part
+            if sims is not None:  # k <= the smallest intent's count: every intent has training rows here
+                sims[te] = NearestExamples(Xf[tr], [str(v) for v in y[tr]], self.labels).class_similarity(Xf[te])
         target = np.array([index[v] for v in y])
-        return _nll_temperature(logits, target), logits
+        return _nll_temperature(logits, target), logits, sims
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.scores(X)[0]

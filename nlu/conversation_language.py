@@ -39,8 +39,8 @@ from nlu.language import detect_language, is_greeting, tied_languages
 LONG_WORDS = 4
 CLEAR_CONFIDENCE = 0.9
 #: a conversation's first language needs this much: on the 819 messages of benchmarks/language_id.py
-#: (no prior) 0.3 holds back 4 of the 31 wrong first readings and 2 right ones (those two wait for
-#: the fan's next message), and nonsense words ("blorp flarn snig", "zorp blick": 0.25)
+#: (no prior) 0.3 holds back 2 of the 13 wrong first readings and 1 right one (it waits for the
+#: fan's next message), and nonsense words ("blorp flarn snig", "zorp blick": 0.25)
 FIRST_CONFIDENCE = 0.3
 #: state keys in the conversation's stored state
 STATE_KEY = "language"

@@ -25,6 +25,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("fancare.nlu.finetune")
 
 
+def masked_mnrl_loss(anchors: torch.Tensor, positives: torch.Tensor, y_anchor: torch.Tensor,
+                     y_positive: torch.Tensor, scale: float) -> torch.Tensor:
+    """In-batch negatives both ways (anchor -> positive and back), with other examples of the anchor's
+    own intent masked out so that paraphrases are never pushed apart; shared with nlu/adapter.py."""
+    import torch
+
+    scores = anchors @ positives.T * scale
+    same = (y_anchor[:, None] == y_positive[None, :]) & ~torch.eye(len(anchors), dtype=torch.bool)
+    scores = scores.masked_fill(same, float("-inf"))
+    target = torch.arange(len(anchors))
+    return (torch.nn.functional.cross_entropy(scores, target)
+            + torch.nn.functional.cross_entropy(scores.T, target)) / 2
+
+
 def make_batches(labels: list[str], batch_size: int, epochs: int, seed: int) -> list[list[tuple[int, int]]]:
     """(anchor, positive) index pairs: each example with another example of its intent, interleaved
     across intents so that a batch mostly holds different intents (more useful negatives)."""
@@ -76,13 +90,7 @@ def finetune_minilm(texts: list[str], labels: list[str], *, epochs: int = 1, bat
         p_idx = [p for _, p in batch]
         ea = _embed(model, [texts[i] for i in a_idx])
         ep = _embed(model, [texts[i] for i in p_idx])
-        scores = ea @ ep.T * scale
-        ya = y[a_idx]
-        same = (ya[:, None] == y[p_idx][None, :]) & ~torch.eye(len(batch), dtype=torch.bool)
-        scores = scores.masked_fill(same, float("-inf"))
-        target = torch.arange(len(batch))
-        loss = (torch.nn.functional.cross_entropy(scores, target)
-                + torch.nn.functional.cross_entropy(scores.T, target)) / 2
+        loss = masked_mnrl_loss(ea, ep, y[a_idx], y[p_idx], scale)
         opt.zero_grad()
         loss.backward()
         opt.step()

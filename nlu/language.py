@@ -4,12 +4,15 @@ Two detectors, for two jobs:
 
 - `detect_language(text, languages=None, prior=None)`: the fan's language. Short chat messages
   ("Hej!", "ciao", "merci !", "ok cool") defeat both stop-word counting and n-gram models on their
-  own, so three kinds of evidence are combined: the writing system (Cyrillic, Arabic, Devanagari are
+  own, so several kinds of evidence are combined: the writing system (Cyrillic, Arabic, Devanagari are
   decided by script), a small lexicon of chat words per language (greetings, thanks, yes/no, support
-  words, with and without accents), and lingua's n-gram model restricted to the brand's configured
-  languages. Low-accuracy mode is the default (about 80 MB with the outsider check, against 330 MB
-  for high-accuracy mode, which is 2-3 points more accurate without a prior and about 0.5 with
-  one; `nlu.language_accuracy: high` picks it; BENCHMARKS.md section 14 has the comparison). An
+  words, with and without accents), the words the brand's own translated texts use in only one to
+  three languages (`nlu.language_corpus`: "wel" is Dutch, "reembolso" Spanish or Portuguese), the
+  letters each alphabet has ("ç" is not Spanish), and lingua's n-gram model restricted to the
+  brand's configured languages. Low-accuracy mode is the default (about 80 MB with the outsider
+  check, against 330 MB for high-accuracy mode, which is about 1 point more accurate without a
+  prior and the same with one; `nlu.language_accuracy: high` picks it; BENCHMARKS.md section 14
+  has the comparison). An
   optional `prior` (the conversation's language so far) breaks ties, so "ok" in a Spanish
   conversation stays Spanish. Text without letters ("VT-482913", "👍") and
   text the evidence does not settle is "und".
@@ -25,8 +28,10 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
+
+from nlu.language_corpus import EVERYWHERE, corpus_words
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -114,6 +119,17 @@ hi hey hello hola buenas hallo moin servus bonjour bonsoir salut coucou olá ola
 salve hoi cześć czesc siema hej witam merhaba selam
 """.split())
 
+#: letters (and Spanish's inverted marks) beyond a-z each Latin-script language writes. A message
+#: with "ç" is French, Portuguese or Turkish, never Spanish ("como peço reembolso?" is Portuguese
+#: although lingua's trigrams lean Spanish); each such letter counts `ACCENT_WEIGHT` for every
+#: configured language that writes it, when some configured language does not. A language missing
+#: here writes every letter (no evidence against it).
+ALPHABETS: dict[str, str] = {
+    "en": "", "es": "áéíóúñü¿¡", "pt": "áàâãéêíóôõúç", "fr": "àâæçéèêëîïôœùûüÿ", "it": "àèéìíòóùú",
+    "de": "äöüß", "nl": "éèëïóöü", "pl": "ąćęłńóśźż", "tr": "âçğıîöşü",
+}
+
+#: the stop-word router's accent hints (one language per letter; `route_language` only)
 _DIACRITIC_HINT = {"ñ": "es", "¿": "es", "¡": "es", "ç": "fr", "è": "fr", "ê": "fr", "ß": "de", "ä": "de",
                    "ö": "de", "ü": "de", "ã": "pt", "õ": "pt", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",
                    "ż": "pl", "ğ": "tr", "ş": "tr", "ı": "tr"}
@@ -142,6 +158,16 @@ def looks_mashed(word: str) -> bool:
 
 #: how much one chat word weighs against lingua's log-probability, and the prior's weight (log odds)
 LEXICON_WEIGHT = 2.5
+#: a word of the brand's texts (nlu/language_corpus.py) that one to three configured languages use:
+#: as much as a chat word, shared among them. Chosen on benchmarks/data/short_messages.yml with the
+#: lexicon held out and a dev set of first messages (BENCHMARKS.md section 14): 1.5-3.0 all help,
+#: 2.5 and 3.0 did best on both (by one or two messages)
+CORPUS_WEIGHT = 2.5
+#: names every language's texts use ("voltora", "buds", "paypal") are left out of the message like
+#: `ignore` when this long: two-letter ones ("de", "e") are function words of some languages
+NEUTRAL_MIN_LETTERS = 3
+#: one letter of `ALPHABETS` (per distinct letter in the message)
+ACCENT_WEIGHT = 1.0
 PRIOR_WEIGHT = 2.0
 #: a lone word several configured languages share ("hallo") weighs this for each of them: less than
 #: the prior, so in a conversation it keeps the conversation's language ("super" in Polish stays Polish)
@@ -249,10 +275,13 @@ class LanguageIdentifier:
 
     def __init__(self, languages: Iterable[str], *, high_accuracy: bool = False,
                  lexicon: dict[str, set[str]] | None = None, ignore: Iterable[str] = (),
-                 outsiders: Iterable[str] = OUTSIDERS) -> None:
+                 outsiders: Iterable[str] = OUTSIDERS,
+                 corpus: Mapping[str, tuple[str, ...]] | None = None) -> None:
         """`lexicon`: chat words per language (default `CHAT_WORDS`); `ignore`: words that say nothing
         about the language (the brand's and its products' names: "voltora", "buds"); `outsiders`:
-        unconfigured languages to recognise as such (empty: no outsider model, about 50 MB less)."""
+        unconfigured languages to recognise as such (empty: no outsider model, about 50 MB less);
+        `corpus`: word -> the languages whose translated texts use it (default: the shipped table of
+        `nlu.language_corpus`, whose words every language uses join `ignore`; {}: none)."""
         codes = tuple(dict.fromkeys(c.strip().lower() for c in languages if c and c.strip()))
         if not codes:
             raise ValueError("no languages to identify: configure at least one (brand.languages)")
@@ -270,6 +299,20 @@ class LanguageIdentifier:
         #: words several configured languages have ("hallo": de, nl): alone, a tie among exactly those
         self._shared = {w: tuple(langs) for w, langs in owners.items() if len(langs) > 1}
         self._ignore = frozenset(w.casefold() for w in ignore)
+        if corpus is None:
+            corpus = corpus_words()
+        # a corpus word is evidence among the configured languages that use it, when some do not
+        self._corpus: dict[str, tuple[str, ...]] = {}
+        neutral: set[str] = set()
+        for word, users in corpus.items():
+            if users == (EVERYWHERE,):
+                if len(word) >= NEUTRAL_MIN_LETTERS and word not in self._lexicon and word not in self._shared:
+                    neutral.add(word)
+                continue
+            mine = tuple(c for c in users if c in self._latin)
+            if mine and len(mine) < len(self._latin):
+                self._corpus[word] = mine
+        self._ignore |= neutral
         self._detector: LanguageDetector | None = None
         if len(self._latin) > 1:
             from lingua import LanguageDetectorBuilder
@@ -315,23 +358,35 @@ class LanguageIdentifier:
                     logit[code] = self._lingua_weight * math.log(max(cv.value, LINGUA_FLOOR))
         hits = 0
         for w in words:
-            owner = self._lexicon.get(w.casefold())
+            key = w.casefold()
+            owner = self._lexicon.get(key)
             if owner is not None:
                 logit[owner] += LEXICON_WEIGHT
                 hits += 1
+            elif key not in self._shared and len(words) > 1:  # a lone word: see below
+                # a chat word the lexicon lists under several languages ("funciona": es, pt; "hallo":
+                # de, nl) is theirs, whatever the brand's texts happen to use
+                users = self._corpus.get(key, ())
+                for code in users:
+                    logit[code] += CORPUS_WEIGHT / len(users)
         if 2 * hits < len(words) and self._outsider is not None and self._is_outsider(" ".join(words)):
             return {}
         if len(words) == 1 and not hits and top_p < SINGLE_WORD_MIN:
-            # one word no single configured language owns: lingua's guess only counts when it is
-            # clear, else a tie: among the languages whose chat words have it ("hallo": German and
-            # Dutch, not English by accident), or among all for an unknown word ("Hej!" where Polish
-            # is not configured, "ok"): "und", or the prior when there is one
-            shared = self._shared.get(words[0].casefold(), ())
-            logit = {c: SHARED_WEIGHT if c in shared else 0.0 for c in logit}
-        lowered = text.casefold()
-        for ch, code in _DIACRITIC_HINT.items():
-            if ch in lowered and code in logit:
-                logit[code] += 1.0
+            # one word no single configured language's chat words have: lingua's guess only counts
+            # when it is clear, else a tie among the languages whose chat words have it ("hallo":
+            # German and Dutch, not English by accident), else among those whose texts use it
+            # ("ótimo": Portuguese alone; "okay": English alone), else among all for an unknown word ("Hej!" where Polish is not configured): "und", or
+            # the prior when there is one. Each weighs `SHARED_WEIGHT`, less than the prior, so in a
+            # conversation a lone word keeps its language: a small corpus's "only English uses it"
+            # is no proof for a loanword
+            key = words[0].casefold()
+            tied = self._shared.get(key) or self._corpus.get(key, ())
+            logit = {c: SHARED_WEIGHT if c in tied else 0.0 for c in logit}
+        for ch in {ch for ch in text.casefold() if not ch.isascii()}:
+            writers = [c for c in logit if c not in ALPHABETS or ch in ALPHABETS[c]]
+            if len(writers) < len(logit) and any(ch in ALPHABETS.get(c, "") for c in writers):
+                for code in writers:
+                    logit[code] += ACCENT_WEIGHT
         if prior in logit:
             logit[prior] += PRIOR_WEIGHT
         return logit

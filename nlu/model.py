@@ -7,7 +7,9 @@ Options measured in BENCHMARKS.md (all off by default):
 - `features`: extra inputs of every head: another encoder's embedding, concatenated to the routed
   one ("minilm", "e5"), and/or "tfidf", a word+char n-gram model whose probabilities are averaged in;
 - `finetune`: a contrastive fine-tune of MiniLM on the training examples (nlu/finetune.py), saved
-  inside the model directory.
+  inside the model directory;
+- `adapter`: the same contrastive objective on a small residual map of the frozen e5 vectors
+  (nlu/adapter.py), read by e5's head and nearest-example vote, pickled with the heads.
 
 Out of scope (nlu/oos.py): a message falls back when its blended confidence is below a threshold or
 it is far from every training example; both thresholds are chosen on a validation set when one is
@@ -24,7 +26,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from nlu.adapter import EmbeddingAdapter
 from nlu.classifier import IntentClassifier
 from nlu.clauses import HALF_CONFIDENCE, MAX_CANDIDATES, WEAK_HALF_CONFIDENCE, Cut, candidate_cuts
 from nlu.encoders import get_encoder, install_encoder
@@ -46,6 +49,7 @@ FORMAT_VERSION = 1
 OUT_OF_SCOPE = "out_of_scope"
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<ents>\{.*\})?$", re.DOTALL)
 ENCODERS = ("minilm", "e5")
+ADAPTED = ("e5",)  # the encoders that get an adapter with `adapter=True` (MiniLM can be fine-tuned instead)
 FEATURES = (*ENCODERS, "tfidf")
 FINETUNED_DIR = "minilm-finetuned"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -100,7 +104,8 @@ class NLUModel:
                  threshold: float, meta: dict[str, Any], max_chars: int = 1000,
                  encoder_paths: dict[str, str] | None = None, *, head_inputs: dict[str, list[str]] | None = None,
                  text_model: TfidfIntentModel | None = None, text_weight: float = 0.0,
-                 oos: Thresholds | None = None, secondary_threshold: float = 0.5) -> None:
+                 oos: Thresholds | None = None, secondary_threshold: float = 0.5,
+                 adapters: dict[str, EmbeddingAdapter] | None = None) -> None:
         self.route = route
         self.heads = heads
         self.extractor = extractor
@@ -118,6 +123,13 @@ class NLUModel:
         self.oos = oos or Thresholds(threshold)
         self.threshold = self.oos.prob
         self.secondary_threshold = secondary_threshold
+        # encoder name -> the adapter its vectors pass through before any head reads them
+        self.adapters = adapters or {}
+
+    def adapt(self, encoder: str, vectors: np.ndarray) -> np.ndarray:
+        """`vectors` of `encoder` as the heads read them: through its adapter when it has one."""
+        adapter = self.adapters.get(encoder)
+        return vectors if adapter is None else adapter.apply(vectors)
 
     @property
     def version(self) -> str:
@@ -138,12 +150,14 @@ class NLUModel:
               encoder_paths: dict[str, str] | None = None, features: Sequence[str] = (),
               text_weight: float = 0.5, finetune: bool = False, finetune_epochs: int = 1,
               seed: int = 0, oos: str = "cv", oos_cv_max_loss: float = 0.02,
-              secondary_threshold: float = 0.5, knn: bool = True,
+              secondary_threshold: float = 0.5, knn: bool = True, adapter: bool = False,
               entity_patterns: dict[str, tuple[str, str | None]] | None = None) -> NLUModel:
         """`oos`: "cv" chooses the out-of-scope thresholds by cross-validation on `td` (nlu/oos.py,
         criterion `in_scope_loss` within `oos_cv_max_loss`; needs `calibrate`), "fixed" uses
         `threshold` alone; `calibrate_oos` replaces either with thresholds chosen on a validation set.
         `knn=False` drops the nearest-example vote and distance (measured against it, section 16).
+        `adapter`: train a contrastive adapter on the e5 vectors (nlu/adapter.py) and feed its output to
+        the heads; calibration then refits one per cross-validation fold (`IntentClassifier.fit`).
         `entity_patterns`: entity -> (regex, canonical format) from config, replacing the training
         data's regex (`orders.number_pattern` for `order_number`)."""
         texts, labels = td.texts_and_labels()
@@ -170,9 +184,13 @@ class NLUModel:
                                                   base_path=paths.get("minilm")))
             finetune_seconds = round(time.perf_counter() - t0, 2)
         vectors = {name: get_encoder(name, paths.get(name)).encode_queries(cleaned) for name in sorted(needed)}
+        adapters = ({name: EmbeddingAdapter.fit(vectors[name], labels, seed=seed) for name in ADAPTED if name in needed}
+                    if adapter else {})
         for name, inputs in head_inputs.items():
-            X = np.hstack([vectors[e] for e in inputs])
-            heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate, knn=knn)
+            X = np.hstack([adapters[e].apply(vectors[e]) if e in adapters else vectors[e] for e in inputs])
+            folds = _fold_features(vectors, inputs, adapters, labels, seed) if any(e in adapters for e in inputs) else None
+            heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate, knn=knn,
+                                                               fold_features=folds)
         text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels) if "tfidf" in features else None
         thresholds = Thresholds(threshold)
         primary = heads["e5" if route == "cascade" else route]
@@ -203,12 +221,14 @@ class NLUModel:
             "knn_weight": {k: h.knn_weight for k, h in heads.items()},
             "oos": thresholds.as_dict(),
         }
+        if adapters:  # only then, so that meta.json of the default model stays as it was
+            meta["adapter"] = {k: a.info for k, a in adapters.items()}
         extractor = EntityExtractor.from_training_data(td)
         for entity, (pattern, canonical) in (entity_patterns or {}).items():
             extractor.use_pattern(entity, pattern, canonical)
         model = cls(route, heads, extractor, threshold, meta, max_chars, paths,
                     head_inputs=head_inputs, text_model=text_model, text_weight=text_weight,
-                    oos=thresholds, secondary_threshold=secondary_threshold)
+                    oos=thresholds, secondary_threshold=secondary_threshold, adapters=adapters)
         model.vocabulary = model.vocabulary | training_vocabulary(texts)
         return model
 
@@ -255,7 +275,7 @@ class NLUModel:
                          "encoder_paths": paths, "head_inputs": self.head_inputs,
                          "text_model": self.text_model, "text_weight": self.text_weight,
                          "oos": self.oos, "secondary_threshold": self.secondary_threshold,
-                         "vocabulary": sorted(self.vocabulary)}, f)
+                         "vocabulary": sorted(self.vocabulary), "adapters": self.adapters}, f)
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
         tmp = root / ".LATEST.tmp"
         tmp.write_text(self.version + "\n")
@@ -280,7 +300,8 @@ class NLUModel:
         model = cls(state["route"], state["heads"], state["extractor"], state["threshold"], meta,
                     state.get("max_chars", 1000), paths, head_inputs=state.get("head_inputs"),
                     text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0),
-                    oos=state.get("oos"), secondary_threshold=state.get("secondary_threshold", 0.5))
+                    oos=state.get("oos"), secondary_threshold=state.get("secondary_threshold", 0.5),
+                    adapters=state.get("adapters"))
         model.vocabulary = model.vocabulary | frozenset(state.get("vocabulary", ()))
         # Warm the encoders now, not on the first fan message. With the cascade only e5 serves at
         # rest, so MiniLM (torch: seconds to import) loads in the background, ready for a burst.
@@ -339,9 +360,9 @@ class NLUModel:
         inputs = self.head_inputs.get(encoder, [encoder])
         if len(inputs) > 1:
             extra = extra if extra is not None else {k: v[0] for k, v in self._extras(encoder, [text]).items()}
-            x = np.concatenate([embedding, *[extra[e] for e in inputs[1:]]])
+            x = np.concatenate([self.adapt(encoder, embedding), *[self.adapt(e, extra[e]) for e in inputs[1:]]])
         else:
-            x = embedding
+            x = self.adapt(encoder, embedding)
         prob_rows, sim_rows = head.scores(x.reshape(1, -1))
         probs, similarity = prob_rows[0], float(sim_rows[0])
         if self.text_model is not None and self.text_weight > 0:
@@ -446,3 +467,14 @@ class NLUModel:
             for j, ((i, c, lang), vec) in enumerate(zip(items, X, strict=True)):
                 results[i] = self.classify(c, enc, vec, lang, {k: v[j] for k, v in extras.items()})
         return [r for r in results if r is not None]
+
+
+def _fold_features(vectors: dict[str, np.ndarray], inputs: list[str], adapters: dict[str, EmbeddingAdapter],
+                   labels: list[str], seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    """For `IntentClassifier.fit`: a head's input matrix as an adapter trained on one fold's rows
+    alone maps it, so that out-of-fold confidences are those of messages the adapter never saw."""
+    def features(rows: np.ndarray) -> np.ndarray:
+        fold_labels = [labels[i] for i in rows]
+        return np.hstack([EmbeddingAdapter.fit(vectors[e][rows], fold_labels, seed=seed).apply(vectors[e])
+                          if e in adapters else vectors[e] for e in inputs])
+    return features

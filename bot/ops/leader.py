@@ -12,9 +12,9 @@ A row with an expiry time works on both stores and is visible to an operator (`S
 - Acquire and renew are the same single conditional UPDATE: take the row when it is free, expired
   or already ours. PostgreSQL re-checks the WHERE clause after a concurrent writer commits, and
   SQLite serialises writers, so two contenders can never both win.
-- The expiry is compared on the DATABASE clock on PostgreSQL (`timezone('utc', now())`): processes
-  on hosts whose clocks disagree still agree on when a lease is over. SQLite is one host, so the
-  process clock (injectable for tests) is used there.
+- The expiry is compared on the DATABASE clock on PostgreSQL, the store's one rule for that
+  (`StoreClock`, bot/store/clock.py): processes on hosts whose clocks disagree still agree on when a
+  lease is over. SQLite is one host, so the process clock (injectable for tests) is used there.
 - The holder steps down on its own clock before the lease can expire for the others: it counts
   `ttl - margin` seconds (monotonic) from the moment it sent its last successful renewal, and the
   database's expiry is `ttl` from a moment after that. So two processes never poll at once, even
@@ -35,11 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, func, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import Store
-from bot.store.models import utcnow
+from bot.store.clock import StoreClock
 from bot.store.scale_models import Lease
 
 __all__ = ["Leadership", "default_owner"]
@@ -63,7 +63,7 @@ class Leadership:
     """
 
     def __init__(self, store: Store, name: str, *, ttl_s: float = 15.0, owner: str | None = None,
-                 clock: Callable[[], datetime] = utcnow, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], datetime] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         if ttl_s <= 0:
             raise ValueError(f"leader lease {name!r}: ttl_s must be positive, got {ttl_s}")
         self.store = store
@@ -77,7 +77,8 @@ class Leadership:
         self.follow_every_s = min(1.0, self.renew_every_s)
         #: step down this long before the lease could expire for the others
         self.margin_s = self.ttl_s / 5
-        self.clock = clock
+        #: the time leases are measured on: the database's on PostgreSQL; `clock` (None: utcnow) on SQLite
+        self.clock = StoreClock(store.engine, process=clock)
         self.monotonic = monotonic
         self.on_change: list[Callable[[bool], None]] = []
         self.leading = asyncio.Event()
@@ -85,7 +86,6 @@ class Leadership:
         self.following.set()
         self._deadline = 0.0  # monotonic time at which this process stops counting itself leader
         self._row_ready = False
-        self._db_clock = store.engine.dialect.name == "postgresql"
 
     @property
     def is_leader(self) -> bool:
@@ -99,12 +99,6 @@ class Leadership:
         return self.is_leader
 
     # -- one statement each (synchronous: `run` calls them on its own thread) -----------------------------
-    def _now(self) -> ColumnElement[Any] | datetime:
-        """The time leases are compared against: the database's clock on PostgreSQL, ours elsewhere."""
-        if self._db_clock:
-            return func.timezone("utc", func.now(), type_=DateTime())
-        return self.clock()
-
     def _ensure_row(self) -> None:
         """Insert the (free) lease row on first use; a concurrent insert by another process is fine."""
         if self._row_ready:
@@ -122,7 +116,7 @@ class Leadership:
     def try_acquire(self) -> bool:
         """Take or renew the lease with one conditional UPDATE; True when this process holds it now."""
         self._ensure_row()
-        now = self._now()
+        now = self.clock.now()
         until: Any = now + timedelta(seconds=self.ttl_s)
         with self.store.session() as s:
             res = s.execute(update(Lease).where(
@@ -135,7 +129,7 @@ class Leadership:
         """Give the lease up if it is ours (a graceful stop: the next process need not wait for expiry)."""
         with self.store.session() as s:
             res = s.execute(update(Lease).where(Lease.name == self.name, Lease.owner == self.owner)
-                            .values(owner=None, until=None, updated_at=self._now())
+                            .values(owner=None, until=None, updated_at=self.clock.now())
                             .execution_options(synchronize_session=False))
             return bool(getattr(res, "rowcount", 0) == 1)
 

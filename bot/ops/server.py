@@ -2,9 +2,9 @@
 scrapes never share a listener (or a secret) with the Telegram webhook or Slack:
 
 - `GET /healthz`: liveness. Answered by the event loop itself, so a 200 means the loop is not stuck.
-- `GET /readyz`: readiness. 200 only when the NLU model is loaded, the database answers `SELECT 1`
-  within `ops.database_timeout_s`, and every configured channel is connected; otherwise 503 with a
-  JSON body naming the check that failed.
+- `GET /readyz`: readiness. 200 only when the NLU model is loaded (not asked of a receiver, which
+  runs no NLU), the database answers `SELECT 1` within `ops.database_timeout_s`, and every configured
+  channel is connected; otherwise 503 with a JSON body naming the check that failed.
 - `GET /metrics`: Prometheus text format (bot/ops/metrics.py), rendered off the loop.
 """
 
@@ -27,17 +27,19 @@ log = logging.getLogger("fancare.ops")
 
 @dataclass
 class Readiness:
-    """What `/readyz` asks: the model's version (None: not loaded), the database, the channels."""
+    """What `/readyz` asks: the model's version (None: not loaded), the database, the channels.
+    `model_version` None: this process serves no model (a receiver), so there is no "model" check."""
 
-    model_version: Callable[[], str | None]
+    model_version: Callable[[], str | None] | None
     database: DatabaseWatch
     #: channel name -> "is it connected now?"
     channels: dict[str, Callable[[], bool]] = field(default_factory=dict)
 
     async def checks(self) -> dict[str, dict[str, object]]:
-        version = self.model_version()
-        out: dict[str, dict[str, object]] = {
-            "model": {"ok": version is not None, **({"version": version} if version else {"error": "not loaded"})}}
+        out: dict[str, dict[str, object]] = {}
+        if self.model_version is not None:
+            version = self.model_version()
+            out["model"] = {"ok": version is not None, **({"version": version} if version else {"error": "not loaded"})}
         db_ok = await self.database.check()
         out["database"] = {"ok": db_ok, **({} if db_ok else {"error": self.database.error})}
         for name, connected in self.channels.items():

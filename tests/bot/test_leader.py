@@ -6,11 +6,7 @@ handing over to a third at once."""
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,9 +22,10 @@ from bot.ops.leader import Leadership
 from bot.store import Message, Store
 from bot.store.models import utcnow
 from bot.store.scale_models import Lease
-from tests.bot.channels.telegram_harness import TOKEN_ENV, telegram_config
-from tests.conftest import PG_URL, REPO, write_config
-from tests.fakes.telegram_server import TOKEN, FakeTelegram, message, user
+from tests.bot.channels.telegram_harness import telegram_config
+from tests.bot.processes import CONNECTED, FancareProcesses, logged
+from tests.conftest import PG_URL, write_config
+from tests.fakes.telegram_server import FakeTelegram, message, user
 
 NAME = "test:leader"
 
@@ -239,25 +236,14 @@ def pg_url() -> Iterator[str]:
     s.dispose()
 
 
-def _start(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, TOKEN_ENV: TOKEN, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    code = "import sys; from bot.cli import main; sys.exit(main(['run', '--config', sys.argv[1]]))"
-    return subprocess.Popen([sys.executable, "-c", code, str(config)], cwd=REPO, env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
-
-
 def _holder_pid(store: Store) -> int | None:
     with store.session() as s:
         owner = s.scalar(select(Lease.owner).where(Lease.name == "telegram:polling"))
     return int(owner.split(":")[1]) if owner else None
 
 
-def _logged(log_path: Path, pattern: str) -> re.Match[str] | None:
-    return re.search(pattern, log_path.read_text(encoding="utf-8", errors="replace"))
-
-
 async def _gauge(log_path: Path) -> float:
-    m = _logged(log_path, r"ops endpoint listening on http://127\.0\.0\.1:(\d+)")
+    m = logged(log_path, r"ops endpoint listening on http://127\.0\.0\.1:(\d+)")
     assert m, "the ops endpoint did not log its port"
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{m.group(1)}/metrics") as r:
         body = await r.text()
@@ -278,11 +264,12 @@ async def test_two_processes_poll_one_at_a_time_and_the_survivor_of_a_kill_answe
                           channels={"telegram": telegram_config(fake, leader_ttl_s=TTL_S)})
     store = Store(pg_url)
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    procs = [_start(config, logs[0])]
-    try:
+    run = ["run", "--config", str(config)]
+    async with FancareProcesses() as processes:
+        procs = [processes.fancare(run, logs[0])]
         await fake.wait_for(lambda: _holder_pid(store) == procs[0].pid, timeout=300)
-        procs.append(_start(config, logs[1]))
-        await fake.wait_for(lambda: bool(_logged(logs[1], r"telegram: connected as bot id")), timeout=300)
+        procs.append(processes.fancare(run, logs[1]))
+        await fake.wait_for(lambda: bool(logged(logs[1], CONNECTED)), timeout=300)
         await asyncio.sleep(TTL_S)  # the second one has tried (and failed) to take the lease a few times
         assert _holder_pid(store) == procs[0].pid
 
@@ -310,8 +297,8 @@ async def test_two_processes_poll_one_at_a_time_and_the_survivor_of_a_kill_answe
 
         # a graceful stop hands over at once: a third process waits, the leader gets SIGTERM
         logs.append(tmp_path / "third.log")
-        procs.append(_start(config, logs[2]))
-        await fake.wait_for(lambda: bool(_logged(logs[2], r"telegram: connected as bot id")), timeout=300)
+        procs.append(processes.fancare(run, logs[2]))
+        await fake.wait_for(lambda: bool(logged(logs[2], CONNECTED)), timeout=300)
         follower.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
         await fake.wait_for(lambda: _holder_pid(store) == procs[2].pid, timeout=TTL_S + 10)
@@ -322,24 +309,14 @@ async def test_two_processes_poll_one_at_a_time_and_the_survivor_of_a_kill_answe
         await fake.wait_for(lambda: _answered(fake, after), timeout=120)
         assert await asyncio.to_thread(follower.wait, 30) == 0
         await asyncio.sleep(2.0)  # a duplicate send would show up here
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(10)
 
     print(f"took over {took_over:.1f} s after the kill (ttl {TTL_S:g} s), {handed_over:.1f} s after a SIGTERM")
     assert took_over <= TTL_S + 3.0, f"took over after {took_over:.1f} s"
     assert handed_over < TTL_S, f"a graceful stop handed over after {handed_over:.1f} s (the lease expired)"
     assert fake.max_polls_in_flight == 1  # never two getUpdates at once
-    assert _logged(follower_log, r"leader telegram:polling: this process .* is the leader now")
-    assert _logged(follower_log, r"leader telegram:polling: this process .* is no longer the leader: stopping")
-    assert not any(_logged(p, r"getUpdates refused") for p in logs)  # no Conflict from the fake
+    assert logged(follower_log, r"leader telegram:polling: this process .* is the leader now")
+    assert logged(follower_log, r"leader telegram:polling: this process .* is no longer the leader: stopping")
+    assert not any(logged(p, r"getUpdates refused") for p in logs)  # no Conflict from the fake
     with store.session() as s:
         inbound = list(s.scalars(select(Message).where(Message.direction == "in")))
         outbound = list(s.scalars(select(Message).where(Message.direction == "out")))

@@ -1,5 +1,5 @@
-"""The load and storm benchmarks' own logic (benchmarks/telegram_load.py, storm.py, fancare_cluster.py):
-the message mix and its schedule, how replies are matched to messages, how the storm counts lost,
+"""The load and storm benchmarks' own logic (benchmarks/telegram_load.py, storm.py, telegram_run.py,
+fancare_cluster.py): the message mix and its schedule, how replies are matched to messages, how the storm counts lost,
 duplicate and out-of-order answers, and that the config they start fancare with is one fancare accepts.
 The benchmarks themselves are run by hand (BENCHMARKS.md); these keep their bookkeeping honest."""
 
@@ -21,7 +21,8 @@ from benchmarks.fancare_cluster import (
     parse_metrics,
 )
 from benchmarks.storm import Question, Sent, judge, plan
-from benchmarks.telegram_load import MIX_WEIGHTS, Replies, load_scripts, match, schedule
+from benchmarks.telegram_load import MIX_WEIGHTS, load_scripts, match, schedule
+from benchmarks.telegram_run import Replies
 from tests.fakes.telegram_server import TOKEN
 
 

@@ -11,7 +11,6 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,10 +23,10 @@ from bot.config import TelegramConfig
 from bot.ops.rate_limits import Limit, SharedRateLimiter, SharedTelegramLimits, shared_limits_wanted, telegram_limits
 from bot.store import Store
 from dialogs.domain import Outgoing
+from tests.bot.processes import run_together
+from tests.conftest import PG_URL
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
-REPO = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("FANCARE_TEST_POSTGRES_URL")
 GROUP = -100500
 LIMITS = {"overall_per_s": 20.0, "group_per_min": 60.0, "chat_per_s": 1.0, "shared": True}
 WORKERS, GROUP_SENDS, PRIVATE_SENDS = 3, 4, 25
@@ -188,14 +187,9 @@ async def test_three_workers_together_keep_the_overall_and_group_limits(telegram
 
         s.execute(delete(RateSlot))
     store.dispose()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     start_at = time.time() + 8.0  # after every worker has imported and connected
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.bot.test_shared_limits", PG_URL, telegram_server.base_url, str(w), str(start_at),
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for w in range(WORKERS)]
-    outs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 180)
-    for p, (_out, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err.decode()[-3000:]
+    await run_together("tests.bot.test_shared_limits", [
+        [PG_URL, telegram_server.base_url, str(w), str(start_at)] for w in range(WORKERS)], 180)
 
     sent = telegram_server.calls_of("sendMessage")
     texts = [c.params["text"] for c in sent]

@@ -14,8 +14,6 @@ console is given the two things its SLA round and outbox use, the real store and
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -30,12 +28,12 @@ from bot.config import FancareConfig, SlackConfig, TelegramConfig
 from bot.store import Store
 from bot.store.models import Escalation, Message, utcnow
 from bot.store.slack_models import SlackTicket
+from tests.bot.processes import run_together
+from tests.conftest import PG_URL, REPO
 from tests.fakes.slack_fixtures import BOT_TOKEN, CARE, CRISIS, SIGNING_SECRET
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
-REPO = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("FANCARE_TEST_POSTGRES_URL")
 WORKERS, RUN_S, TICK_S = 3, 9.0, 0.3
 POLL_CHAT, GIVEAWAY_CHAT = "-100800", "-100900"
 
@@ -150,14 +148,8 @@ async def test_three_processes_fire_each_timer_once(telegram_server: FakeTelegra
     store.migrate()
     start_at = time.time() + 8.0  # after every worker has imported and connected
     ids = _seed(store, start_at)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.bot.test_timers_once", PG_URL, telegram_server.base_url, slack_fake.url,
-        str(w), str(start_at), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for w in range(WORKERS)]
-    outs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 240)
-    for p, (_out, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err.decode()[-3000:]
+    await run_together("tests.bot.test_timers_once", [
+        [PG_URL, telegram_server.base_url, slack_fake.url, str(w), str(start_at)] for w in range(WORKERS)], 240)
 
     with store.session() as s:
         kinds = list(s.scalars(select(EngagementLog.kind)))

@@ -10,10 +10,8 @@ out twice except a send in flight at the kill."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter, defaultdict
 from datetime import timedelta
@@ -27,7 +25,8 @@ from bot import cli
 from bot.store import Conversation, Message, NLUResult, Store
 from bot.store.work import claim_work
 from tests.bot.channels.telegram_harness import TOKEN_ENV, telegram_config
-from tests.conftest import REPO, write_config
+from tests.bot.processes import CONNECTED, FancareProcesses, logged
+from tests.conftest import write_config
 from tests.fakes.telegram_server import TOKEN, FakeTelegram, message, user
 
 CH = ["telegram"]
@@ -254,23 +253,6 @@ TEXTS = ["hi there", "where is my order?", "what is your return policy?", "do yo
          "thanks a lot!", "how long does the battery last?", "can I change my delivery address?"]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, TOKEN_ENV: TOKEN, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "OMP_NUM_THREADS": "1"}
-
-
-def _receiver(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    code = "import sys; from bot.cli import main; sys.exit(main(['run', '--role', 'receiver', '--config', sys.argv[1]]))"
-    return subprocess.Popen([sys.executable, "-c", code, str(config)], cwd=REPO, env=_env(),
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-
-
-def _worker(config: Path, record: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tests.bot.worker_process", str(config), str(record),
-                             str(LEASE_S), "2"], cwd=REPO, env=_env(), stdout=open(log, "ab"),
-                            stderr=subprocess.STDOUT)
-
-
 def _state(store: Store) -> dict[str, Any]:
     with store.session() as s:
         inbound = list(s.execute(select(Message.id, Message.conversation_id, Message.status)
@@ -342,12 +324,12 @@ async def test_three_workers_answer_each_fan_in_order_and_survive_a_sigkill(
     store = Store(store_url)
     store.migrate()
     records = [tmp_path / f"worker{i}.txt" for i in range(3)]
-    procs = [_receiver(config, tmp_path / "receiver.log")]
-    procs += [_worker(config, records[i], tmp_path / f"worker{i}.log") for i in range(3)]
-    try:
-        logs = [tmp_path / f"worker{i}.log" for i in range(3)]
-        await fake.wait_for(lambda: all(p.exists() and "telegram: connected as bot id" in p.read_text()
-                                        for p in logs), timeout=600)  # every worker can send
+    logs = [tmp_path / f"worker{i}.log" for i in range(3)]
+    async with FancareProcesses(grace_s=20, OMP_NUM_THREADS="1") as processes:
+        processes.fancare(["run", "--role", "receiver", "--config", str(config)], tmp_path / "receiver.log")
+        workers = [processes.module("tests.bot.worker_process", [str(config), str(records[i]), str(LEASE_S), "2"],
+                                    logs[i]) for i in range(3)]
+        await fake.wait_for(lambda: all(logged(p, CONNECTED) for p in logs), timeout=600)  # every worker can send
         # phase 1: each fan writes a message every ~0.3 s; three workers answer
         base = 7000
         for k in range(PER_FAN):
@@ -368,7 +350,6 @@ async def test_three_workers_answer_each_fan_in_order_and_survive_a_sigkill(
         base2 = 8000
         for k in range(PER_FAN):
             _push_round(fake, base2, k)
-        workers = procs[1:]
 
         def leased_by(worker: subprocess.Popen[bytes]) -> list[int]:
             """Messages `worker` is processing: leased, in a conversation whose lease it holds."""
@@ -394,13 +375,4 @@ async def test_three_workers_answer_each_fan_in_order_and_survive_a_sigkill(
             attempts = dict(s.execute(select(Message.id, Message.attempts).where(Message.id.in_(leased))).tuples().all())
         for mid in leased:  # re-run by a surviving worker after the lease ran out
             assert mid in survivors and attempts[mid] >= 2, (mid, attempts, survivors.get(mid))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                await asyncio.to_thread(p.wait, 20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        store.dispose()
+    store.dispose()

@@ -27,3 +27,18 @@ async def test_during_a_task_an_acknowledgement_does_not_greet_and_the_task_goes
     assert "utter_greet" not in names(d) and [f["flow"] for f in chat.stack] == ["order_status"]
     d = await chat.say("hi again", "greet", confidence=0.88)  # a real greeting is answered, then back to the task
     assert names(d)[0] == "utter_greet" and [f["flow"] for f in chat.stack] == ["order_status"]
+
+
+@pytest.mark.parametrize("text", ["Cześć!", "merhaba", "hola :)", "Moin"])
+async def test_a_lone_greeting_word_read_unsure_is_still_greeted(text: str) -> None:
+    """A greeting word alone is a greeting in any of the brand's languages, even when the classifier
+    had too few examples of it to be sure ("Cześć!" greet 0.42: a fallback before)."""
+    d = await Chat(demo_policy()).say(text, "greet", confidence=0.42, fallback=True)
+    assert names(d) == ["utter_greet"]
+    d = await Chat(demo_policy()).say(text, "out_of_scope", confidence=0.6)
+    assert names(d) == ["utter_greet"]
+
+
+async def test_an_unsure_message_that_only_starts_with_a_greeting_still_falls_back() -> None:
+    d = await Chat(demo_policy()).say("hola blorp fizzle", "greet", confidence=0.42, fallback=True)
+    assert "utter_greet" not in names(d)

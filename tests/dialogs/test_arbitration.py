@@ -45,6 +45,29 @@ def test_an_upset_or_complaining_fan_gets_the_task_not_an_article(text: str) -> 
 
 
 @pytest.mark.parametrize("text", [
+    "where the hell is my order, this is bullshit",  # swearing pulled the best article off topic (shipping address)
+    "this is bullshit, my buds pro won't connect",
+    "wtf, my watch won't charge",
+    "the fucking dock stopped working again",
+    "what the hell, my buds lite won't pair",
+    "joder, los auriculares no se conectan",
+    "so ein Mist, scheiße, die Uhr lädt nicht",
+    "putain, ma montre ne charge plus",
+    "cazzo, le cuffie non si collegano",
+    "porra, o relógio não carrega",
+])
+def test_a_swearing_fan_is_frustrated_and_gets_the_task_not_an_article_or_a_question(text: str) -> None:
+    assert choice(text, CLOSE, tags=True) == "task"
+    assert choice(text, arb.ASK_SCORE + 0.01, tags=True) == "task"
+
+
+@pytest.mark.parametrize("text", ["is the mist mode of the halo lamp adjustable?", "how do I pair the damask edition",
+                                  "the crapaud sticker is missing"])
+def test_words_that_only_contain_a_swear_word_are_not_swearing(text: str) -> None:
+    assert not arb._cues(text).upset
+
+
+@pytest.mark.parametrize("text", [
     "I want a refund for my watch", "I'd like my money back for the buds lite", "quiero devolver mis auriculares",
     "ich möchte mein Geld zurück", "je voudrais renvoyer mes écouteurs", "vorrei restituire il Beam",
     "quero devolver o relógio", "can you check where my nova x is?", "¿me podéis reembolsar los buds lite?",
@@ -88,6 +111,9 @@ def test_an_article_about_the_flows_topic_counts_for_more() -> None:
     "my package still hasn't shown up and it's been 10 days", "mi paquete no ha llegado todavía",
     "mein Paket kommt einfach nicht an", "mon colis n'est toujours pas arrivé", "il mio pacco non è ancora arrivato",
     "minha encomenda ainda não chegou", "where's my halo? ordered it 9 days ago", "¿dónde está mi pedido?",
+    # an intensifier between "where" and "my ..."
+    "where the hell is my order", "where exactly is my parcel?", "wo zum Teufel ist meine Bestellung?",
+    "¿dónde demonios está mi pedido?", "où diable est ma commande ?", "onde diabos está o meu pedido?",
 ])
 def test_a_late_order_or_where_is_my_order_starts_the_task_even_with_a_close_article(text: str) -> None:
     assert choice(text, CLOSE, tags=True) == "task"

@@ -860,3 +860,16 @@ async def test_every_state_of_a_long_conversation_is_json(own: DialogPolicy) -> 
     for text, intent, ents in script:
         await chat.say(text, intent, ents)
     assert chat.stack == []
+
+
+async def test_a_one_word_reply_needs_a_sure_reading_to_interrupt(demo: Chat) -> None:
+    """'abc' at the order number reads as poll_vote 0.80 (votes are short): an attempt at the answer,
+    not a vote; 'human' at 0.91 is a real request for a person."""
+    await demo.say("where is my order?", "order_status")
+    d = await demo.say("abc", "poll_vote", confidence=0.80)
+    assert "flow.interrupted" not in events(d) and "utter_no_poll" not in names(d)
+    assert [f["flow"] for f in demo.stack] == ["order_status"]
+    d = await demo.say("vote?", "poll_vote", confidence=0.80)  # a question is a new request
+    assert ("flow.interrupted", {"flow": "order_status", "by": "poll_info"}) in d.events
+    d = await demo.say("human", "human_handoff", confidence=0.91)
+    assert d.escalate is not None and names(d) == ["utter_handoff"]

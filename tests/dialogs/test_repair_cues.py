@@ -180,6 +180,13 @@ def test_does_not_want_task(text: str) -> None:
     ("my order is late and I want a refund", ["my order is late", "I want a refund"]),
     ("wo ist VT-482913 und kann ich mit Klarna zahlen", ["wo ist VT-482913", "kann ich mit Klarna zahlen"]),
     ("¿dónde está VT-482913 y puedo pagar con klarna?", ["¿dónde está VT-482913", "puedo pagar con klarna?"]),
+    # Spanish opens a question or an exclamation with an inverted mark: a clause starts there
+    ("quiero un reembolso ¿cuánto tarda el envío?", ["quiero un reembolso", "¿cuánto tarda el envío?"]),
+    ("quiero un reembolso, ¿cuánto tarda el envío?", ["quiero un reembolso", "¿cuánto tarda el envío?"]),
+    ("¿dónde está mi pedido? ¿cuánto tarda el envío?", ["¿dónde está mi pedido?", "¿cuánto tarda el envío?"]),
+    ("¡quiero un reembolso ya! ¿cuánto tarda el envío?", ["¡quiero un reembolso ya!", "¿cuánto tarda el envío?"]),
+    ("me llegó roto el reloj ¡quiero mi dinero de vuelta!", ["me llegó roto el reloj", "¡quiero mi dinero de vuelta!"]),
+    ("¿dónde está VT-482913 y ¿puedo pagar con klarna?", ["¿dónde está VT-482913", "¿puedo pagar con klarna?"]),
 ])
 def test_split_two_requests(text: str, parts: list[str]) -> None:
     assert split_requests(text) == parts
@@ -192,6 +199,9 @@ def test_split_two_requests(text: str, parts: list[str]) -> None:
     "hi and can I",  # a part under three words: no split
     "where is my order",
     "  where is my order  ",
+    "¿cuánto tarda el envío a España?",  # the mark opens the message: nothing before it
+    "hola ¿qué tal estás?",  # a part under three words
+    "gracias ¡qué rápido!",
 ])
 def test_no_split(text: str) -> None:
     assert split_requests(text) == [text.strip()]

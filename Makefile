@@ -33,6 +33,7 @@ run: install model  ## set up everything and chat with the demo brand in the ter
 test: install  ## set up and run the whole test suite (SQLite and a throwaway PostgreSQL)
 	scripts/ensure-chromium.sh
 	scripts/ensure-rasa-sdk.sh
+	$(PY) -m tests.model_cache  # the shared test models, trained up front: minutes, longer than one test's timeout
 	FANCARE_RASA_SDK_PYTHON=$$(test -x .rasa-sdk-venv/bin/python && echo $(CURDIR)/.rasa-sdk-venv/bin/python) scripts/with-postgres.sh $(PY) -m pytest -q
 
 lint:  ## ruff and mypy

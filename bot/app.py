@@ -34,7 +34,7 @@ from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
 from moderation.crisis_feed import CrisisWatch
 from moderation.playbook import CrisisPlaybook
-from moderation.setup import build_moderator
+from moderation.setup import build_moderator, load_heads
 from nlu.model import NLUModel
 from nlu.readers import load_training_data
 from nlu.service import NLUService
@@ -170,7 +170,7 @@ class App:
                                    max_fallbacks=cfg.dialogs.max_fallbacks,
                                    form_max_attempts=cfg.dialogs.form_max_attempts,
                                    parser=self.nlu.parse)
-        self.moderator = build_moderator(cfg, model_root(cfg))
+        self.moderator = build_moderator(cfg, model_root(cfg), with_heads=not lazy)  # a receiver's: with its model
         self.pipeline = Pipeline(
             self.store, self.nlu, self.policy, self.domain,
             moderator=self.moderator,
@@ -210,8 +210,11 @@ class App:
         return self.nlu.loaded if isinstance(self.nlu, LazyNLUService) else self.nlu.model
 
     def _model_loaded(self, model: NLUModel) -> None:
-        """A receiver's model, loaded on first use: the knowledge base reads the encoders it names."""
+        """A receiver's model, loaded on first use: the knowledge base reads the encoders it names, and
+        the moderation heads trained with it load now too (an edit is judged on the model's embedding)."""
         self.kb.encoder_paths = model.encoder_paths
+        if self.moderator.extractor.heads is None:
+            self.moderator.extractor.heads = load_heads(model_root(self.cfg))
 
     async def watch_crisis(self, stop: asyncio.Event) -> None:
         """The crisis early warning, fed from the store, alerting through the operator port: every

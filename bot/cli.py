@@ -414,12 +414,15 @@ def _review(cfg: FancareConfig, args: argparse.Namespace) -> int:
 def _test_nlu(cfg: FancareConfig, args: argparse.Namespace) -> int:
     from bot.app import load_model, train_options
     from nlu.evaluate import cross_validate, evaluate, format_table, write_report
+    from nlu.language import configure as configure_languages
     from nlu.model import NLUModel
     from nlu.readers import load_training_data
     from nlu.training_data import TrainingData
 
     route = args.encoder or cfg.nlu.encoder
     data = load_training_data([args.data])
+    # the per-language table reads each message's language among the brand's languages, as the pipeline does
+    configure_languages(cfg.brand.all_languages(), high_accuracy=cfg.nlu.language_accuracy == "high", warm=False)
 
     def train(td: TrainingData) -> NLUModel:
         return NLUModel.train(td, **train_options(cfg, route))

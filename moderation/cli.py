@@ -150,7 +150,13 @@ def train_moderation(cfg: FancareConfig, model: Any) -> None:
         store.dispose()
     except Exception as exc:  # noqa: BLE001 - no database yet: train on the files alone
         print(f"moderation: no moderator labels ({type(exc).__name__})", file=sys.stderr)
-    path, heads = train_and_save(cfg.resolve(cfg.moderation.training_data), model_root(cfg),
+    data_dir = cfg.resolve(cfg.moderation.training_data)
+    if not data_dir.is_dir():
+        # not an error (a brand may rely on the lexicons), but never silent: heads from 0 examples
+        # score every message the same, which looks like a working model
+        print(f"moderation: {data_dir} (config moderation.training_data) is not a directory: the heads are "
+              "trained on moderators' labels only; the lexicons score sentiment and toxicity", file=sys.stderr)
+    path, heads = train_and_save(data_dir, model_root(cfg),
                                  list(model.heads), model.encoder_paths, labelled,
                                  finetune=cfg.moderation.finetune, finetune_epochs=cfg.moderation.finetune_epochs)
     ex = heads.meta["examples"]

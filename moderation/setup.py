@@ -46,11 +46,20 @@ async def close_ports(ports: dict[str, ModerationActions]) -> None:
             await close()
 
 
-def build_moderator(cfg: FancareConfig, model_dir: Path) -> Moderator:
-    m = cfg.moderation
+def load_heads(model_dir: Path) -> ModerationHeads | None:
+    """The trained moderation heads next to the model, None (said in the log) when there are none."""
     heads = ModerationHeads.load(model_dir / HEADS_FILE)
     if heads is None:
         log.info("no moderation heads in %s (run `fancare train`); lexicons score sentiment and toxicity", model_dir)
+    return heads
+
+
+def build_moderator(cfg: FancareConfig, model_dir: Path, *, with_heads: bool = True) -> Moderator:
+    """`with_heads=False`: start on the lexicons and leave the heads to the caller (`load_heads`).
+    Unpickling them imports sklearn and scipy (~95 MB, seconds), which a receiver, judging only the
+    group edits it receives once its NLU model loaded (bot/lazy_nlu.py), pays only then."""
+    m = cfg.moderation
+    heads = load_heads(model_dir) if with_heads else None
     c = m.crisis
     crisis = CrisisMonitor(window_minutes=c.window_minutes, short_minutes=c.short_minutes, z_threshold=c.z_threshold,
                            min_count=c.min_count, ratio_threshold=c.ratio_threshold,

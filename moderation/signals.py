@@ -13,16 +13,19 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from moderation import lexicon
-from moderation.heads import SignalHead
 from moderation.normalize import normalize, zalgo_ratio
 from moderation.pii import DEFAULT_PHONE_REGIONS, find_pii
 from moderation.spam import FloodTracker, count_recent, spam_score
 from nlu.language import detect_language
+
+if TYPE_CHECKING:  # the heads' sklearn (~95 MB) comes with unpickling them, not with this module: a receiver
+    # imports it and, without heads to load, never needs sklearn
+    from moderation.heads import SignalHead
 
 HEADS_FILE = "moderation-heads.pkl"
 OWN_ENCODER = "moderation"  # heads on the opt-in fine-tuned encoder (moderation/train.py: train_finetuned)

@@ -11,12 +11,15 @@ are kept, until the model is saved, for choosing out-of-scope thresholds without
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from nlu.knn import NearestExamples, similarity_probs
+
+if TYPE_CHECKING:  # sklearn (with scipy, ~95 MB) is imported where a head is fitted or unpickled, not here:
+    # a receiver imports this module through the dialogs and loads no model (bot/lazy_nlu.py)
+    from sklearn.linear_model import LogisticRegression
 
 KNN_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
 KNN_TEMPERATURES = (0.01, 0.02, 0.05, 0.1)
@@ -54,6 +57,8 @@ class IntentClassifier:
         self.__dict__.update(state)
 
     def _new(self) -> LogisticRegression:
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
 
     def fit(self, X: np.ndarray, y: list[str], calibrate: bool = True, knn: bool = True,
@@ -119,6 +124,8 @@ class IntentClassifier:
                          fold_features: Callable[[np.ndarray], np.ndarray] | None = None
                          ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """(temperature, out-of-fold logits, out-of-fold per-intent similarities or None)."""
+        from sklearn.model_selection import StratifiedKFold
+
         _, counts = np.unique(y, return_counts=True)
         k = int(min(5 if len(y) < 3000 else 3, counts.min()))
         if k < 2:

@@ -36,6 +36,25 @@ def score(true: list[str], pred: list[str]) -> dict[str, Any]:
     return report
 
 
+def by_language(true: list[str], pred: list[str], languages: list[str]) -> dict[str, dict[str, Any]]:
+    """Accuracy and macro-F1 per language: where a trainer should add examples or translations (the
+    test data carries no language labels, so each message counts under its detected language)."""
+    out: dict[str, dict[str, Any]] = {}
+    for lang in sorted(set(languages)):
+        idx = [i for i, code in enumerate(languages) if code == lang]
+        t, q = [true[i] for i in idx], [pred[i] for i in idx]
+        out[lang] = {"n": len(idx), "accuracy": float(accuracy_score(t, q)),
+                     "macro_f1": float(f1_score(t, q, labels=sorted(set(t)), average="macro", zero_division=0))}
+    return out
+
+
+def _languages(texts: list[str]) -> list[str]:
+    """Each text's language by the identifier the pipeline uses (the brand's configured languages)."""
+    from nlu.language import detect_language
+
+    return [detect_language(t)[0] for t in texts]
+
+
 def evaluate(model: NLUModel, td: TrainingData) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     texts, true = td.texts_and_labels()
     results = model.parse_many(texts)
@@ -43,6 +62,7 @@ def evaluate(model: NLUModel, td: TrainingData) -> tuple[dict[str, Any], list[di
     errors = [{"text": t, "intent": y, "predicted": r.intent, "confidence": round(r.confidence, 4)}
               for t, y, r in zip(texts, true, results, strict=True) if y != r.intent]
     report = score(true, pred)
+    report["per_language"] = by_language(true, pred, _languages(texts))
     if any(ex.entities for ex in td.examples):  # annotated test data: entity scores too
         entities, entity_errors = evaluate_entities(model.extractor, td, [r.language for r in results])
         report["entities"] = {**entities, "errors": entity_errors}
@@ -67,6 +87,7 @@ def cross_validate(td: TrainingData, k: int, train: Callable[[TrainingData], NLU
                 errors.append({"text": texts[i], "intent": labels[i], "predicted": r.intent,
                                "confidence": round(r.confidence, 4)})
     report = score(labels, pred)
+    report["per_language"] = by_language(labels, pred, _languages(texts))
     report["folds"] = k
     return report, errors, pred
 
@@ -119,6 +140,10 @@ def format_table(report: dict[str, Any]) -> str:
     if report.get("in_scope_accuracy") is not None or report.get("oos_recall") is not None:
         lines.append(f"in-scope accuracy {report.get('in_scope_accuracy') or 0:.4f}   "
                      f"out-of-scope recall {report.get('oos_recall') or 0:.4f}")
+    if len(report.get("per_language") or {}) > 1:
+        lines.append(f"{'language (detected)':<28} {'acc':>6} {'mF1':>6} {'n':>5}")
+        for lang, v in report["per_language"].items():
+            lines.append(f"{lang:<28} {v['accuracy']:6.3f} {v['macro_f1']:6.3f} {v['n']:5d}")
     if report.get("entities"):
         lines.append(format_entity_table(report["entities"]))
     return "\n".join(lines)

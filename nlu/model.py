@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,8 +42,11 @@ from nlu.entities import EntityExtractor
 from nlu.gibberish import looks_like_gibberish, training_vocabulary
 from nlu.language import route_language
 from nlu.oos import Scored, Thresholds, choose, simulate_from_oof
-from nlu.tfidf import TfidfIntentModel
 from nlu.training_data import TrainingData
+
+if TYPE_CHECKING:  # sklearn and scipy (~95 MB) come with training or unpickling a model, not with this module,
+    # which the dialogs import: a receiver (bot/lazy_nlu.py) loads no model and so needs neither
+    from nlu.tfidf import TfidfIntentModel
 
 FORMAT_VERSION = 1
 OUT_OF_SCOPE = "out_of_scope"
@@ -191,7 +194,11 @@ class NLUModel:
             folds = _fold_features(vectors, inputs, adapters, labels, seed) if any(e in adapters for e in inputs) else None
             heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate, knn=knn,
                                                                fold_features=folds)
-        text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels) if "tfidf" in features else None
+        text_model = None
+        if "tfidf" in features:
+            from nlu.tfidf import TfidfIntentModel
+
+            text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels)
         thresholds = Thresholds(threshold)
         primary = heads["e5" if route == "cascade" else route]
         if oos == "cv" and primary.oof is not None:

@@ -38,39 +38,14 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train the demo model once (cascade: MiniLM + e5 heads) and share it.
-
-    The trained model is cached in `.test-cache/` under a key made of the training data, the
-    knowledge base and the NLU source code, so repeated test runs on the same code skip training."""
-    import hashlib
+    """The demo model (cascade: MiniLM + e5 heads), trained once per code and data version and cached
+    in `.test-cache/` (tests/model_cache.py; `make test` trains it before pytest starts), copied here."""
     import shutil
 
-    from bot.app import train_model
-    from bot.config import FancareConfig
-    from knowledge_base import KnowledgeBase
+    from tests.model_cache import trained_test_model
 
-    h = hashlib.sha256()
-    for folder, pattern in (("training_data", "*"), ("knowledge_base/articles", "*.md"), ("nlu", "*.py"),
-                            ("knowledge_base", "*.py")):
-        for f in sorted((REPO / folder).glob(pattern)):
-            if f.is_file():
-                h.update(f.name.encode() + f.read_bytes())
-    cached = REPO / ".test-cache" / f"model-{h.hexdigest()[:16]}"
     out = tmp_path_factory.mktemp("models")
-    if (cached / "LATEST").exists():
-        shutil.copytree(cached, out, dirs_exist_ok=True)
-        return out
-    cfg = FancareConfig()
-    cfg.base_dir = REPO
-    model = train_model(cfg)
-    model.save(out)
-    KnowledgeBase(REPO / "knowledge_base" / "articles", cache_file=out / "kb-embeddings.npz").warm(list(model.heads))
-    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
-    shutil.copytree(out, tmp, dirs_exist_ok=True)
-    try:
-        tmp.rename(cached)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(trained_test_model(), out, dirs_exist_ok=True)
     return out
 
 

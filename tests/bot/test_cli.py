@@ -69,3 +69,21 @@ def test_privacy_export_and_erase(config_path, capsys):
     assert "+44 7700 900123" in capsys.readouterr().out
     assert main(["privacy", "erase", "--channel", "shell", "--user", "fan-7", "--config", str(config_path)]) == 0
     assert main(["privacy", "export", "--channel", "shell", "--user", "fan-7", "--config", str(config_path)]) == 1
+
+
+def test_test_nlu_reports_each_language(config_path, tmp_path, capsys):
+    """A trainer sees, per language, how well fans are understood (issue 13): the table and report.json."""
+    data = tmp_path / "ml.yml"
+    data.write_text("nlu:\n- intent: order_status\n  examples: |\n"
+                    "    - where is my order, it has not arrived\n    - dónde está mi pedido, todavía no llegó\n"
+                    "    - wo ist meine Bestellung, sie ist noch nicht angekommen\n"
+                    "- intent: refund_request\n  examples: |\n"
+                    "    - I want my money back for the watch\n    - quiero que me devuelvan el dinero del reloj\n"
+                    "    - ich möchte mein Geld für die Uhr zurück\n", encoding="utf-8")
+    out = tmp_path / "rep"
+    assert main(["test", "nlu", "--data", str(data), "--out", str(out), "--config", str(config_path)]) == 0
+    per = json.loads((out / "report.json").read_text())["per_language"]
+    assert set(per) == {"en", "es", "de"} and all(v["n"] == 2 for v in per.values())
+    assert all(0.0 <= v["accuracy"] <= 1.0 and 0.0 <= v["macro_f1"] <= 1.0 for v in per.values())
+    table = capsys.readouterr().out
+    assert "language (detected)" in table and "\nes " in table

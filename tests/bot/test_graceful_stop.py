@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,8 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.store import Conversation, Message, Store
-from tests.bot.channels.telegram_harness import TOKEN_ENV, telegram_config
-from tests.conftest import REPO, write_config
+from tests.bot.channels.telegram_harness import telegram_config
+from tests.bot.processes import FancareProcesses, logged
+from tests.conftest import write_config
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
 GROUP = -100555
@@ -59,18 +56,10 @@ def _outbox(store_url: str) -> Counter[str]:
 
 
 def _ops_port(log_path: Path) -> int:
-    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-        m = re.search(r"ops endpoint listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            return int(m.group(1))
-    raise AssertionError("the ops endpoint did not log its port")
-
-
-def _start(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, TOKEN_ENV: TOKEN, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    code = "import sys; from bot.cli import main; sys.exit(main(['run', '--config', sys.argv[1]]))"
-    return subprocess.Popen([sys.executable, "-c", code, str(config)], cwd=REPO, env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+    m = logged(log_path, r"ops endpoint listening on http://127\.0\.0\.1:(\d+)")
+    if m is None:
+        raise AssertionError("the ops endpoint did not log its port")
+    return int(m.group(1))
 
 
 @pytest.mark.timeout(600)
@@ -82,8 +71,8 @@ async def test_sigterm_with_a_group_backlog_exits_within_the_deadline_and_a_rest
     config = write_config(tmp_path, store_url, model_dir, channels={"telegram": paced},
                           ops={"port": 0, "stop_deadline_s": DEADLINE_S}, logging={"format": "json"})
     log_path = tmp_path / "run.log"
-    proc = _start(config, log_path)
-    try:
+    async with FancareProcesses() as processes:
+        proc = processes.fancare(["run", "--config", str(config)], log_path)
         await fake.wait_for(lambda: len(fake.sent(GROUP)) >= 21, timeout=300)  # the burst is out, pacing began
         port = _ops_port(log_path)
         async with aiohttp.ClientSession() as http:
@@ -98,10 +87,6 @@ async def test_sigterm_with_a_group_backlog_exits_within_the_deadline_and_a_rest
         t0 = time.monotonic()
         rc = await asyncio.to_thread(proc.wait, 30)
         took = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert rc == 0
     assert took <= DEADLINE_S + 0.5, f"stopped after {took:.1f} s"
     delivered = len(fake.sent(GROUP))
@@ -120,17 +105,13 @@ async def test_sigterm_with_a_group_backlog_exits_within_the_deadline_and_a_rest
     lifted = telegram_config(fake, rate_limits={"chat_per_s": 50, "group_per_min": 6000})
     config = write_config(tmp_path, store_url, model_dir, channels={"telegram": lifted},
                           ops={"port": 0, "stop_deadline_s": DEADLINE_S})
-    proc = _start(config, log_path)
-    try:
+    async with FancareProcesses() as processes:
+        proc = processes.fancare(["run", "--config", str(config)], log_path)
         # a send cut off while waiting in the limiter stays leased (30 s) before it is retried
         await fake.wait_for(lambda: len(fake.sent(GROUP)) >= REPLIES, timeout=300)
         await asyncio.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     got = Counter(m["text"] for m in fake.sent(GROUP))
     assert sorted(got) == sorted(texts) and set(got.values()) == {1}, got  # each exactly once
     assert [m["text"] for m in fake.sent(GROUP)] == texts  # and in order

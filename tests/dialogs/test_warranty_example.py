@@ -15,13 +15,10 @@ is cached in `.test-cache/` under a key of the training data, the knowledge base
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
-import os
 import shutil
 import sys
 import threading
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,36 +51,14 @@ def _example_config(tmp_path: Path, model_dir: Path, actions_url: str) -> Path:
 
 @pytest.fixture(scope="module")
 def warranty_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bot.app import train_model
-    from bot.config import FancareConfig
-    from knowledge_base import KnowledgeBase
+    """The default encoder (cascade) trained on the demo data plus the example's intent, as `fancare
+    train` would; cached like the demo model (tests/model_cache.py, trained by `make test` up front)."""
+    from nlu.model import NLUModel
+    from tests.model_cache import WARRANTY, trained_test_model
 
-    h = hashlib.sha256()
-    for folder, pattern in (("training_data", "*"), ("examples/warranty", "nlu.yml"), ("knowledge_base/articles", "*.md"),
-                            ("nlu", "*.py"), ("knowledge_base", "*.py")):
-        for f in sorted((REPO / folder).glob(pattern)):
-            if f.is_file():
-                h.update(f.name.encode() + f.read_bytes())
-    cached = REPO / ".test-cache" / f"warranty-model-{h.hexdigest()[:16]}"
     out = tmp_path_factory.mktemp("warranty-models")
-    if (cached / "LATEST").exists():
-        shutil.copytree(cached, out, dirs_exist_ok=True)
-        return out
-    cfg = FancareConfig()
-    cfg.base_dir = REPO
-    cfg.nlu.training_data = ["training_data", "examples/warranty/nlu.yml"]
-    started = time.perf_counter()
-    model = train_model(cfg)  # the default encoder (cascade), as `fancare train` would
-    model.save(out)
-    print(f"trained the warranty example model in {time.perf_counter() - started:.1f} s")
-    assert "warranty_claim" in model.meta["intents"]
-    KnowledgeBase(REPO / "knowledge_base" / "articles", cache_file=out / "kb-embeddings.npz").warm(list(model.heads))
-    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
-    shutil.copytree(out, tmp, dirs_exist_ok=True)
-    try:
-        tmp.rename(cached)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(trained_test_model(WARRANTY, "warranty-model"), out, dirs_exist_ok=True)
+    assert "warranty_claim" in NLUModel.load(out).meta["intents"]
     return out
 
 

@@ -369,3 +369,17 @@ async def test_flood_is_counted_on_the_platform_send_times_so_a_backlog_never_tr
     burst = [await mod_app.pipeline.handle(sent(f"question number {i} about the buds", "fan-burst", start + i))
              for i in range(10)]
     assert burst[-1].debug["signals"]["flood"] == 10 and burst[-1].debug["moderation"] == "mute"
+
+
+def test_fancare_train_says_when_the_moderation_data_is_missing(tmp_path, store_url, nlu_model, capsys):
+    """A config written elsewhere that still says `training_data/moderation` trained heads on 0 examples
+    without a word; the heads then looked trained. It is said, naming the path and the key."""
+    from bot.config import load_config
+    from moderation.cli import train_moderation
+    from tests.conftest import write_config
+
+    cfg = load_config(write_config(tmp_path, store_url, tmp_path / "models"))
+    cfg.moderation.training_data = str(tmp_path / "nowhere")
+    train_moderation(cfg, nlu_model)
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nowhere") in err and "moderation.training_data" in err

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import aiohttp
@@ -14,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.store import Conversation, Message, Store
-from tests.bot.channels.telegram_harness import TOKEN_ENV, telegram_config
-from tests.conftest import REPO, write_config
+from tests.bot.channels.telegram_harness import telegram_config
+from tests.bot.processes import FancareProcesses
+from tests.conftest import write_config
 from tests.fakes.telegram_server import TOKEN, message, user
 
 FAQ = "how long does shipping to Germany take?"
@@ -131,19 +129,13 @@ async def test_per_chat_rate_limit(tg):
 
 
 # -- crash safety ---------------------------------------------------------------------------------
-def _start(config: str, log_path: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, TOKEN_ENV: TOKEN, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    code = "import sys; from bot.cli import main; sys.exit(main(['run', '--config', sys.argv[1]]))"
-    return subprocess.Popen([sys.executable, "-c", code, config], cwd=REPO, env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
-
-
 @pytest.mark.timeout(600)
 async def test_sigkill_mid_send_and_restart_answers_every_message_once(telegram_server, tmp_path, store_url,
                                                                      model_dir):
     fake = telegram_server
     config = str(write_config(tmp_path, store_url, model_dir, channels={"telegram": telegram_config(fake)}))
-    log_path = str(tmp_path / "run.log")
+    log_path = tmp_path / "run.log"
+    run = ["run", "--config", config]
     fans = list(range(3001, 3009))
     for f in fans:
         fake.push({"message": message(fake, f, FAQ, from_user=user(f))})
@@ -154,8 +146,8 @@ async def test_sigkill_mid_send_and_restart_answers_every_message_once(telegram_
             fake.on_call.clear()
 
     fake.on_call.append(arm)
-    proc = _start(config, log_path)
-    try:
+    async with FancareProcesses() as processes:
+        proc = processes.fancare(run, log_path)
         await fake.wait_for(lambda: fake.hung_deliveries == 1, timeout=120)
         more = list(range(3009, 3012))
         for f in more:
@@ -179,7 +171,7 @@ async def test_sigkill_mid_send_and_restart_answers_every_message_once(telegram_
         for f in late:  # written while fancare is down
             fake.push({"message": message(fake, f, FAQ, from_user=user(f))})
         everyone = fans + more + late
-        proc = _start(config, log_path)
+        proc = processes.fancare(run, log_path)
         await fake.wait_for(lambda: all(fake.sent(f) for f in everyone), timeout=180)
 
         watch = Store(store_url)
@@ -206,11 +198,7 @@ async def test_sigkill_mid_send_and_restart_answers_every_message_once(telegram_
         assert set(dups) <= in_flight, (counts, in_flight)  # only sends the kill caught in flight
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0  # drains and exits cleanly
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    log_text = open(log_path, encoding="utf-8", errors="replace").read()
+    log_text = log_path.read_text(encoding="utf-8", errors="replace")
     assert TOKEN not in log_text and TOKEN.split(":")[1] not in log_text
     assert FAQ not in log_text
     store = Store(store_url)

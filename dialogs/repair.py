@@ -80,7 +80,7 @@ _CORRECTION = re.compile(
 
 # Words that take the current task back ("actually, ... instead"): a switch ends the old task.
 _SWITCH = re.compile(_W + r"(?:instead|rather|changed my mind|never ?mind|forget (?:it|the)|actually no|no,? actually|"
-                     r"en (?:vez|lugar) de eso|mejor|olvida (?:eso|el|la|lo)|stattdessen|lieber|vergiss (?:es|das|die|den)|"
+                     r"en (?:vez|lugar) de eso|mejor|olvida (?:eso|el|la|lo)|olv[ií]d(?:a|e)l[oa]|d[ée]jalo|stattdessen|lieber|vergiss (?:es|das|die|den)|"
                      r"(?:ach|na|ist mir|schon) egal|doch nicht|"
                      r"plut[ôo]t|oublie (?:[çc]a|le|la)|invece|lascia perdere|em vez disso|esquece|in plaats daarvan|"
                      r"laat maar)"

@@ -125,6 +125,9 @@ def test_not_correction(text: str) -> None:
     "stattdessen: wo ist meine Bestellung?",
     "plutôt, où est ma commande ?",
     "invece, dov'è il mio ordine?",
+    "olvídalo, quiero un reembolso",  # one word with the pronoun, as typed ("olvida lo" is not)
+    "olvidalo, mejor un reembolso",
+    "déjalo, quiero un reembolso",
 ])
 def test_switch(text: str) -> None:
     assert is_switch(text)
@@ -137,6 +140,7 @@ def test_switch(text: str) -> None:
     "zuerst, wo ist meine Bestellung stattdessen?",
     "where is my order",
     "VT-555123",
+    "lo olvidé en casa",  # "I forgot it at home": not a switch
 ])
 def test_not_switch(text: str) -> None:
     assert not is_switch(text)

@@ -126,7 +126,8 @@ def label_examples(examples: Iterable[str], languages: Iterable[str]) -> dict[st
     return out
 
 
-def build(texts: dict[str, list[str]], max_owners: int = MAX_OWNERS) -> dict[str, list[str]]:
+def build(texts: dict[str, list[str]], max_owners: int = MAX_OWNERS,
+          borrowed: set[str] | frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """{"es pt": ["reembolso", ...], "nl": ["wel", ...], "*": ["paypal", ...]}: each word under the
     sorted, space-joined Latin-script languages that use it, kept when at most `max_owners` do;
     under `EVERYWHERE` the words every one of them uses (names: "voltora", "buds", "paypal")."""
@@ -140,6 +141,8 @@ def build(texts: dict[str, list[str]], max_owners: int = MAX_OWNERS) -> dict[str
     every = {lang for lang in texts if lang not in _NON_LATIN}
     table: dict[str, list[str]] = {}
     for word, langs in owners.items():
+        if word in borrowed and "en" not in langs:  # English fans write it too ("ok", "lol"): a loanword
+            continue
         if len(langs) <= max_owners:
             table.setdefault(" ".join(sorted(langs)), []).append(word)
         elif langs == every:
@@ -177,10 +180,13 @@ def build_from(articles: Path, translations: Path, domain: Path | None,
 
     texts = texts_by_language(articles, translations, domain)
     examples = [ex.text for ex in load_training_data(training).examples]
+    borrowed: set[str] = set()
     for lang, labelled in label_examples(examples, DEFAULT_LANGUAGES).items():
         if lang != UNLABELLED:
             texts.setdefault(lang, []).extend(labelled)
-    return build(texts)
+        else:  # what English-speaking fans write too ("ok", "wow", "lol") says nothing about the others
+            borrowed.update(w.casefold() for chunk in labelled for w in _WORD.findall(_NOT_PROSE.sub(" ", chunk)))
+    return build(texts, borrowed=borrowed)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

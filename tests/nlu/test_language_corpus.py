@@ -98,6 +98,15 @@ def test_build_puts_words_every_language_uses_under_everywhere() -> None:
     assert build(texts)[EVERYWHERE] == ["voltora"]
 
 
+def test_words_english_fans_write_too_are_loanwords_not_evidence() -> None:
+    """"ok" in some Italian, Polish and Turkish examples made "ok" open a conversation in Italian."""
+    texts = {"en": ["where is my order"], "it": ["ok grazie"], "pl": ["ok dzięki"], "tr": ["ok sağol"]}
+    table = build(texts, borrowed={"ok", "order"})
+    assert "ok" not in {w for words in table.values() for w in words}
+    assert table["en"] == ["is", "my", "order", "where"]  # English's own words stay English evidence
+    assert table["it"] == ["grazie"]
+
+
 def test_the_shipped_table_covers_each_latin_language() -> None:
     words = corpus_words()
     for lang in ("en", "es", "de", "fr", "pt", "it", "nl", "pl", "tr"):

@@ -108,6 +108,8 @@ class _Ctx:
     second: ParseResult | None = None
     #: the task a message's second request paused to run at once (noted if the second one escalates)
     paused_by_second: str | None = None
+    #: the message's two requests as read, once per message (None: one request); unset until split
+    requests: tuple[ParseResult, ParseResult] | None | object = _MISSING
 
     @property
     def st(self) -> dict[str, Any]:
@@ -718,14 +720,16 @@ class DialogPolicy:
         """Two requests in one message ("where is VT-482913 and can I pay with klarna?"), each read on its
         own: `ctx.parse` becomes the first's reading and the second's is returned; None (and `ctx.parse`
         as it was) when the message holds one request, or two that read alike."""
-        if self.parser is None or not ctx.parse.encoder:
+        if ctx.requests is _MISSING:  # read once: a reply that turns out to be a new message is not re-read
+            ctx.requests = None
+            parts = split_requests(ctx.turn.text) if self.parser is not None and ctx.parse.encoder else []
+            if len(parts) == 2 and self.parser is not None:
+                first, second = await self.parser(parts[0]), await self.parser(parts[1])
+                if _distinct(first, second, self.confident):
+                    ctx.requests = (first, second)
+        if not isinstance(ctx.requests, tuple):
             return None
-        parts = split_requests(ctx.turn.text)
-        if len(parts) != 2:
-            return None
-        first, second = await self.parser(parts[0]), await self.parser(parts[1])
-        if not _distinct(first, second, self.confident):
-            return None
+        first, second = ctx.requests
         ctx.parse = first
         ctx.d.events.append(("nlu.two_requests", {"first": first.intent, "second": second.intent}))
         return second

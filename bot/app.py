@@ -168,8 +168,7 @@ class App:
                                    kb_threshold=cfg.knowledge_base.threshold,
                                    answer_chars=cfg.knowledge_base.answer_chars,
                                    max_fallbacks=cfg.dialogs.max_fallbacks,
-                                   form_max_attempts=cfg.dialogs.form_max_attempts,
-                                   parser=self.nlu.parse)
+                                   form_max_attempts=cfg.dialogs.form_max_attempts)
         self.moderator = build_moderator(cfg, model_root(cfg), with_heads=not lazy)  # a receiver's: with its model
         self.pipeline = Pipeline(
             self.store, self.nlu, self.policy, self.domain,

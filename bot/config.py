@@ -81,6 +81,11 @@ class NLUConfig(Section):
     adapter: bool = False
     # a clause of a two-request message counts as a request of its own from this confidence
     secondary_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    # CPU threads of one encoder pass in a serving process (`fancare run`, `worker`, `shell`, `nlu parse`;
+    # bot/encoder_threads.py): 1 keeps a message from spinning on cores other processes need
+    # (BENCHMARKS.md section 19); null: OMP_NUM_THREADS from the environment, else every core.
+    # `fancare train` always uses every core
+    threads: int | None = Field(1, ge=1, le=256)
 
 
 class KnowledgeBaseConfig(Section):

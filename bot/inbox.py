@@ -91,7 +91,10 @@ def close(store: Store, domain: Domain, escalation_id: int, operator: str, state
         conv = s.get(Conversation, esc.conversation_id)
         assert conv is not None
         name = "utter_ask_csat" if state == "resolved" else "utter_handed_back"
-        out = domain.render(name, {"ticket": escalation_id}, seed=str(escalation_id))
+        # in the conversation's language (nlu/conversation_language.py), as the bot's own replies are
+        language = (conv.state or {}).get("language")
+        out = domain.render(name, {"ticket": escalation_id}, seed=str(escalation_id),
+                            language=language if isinstance(language, str) else None)
         store.add_outbound(s, conv, out.text, payload=out.as_payload())
     word = "resolved" if state == "resolved" else "handed back to the bot"
     return ActionResult(True, f"#{escalation_id} {word}")

@@ -42,7 +42,7 @@ class Outgoing:
 
     def as_payload(self) -> dict[str, Any]:
         return {"buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
-                "response": self.response}
+                "response": self.response, "language": self.language}
 
 
 @dataclass(frozen=True)

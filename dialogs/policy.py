@@ -23,26 +23,21 @@ import copy
 import dataclasses
 import difflib
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogs.acknowledgements import is_acknowledgement
 from dialogs.actions import ActionCall, ActionRegistry, ActionResult
 from dialogs.arbitration import Arbitration, arbitrate
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
-from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch, split_requests
+from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
 from knowledge_base import KnowledgeBase
 from nlu.language import is_greeting
 from nlu.model import ParseResult
 
 SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
-#: one-word acknowledgements and interjections the classifier reads as a greeting ("ach": greet 0.88):
-#: they open no greeting; during a task the question stands, otherwise "anything else?"
-ACKNOWLEDGEMENTS = frozenset("""
-ok okay okey oke oké okej k kk ach achso aha ah ahh oh ohh hm hmm mhm vale tamam ок окей ладно
-""".split())
 #: a one-word typed reply to a task's question is most likely an attempt at the answer ("abc", "2",
 #: "no idea"): another task interrupts only when the reading is at least this sure ("refund" 1.0,
 #: "human" 0.91; "abc" poll_vote 0.80 on the demo model)
@@ -110,6 +105,8 @@ class _Ctx:
     paused_by_second: str | None = None
     #: the message's two requests as read, once per message (None: one request); unset until split
     requests: tuple[ParseResult, ParseResult] | None | object = _MISSING
+    #: what the task the fan switched away from this turn had collected, for the task they switch to
+    carried: dict[str, Any] = field(default_factory=dict)
 
     @property
     def st(self) -> dict[str, Any]:
@@ -126,14 +123,11 @@ class _Ctx:
         return slots
 
 
-Parser = Callable[[str], Awaitable[ParseResult]]
-
 
 class DialogPolicy:
     def __init__(self, domain: Domain, kb: KnowledgeBase | None, orders: Any, *, flows: FlowSet | None = None,
                  actions: ActionRegistry | None = None, kb_threshold: float = 0.62, answer_chars: int = 700,
-                 max_fallbacks: int = 2, form_max_attempts: int = 2, confident: float = 0.7,
-                 parser: Parser | None = None) -> None:
+                 max_fallbacks: int = 2, form_max_attempts: int = 2, confident: float = 0.7) -> None:
         from dialogs.builtin_actions import builtin_actions
 
         self.domain = domain
@@ -148,8 +142,6 @@ class DialogPolicy:
         self.max_fallbacks = max_fallbacks
         self.form_max_attempts = form_max_attempts
         self.confident = confident
-        #: parses a part of a message (two requests in one); the pipeline sets it to the NLU service
-        self.parser = parser
 
     # -- rendering --------------------------------------------------------------------------------
     def _say(self, ctx: _Ctx, name: str, **values: Any) -> Outgoing:
@@ -241,7 +233,7 @@ class DialogPolicy:
         # is read on its own (read whole, the message is neither); the first one is the reply to the
         # question, the second is answered or noted afterwards, as for a new message
         whole = ctx.parse
-        second = await self._two_requests(ctx)
+        second = self._two_requests(ctx)
         ctx.second = second  # noted for the person if the first request escalates
         handled = await self._reply_to_question(ctx, flow, step, frame,
                                                 ctx.parse.text if second is not None else ctx.turn.text)
@@ -268,22 +260,33 @@ class DialogPolicy:
             return True
         taking_back = is_switch(text)
         lost = is_skip(text)  # "I don't know" / "I can't find it" for a slot the task needs
-        value = None if taking_back or lost else self._extract(step, ctx, answering=True)
+        # "ok" is no email address or complaint: free text takes it only when it is more than that
+        acknowledged = is_acknowledgement(text)
+        heard_only = acknowledged and step.validate.kind in (None, "text")
+        value = None if taking_back or lost or heard_only else self._extract(step, ctx, answering=True)
         bar = SWITCH_BAR if taking_back else self.confident
         if not taking_back and parse.encoder is not None and _one_word(text):
             bar = max(bar, ONE_WORD_SWITCH)  # "abc" at the order number (poll_vote 0.80) is a wrong answer
         other = None if lost else self._other_flow(ctx, flow, bar=bar)
         if taking_back and other is None and not lost:
             other = self._switch_target(ctx, flow)
-        if taking_back and other is None and not lost and self._asks_for(ctx, flow):
+        # "I want a refund" at the email-or-postcode question: free text would take it as the answer (and
+        # count a failed proof); it is the other task (an interruption), a question, or this task again
+        asks_instead = value is not None and self._asks_instead(ctx, flow, step, text, other)
+        typed = value if asks_instead and other is None else None  # the answer, if the question goes unanswered
+        if asks_instead:
+            value = None
+        if (taking_back or asks_instead) and other is None and not lost and self._asks_for(ctx, flow):
             # "ach egal, ich will eine Erstattung" at the refund's proof question: no other task is asked
             # for ("forget the refund, where is my order?" reads as a refund too, but has one), and the fan
-            # asks for this one again. It goes on; the question stands, no attempt counted.
+            # asks for this one again (or, without the cue, "I want a refund" there). It goes on; the
+            # question stands, no attempt counted.
             ctx.d.events.append(("flow.restated", {"flow": flow.id, "slot": step.slot}))
             self._ask(ctx, step, flow)
             return True
         if taking_back and other is None:  # "forget the refund, ...": the rest is a new message
             ctx.d.events.append(("flow.cancelled", {"flow": flow.id}))
+            ctx.carried = self._collected(ctx)  # for the task that message may start
             self._drop_task(ctx)
             ctx.message_free = True
             return False
@@ -291,14 +294,18 @@ class DialogPolicy:
                                   or extra_words(text, value) >= 3):
             if taking_back:
                 ctx.d.events.append(("flow.switched", {"from": flow.id, "to": other.id}))
+                ctx.carried = self._collected(ctx)
                 self._drop_task(ctx)
-                ctx.stack.append(self._frame(other.id, "root"))
+                ctx.stack.append(self._new_task(ctx, other.id))
             else:
                 ctx.d.events.append(("flow.interrupted", {"flow": flow.id, "by": other.id}))
                 ctx.stack.append(self._frame(other.id, "interrupt"))
             await self._run(ctx)
             return True
-        if value is None and is_correction(text) and self._correct(ctx, flow, frame):
+        # "sorry, it's VT-100200" at the email question: a free-text answer would take anything, but a
+        # correction cue with a new value for an earlier answer is the correction
+        free_text = step.validate.kind in (None, "text")
+        if (value is None or free_text) and is_correction(text) and self._correct(ctx, flow, frame):
             await self._run(ctx)
             return True
         if value is not None:
@@ -309,18 +316,32 @@ class DialogPolicy:
         if step.leave_on_miss:
             ctx.stack.pop()
             return False
-        sure = not parse.fallback and parse.confidence >= self.confident and not lost
+        if acknowledged:
+            # "ok", or "d'accord" read as a goodbye: the fan heard the question, they did not answer it
+            # nor leave. It stands, asked again, and no attempt is spent on it.
+            ctx.d.events.append(("flow.acknowledged", {"flow": flow.id, "slot": step.slot}))
+            self._ask(ctx, step, flow)
+            return True
+        # "555" at the order number question is a wrong answer, whatever it reads as ("greet" 0.78)
+        sure = not parse.fallback and parse.confidence >= self.confident and not lost and not _numeric(text)
         if sure and parse.intent == "goodbye":
             self._drop_task(ctx)
             self._say(ctx, "utter_goodbye")
             ctx.d.action = "goodbye"
             return True
-        if sure and parse.intent in SIMPLE and not _acknowledgement(parse.intent, text):
+        if sure and parse.intent in SIMPLE:
             self._say(ctx, SIMPLE[parse.intent])
             self._resume(ctx, back=True)
             return True
         if not lost and self._digression(ctx, flow, text):
             self._resume(ctx, back=True)
+            return True
+        if typed is not None:
+            # a question the knowledge base could not answer, typed at a free-text step ("could you make
+            # it in blue?" at "what should we improve?"): the answer after all, as the step would take it
+            self._fill(ctx, frame, step, typed)
+            ctx.message_free = False
+            await self._run(ctx)
             return True
         frame["attempts"] = int(frame.get("attempts", 0)) + 1
         limit = step.max_attempts or self.form_max_attempts
@@ -348,6 +369,20 @@ class DialogPolicy:
         if other is None or other.id == current.id or any(f["flow"] == other.id for f in ctx.stack):
             return None
         return other
+
+    def _asks_instead(self, ctx: _Ctx, flow: Flow, step: Step, text: str, other: Flow | None) -> bool:
+        """`text`, which a free-text step would take as its answer, asks for something instead: a task
+        (`other`, or `flow` itself again) the NLU reads confidently, or a question (a digression).
+
+        Only for a step that takes replies typed for it (no `prefill`: the order's email or postcode),
+        not one whose answer can be the request itself ("my speaker broke, I want my money back" is the
+        complaint), and only for a message with nothing such a reply is made of (`_carries_data`): "I
+        want a refund" is no proof, "1012 AB" or "my email is x@y.z" are, whatever the NLU reads."""
+        if step.validate.kind not in (None, "text") or step.prefill_min_words is not None or _carries_data(text):
+            return False
+        p = ctx.parse
+        faq = p.intent == "faq" and not p.fallback and p.confidence >= self.confident
+        return other is not None or self._asks_for(ctx, flow) or is_question(text) or faq
 
     def _asks_for(self, ctx: _Ctx, flow: Flow) -> bool:
         """The message confidently asks for `flow` itself (its own trigger intent)."""
@@ -411,6 +446,60 @@ class DialogPolicy:
         return {"flow": flow_id, "step": 0, "waiting": False, "attempts": 0, "filled": {}, "kind": kind,
                 "asked": False}
 
+    def _new_task(self, ctx: _Ctx, flow_id: str) -> dict[str, Any]:
+        """The frame of a task the fan asks for, with what a task they just switched away from had
+        collected (`carried`: its collects take it instead of asking again, see `_reuse`)."""
+        frame = self._frame(flow_id, "root")
+        if ctx.carried:
+            frame["carried"], ctx.carried = ctx.carried, {}
+        return frame
+
+    def _collected(self, ctx: _Ctx) -> dict[str, Any]:
+        """The values the top task (its frame and the frames that called it) collected from the fan.
+
+        Only answers to its `collect` steps: what its actions worked out (`order_verified`) is not
+        carried, a new task works that out again (ownership: from what this conversation proved)."""
+        out: dict[str, Any] = {}
+        for frame in reversed(ctx.stack):
+            flow = self.flows.flows.get(frame["flow"])
+            asked = {s.slot for s in flow.collects()} if flow else set()
+            for k, v in frame.get("filled", {}).items():
+                if k in asked and v is not None:
+                    out.setdefault(k, v)
+            if frame["kind"] != "call":
+                break
+        return out
+
+    def _reuse(self, ctx: _Ctx, frame: dict[str, Any], flow: Flow, step: Step) -> bool:
+        """Fill `step` from what the task the fan switched away from collected (as Rasa keeps slots across
+        flows): "where is my order?" - "VT-482913" - "forget it, I want a refund" does not ask for the
+        order number again. The fan is told which value is used (`utter_reuse_<slot>`, when the domain
+        has it), so one who meant another can correct it ("sorry, it's VT-100200"). A question that is
+        asked each time (`ask_before_filling`: the order's email or postcode) is asked again."""
+        assert step.slot is not None
+        owner = None
+        for f in reversed(ctx.stack):  # the task's own frame, or a frame that `call`ed this one
+            if step.slot in (f.get("carried") or {}):
+                owner = f
+                break
+            if f.get("kind") != "call":
+                break
+        if owner is None or step.ask_before_filling:
+            return False
+        value = owner["carried"].pop(step.slot)
+        if not owner["carried"]:
+            owner.pop("carried")
+        if step.validate.normalise and isinstance(value, str):  # the other task may have checked it otherwise
+            value = NORMALISERS[step.validate.normalise](value)
+        if value is None:
+            return False
+        self._fill(ctx, frame, step, value)
+        ctx.d.events.append(("flow.slot_reused", {"flow": flow.id, "slot": step.slot}))
+        note = f"utter_reuse_{step.slot}"
+        if note in self.domain.responses:
+            self._say(ctx, note, flow=self._flow_name(ctx, flow, note))
+        return True
+
     async def _run(self, ctx: _Ctx) -> None:
         """Run the top flow until it waits for the fan, ends, or hands over to a human."""
         while ctx.stack and not ctx.escalated:
@@ -443,6 +532,8 @@ class DialogPolicy:
                 value = self._extract(step, ctx, answering=False) if prefill else None
                 if value is not None:
                     self._fill(ctx, frame, step, value)
+                    continue
+                if self._reuse(ctx, frame, flow, step):
                     continue
                 ctx.slots.pop(step.slot, None)
                 self._ask(ctx, step, flow)
@@ -514,7 +605,7 @@ class DialogPolicy:
                 ents = {e["entity"]: e["value"] for e in queued.get("entities") or [] if e.get("entity")}
                 label = self._flow_name(ctx, later, "utter_offer_second")
                 out = self.domain.render("utter_offer_second", {"flow": label}, language=ctx.turn.language)
-                ctx.d.replies.append(Outgoing(text=out.text, buttons=(
+                ctx.d.replies.append(Outgoing(text=out.text, language=out.language, buttons=(
                     Button(self._phrase(ctx, "button.yes_flow", flow=label),
                            f"/{queued['intent']}" + (_json(ents) if ents else "")),),
                     response="utter_offer_second"))
@@ -524,8 +615,7 @@ class DialogPolicy:
             last = ctx.d.replies.pop()
             extra = self.domain.render("utter_anything_else", {}, language=ctx.turn.language,
                                        seed=str(ctx.turn.conversation_id))
-            ctx.d.replies.append(Outgoing(text=f"{last.text}\n\n{extra.text}", buttons=last.buttons,
-                                          response=last.response))
+            ctx.d.replies.append(dataclasses.replace(last, text=f"{last.text}\n\n{extra.text}"))
         return False
 
     def _resume(self, ctx: _Ctx, back: bool) -> None:
@@ -538,6 +628,10 @@ class DialogPolicy:
             return
         step = flow.step(frame["step"])
         if step.kind == "collect" and frame.get("waiting"):
+            # an interrupting task may have asked for the same slots ("where is my order?" at the refund's
+            # proof question, with another order number): the paused task goes on with its own answers,
+            # so its proof is checked against its own order
+            ctx.slots.update(self._collected(ctx))
             self._ask(ctx, step, flow, back=back)
 
     def _ask(self, ctx: _Ctx, step: Step, flow: Flow, back: bool = False) -> None:
@@ -547,11 +641,10 @@ class DialogPolicy:
         if back and "utter_resume_flow" in self.domain.responses:
             intro = self.domain.render("utter_resume_flow", {"flow": self._flow_name(ctx, flow, "utter_resume_flow")},
                                        language=ctx.turn.language)
-            ctx.d.replies[before] = Outgoing(text=f"{intro.text} {out.text}", buttons=out.buttons, response=out.response)
+            ctx.d.replies[before] = dataclasses.replace(out, text=f"{intro.text} {out.text}")
         if step.validate.kind == "choices" and not out.buttons:
             o = ctx.d.replies[before]
-            ctx.d.replies[before] = Outgoing(text=o.text, buttons=tuple(Button(t, t) for t, _ in step.validate.choices),
-                                             response=o.response)
+            ctx.d.replies[before] = dataclasses.replace(o, buttons=tuple(Button(t, t) for t, _ in step.validate.choices))
 
     @staticmethod
     def _known(ctx: _Ctx, slot: str) -> Any:
@@ -573,6 +666,9 @@ class DialogPolicy:
             frame["filled"].pop(step.slot, None)
         else:
             frame["filled"][step.slot] = value
+        carried = frame.get("carried")
+        if carried and carried.pop(step.slot, None) is not None and not carried:
+            frame.pop("carried")  # answered otherwise: a later question for it is not answered from before
         frame["waiting"] = False
         frame["attempts"] = 0
         if value is None:
@@ -716,17 +812,16 @@ class DialogPolicy:
         return value
 
     # -- a new message -------------------------------------------------------------------------------
-    async def _two_requests(self, ctx: _Ctx) -> ParseResult | None:
-        """Two requests in one message ("where is VT-482913 and can I pay with klarna?"), each read on its
-        own: `ctx.parse` becomes the first's reading and the second's is returned; None (and `ctx.parse`
-        as it was) when the message holds one request, or two that read alike."""
-        if ctx.requests is _MISSING:  # read once: a reply that turns out to be a new message is not re-read
+    def _two_requests(self, ctx: _Ctx) -> ParseResult | None:
+        """Two requests in one message ("where is VT-482913 and can I pay with klarna?"), as the NLU read
+        them (`ParseResult.requests`, each half on its own): `ctx.parse` becomes the first's reading and
+        the second's is returned; None (and `ctx.parse` as it was) when the message holds one request,
+        or two that read alike. A button payload (no encoder) is one request."""
+        if ctx.requests is _MISSING:  # once per message: a reply that turns out to be a new message keeps them
             ctx.requests = None
-            parts = split_requests(ctx.turn.text) if self.parser is not None and ctx.parse.encoder else []
-            if len(parts) == 2 and self.parser is not None:
-                first, second = await self.parser(parts[0]), await self.parser(parts[1])
-                if _distinct(first, second, self.confident):
-                    ctx.requests = (first, second)
+            parts = ctx.parse.requests if ctx.parse.encoder else []
+            if len(parts) == 2 and _distinct(parts[0], parts[1], self.confident):
+                ctx.requests = (parts[0], parts[1])
         if not isinstance(ctx.requests, tuple):
             return None
         first, second = ctx.requests
@@ -735,7 +830,7 @@ class DialogPolicy:
         return second
 
     async def _new_message(self, ctx: _Ctx) -> None:
-        second = await self._two_requests(ctx)
+        second = self._two_requests(ctx)
         if self._correct_last(ctx):
             await self._run(ctx)
             return
@@ -783,7 +878,7 @@ class DialogPolicy:
             out = self.domain.render("utter_offer_second", {"flow": label}, language=ctx.turn.language)
             ctx.d.replies.append(Outgoing(text=out.text, buttons=(
                 Button(self._phrase(ctx, "button.yes_flow", flow=label), payload),),
-                                          response="utter_offer_second"))
+                                          response="utter_offer_second", language=out.language))
         elif flow is not None:
             ctx.d.events.append(("nlu.second_request_pending", {"intent": parse.intent}))
 
@@ -831,6 +926,15 @@ class DialogPolicy:
         return ctx.d
 
     async def _by_intent(self, ctx: _Ctx) -> None:
+        if is_acknowledgement(ctx.turn.text) and "utter_anything_else" in self.domain.responses:
+            # "ok" after an answer or a greeting: the classifier has no intent for it and reads it as
+            # a greeting, out of scope ("Ok": a fallback), thanks ("vale") or goodbye ("d'accord").
+            # Whatever it read, the fan heard us (dialogs/acknowledgements.py): "anything else?"
+            ctx.d.events.append(("nlu.acknowledgement", {"was": ctx.parse.intent, "fallback": ctx.parse.fallback}))
+            ctx.st["fallbacks"] = 0
+            ctx.d.action = "acknowledgement"
+            self._say(ctx, "utter_anything_else")
+            return
         torn = self._torn_between_tasks(ctx.parse)
         if torn is not None:
             ctx.d.events.append(("nlu.torn", {"intents": [i for i, _ in ctx.parse.ranking[:2]]}))
@@ -859,8 +963,7 @@ class DialogPolicy:
             ctx.d.action = "silent"
             return
         if intent in SIMPLE:
-            ack = _acknowledgement(intent, ctx.turn.text) and "utter_anything_else" in self.domain.responses
-            self._say(ctx, "utter_anything_else" if ack else SIMPLE[intent])
+            self._say(ctx, SIMPLE[intent])
             return
         if intent == "faq":
             article = self._entity(parse, "article")
@@ -879,7 +982,7 @@ class DialogPolicy:
         if flow is not None:
             if self._arbitrate(ctx, flow) or self._clarify_tasks(ctx, flow):
                 return
-            ctx.stack.append(self._frame(flow.id, "root"))
+            ctx.stack.append(self._new_task(ctx, flow.id))
             await self._run(ctx)
             return
         if f"utter_{intent}" in self.domain.responses:  # an intent answered by its own response (Rasa rules)
@@ -914,7 +1017,7 @@ class DialogPolicy:
         buttons = (Button(match.article.title, f'/faq{_json({"article": match.article.id})}'),
                    Button(self._phrase(ctx, "button.help_with_flow", flow=label),
                           f"/{trigger}" + (_json(ents) if ents else "")))
-        ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify"))
+        ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify", language=out.language))
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flow": flow.id, "article": match.article.id}))
         return True
@@ -960,7 +1063,8 @@ class DialogPolicy:
         out = self.domain.render("utter_clarify_tasks", {"first": names[0], "second": names[1]},
                                  language=ctx.turn.language)
         buttons = tuple(Button(n[:1].upper() + n[1:], f"/{i}{tail}") for n, (_, i) in zip(names, options, strict=True))
-        ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify_tasks"))
+        ctx.d.replies.append(Outgoing(text=out.text, buttons=buttons, response="utter_clarify_tasks",
+                                      language=out.language))
         ctx.d.action = "clarify"
         ctx.d.events.append(("flow.clarify", {"flows": [flow.id, other.id]}))
         return True
@@ -1084,11 +1188,6 @@ def _choice_by_word(text: str, choices: tuple[tuple[str, Any], ...]) -> Any:
 _YES = re.compile(r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|ja|oui|certo|sim|tak|evet|ya|да)\b", re.IGNORECASE)
 
 
-def _acknowledgement(intent: str, text: str) -> bool:
-    """A "greeting" that is only "ok", "ach so", "O.K." or "hmm" (`ACKNOWLEDGEMENTS`): not a greeting."""
-    return intent == "greet" and "".join(re.findall(r"\w+", text.casefold())) in ACKNOWLEDGEMENTS
-
-
 def _one_word(text: str) -> bool:
     """One word and no question mark: a reply, not a new request ("abc", "12345", "Hilfe" but not "refund?")."""
     return len(re.findall(r"\w+", text)) <= 1 and "?" not in text and "¿" not in text
@@ -1096,6 +1195,17 @@ def _one_word(text: str) -> bool:
 
 def _affirms(text: str) -> bool:
     return bool(_YES.match(text)) and len(text.split()) <= 5
+
+
+def _carries_data(text: str) -> bool:
+    """A digit or an "@": what an email, a postcode or a number typed as an answer is made of (every
+    postcode format of the brand's countries has a digit), never a plain request or question."""
+    return "@" in text or any(c.isdigit() for c in text)
+
+
+def _numeric(text: str) -> bool:
+    """Digits and punctuation only: an attempt at a number, never small talk."""
+    return any(c.isdigit() for c in text) and not any(c.isalpha() for c in text)
 
 
 def _distinct(a: ParseResult, b: ParseResult, confident: float) -> bool:

@@ -84,6 +84,9 @@ class Cut:
     # cut at a cue word that announces another request ("also", "außerdem"), not at punctuation or a
     # bare "and": only then is the first half surely a request of its own rather than context
     announced: bool = False
+    # the second half opens with a question or request word ("... and can I pay with klarna?", "¿cuánto
+    # tarda?"; dialogs/repair.py `split_requests`): two requests even when the whole reads as neither
+    asked: bool = False
 
 
 def _words(text: str) -> int:

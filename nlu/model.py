@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # sklearn and scipy (~95 MB) come with training or unpickling
 
 FORMAT_VERSION = 1
 OUT_OF_SCOPE = "out_of_scope"
+SILENT_WHOLE = frozenset({"spam", "abuse"})  # a message read whole as these is never two requests
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<ents>\{.*\})?$", re.DOTALL)
 ENCODERS = ("minilm", "e5")
 ADAPTED = ("e5",)  # the encoders that get an adapter with `adapter=True` (MiniLM can be fine-tuned instead)
@@ -86,6 +87,9 @@ class ParseResult:
     # the requests in the message, in the order written: the intents of the two halves of a cut when
     # both are clear (two for "where is my order and can I pay with klarna?"), else [intent]
     intents: list[tuple[str, float]] = field(default_factory=list)
+    # the two requests as read, each its own half of the message (text, intent, entities), in the order
+    # of `intents`; [] for one request. The dialog engine answers both from these.
+    requests: list[ParseResult] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +104,17 @@ class ParseResult:
             "encoder": self.encoder,
             "model_version": self.model_version,
         }
+
+
+def _only_a_name(p: ParseResult) -> bool:
+    """A half that is a product's name and at most a short word ("the buds pro | and the case stopped
+    working"): a subject of the other half, not a request, however it reads (praise 0.86)."""
+    spans = [(int(e["start"]), int(e["end"])) for e in p.entities if "start" in e and "end" in e]
+    if not spans:
+        return False
+    rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(p.text))
+    words = [w for w in re.findall(r"\w+", rest) if not w.isdigit()]
+    return len(words) == 0 or (len(words) == 1 and len(words[0]) <= 3)
 
 
 class NLUModel:
@@ -398,7 +413,7 @@ class NLUModel:
         parts = split_requests(text)
         if len(parts) == 2:
             # a cut after "?" is punctuation, one at "and can I ..." is announced by its words
-            dialog = Cut(parts[0], parts[1], 1, announced=not parts[0].endswith("?"))
+            dialog = Cut(parts[0], parts[1], 1, announced=not parts[0].endswith("?"), asked=True)
             cuts = [dialog, *[c for c in cuts if (c.first, c.second) != (dialog.first, dialog.second)]]
         return cuts[:MAX_CANDIDATES]
 
@@ -407,7 +422,8 @@ class NLUModel:
         wrote them. A cut counts when both halves are understood, clear `HALF_CONFIDENCE`
         (`WEAK_HALF_CONFIDENCE` at a bare "and" or a full stop; never less than the secondary
         threshold), name different intents, and the whole message, when understood, reads as one of
-        the two (a confident spam or crisis reading of the whole is not two requests); of those, the
+        the two or, at a second half asked outright ("... und wie lange dauert der Versand"), as
+        anything but spam or abuse; of those, the
         cut whose weaker half is surest wins. Without one the message is one request and `intents`
         stays [its intent].
 
@@ -416,25 +432,30 @@ class NLUModel:
         one by chance; at punctuation or a bare "and" the whole's reading, because there the first
         sentence is as often context ("I got the Arc last month. It won't pair. How do I reset
         it?"). A whole that fell back but holds two clear requests is understood, as the first."""
-        best: tuple[float, list[tuple[str, float]], Cut] | None = None
+        best: tuple[float, list[tuple[str, float]], Cut, list[ParseResult]] | None = None
         for cut, a, b in halves:
             floor = max(HALF_CONFIDENCE if cut.strength < 2 else WEAK_HALF_CONFIDENCE, self.secondary_threshold)
-            if any(p.fallback or p.intent == OUT_OF_SCOPE or p.confidence < floor for p in (a, b)):
+            if any(p.fallback or p.intent == OUT_OF_SCOPE or p.confidence < floor or _only_a_name(p) for p in (a, b)):
                 continue
-            if a.intent == b.intent or (not whole.fallback and whole.intent not in (a.intent, b.intent)):
+            # the whole read as a third thing: one request, unless the second half is asked outright
+            # ("ich will eine Erstattung und wie lange dauert der Versand": the whole reads as an order
+            # question) and the whole does not read as spam or abuse
+            other = not whole.fallback and whole.intent not in (a.intent, b.intent)
+            if a.intent == b.intent or (other and (not cut.asked or whole.intent in SILENT_WHOLE)):
                 continue
             weaker = min(a.confidence, b.confidence)
             if best is None or weaker > best[0]:
-                best = (weaker, [(a.intent, a.confidence), (b.intent, b.confidence)], cut)
+                best = (weaker, [(a.intent, a.confidence), (b.intent, b.confidence)], cut, [a, b])
         if best is None or (whole.fallback and looks_like_gibberish(whole.text, whole.language, self.vocabulary)):
             return whole
-        _, found, cut = best
+        _, found, cut, parts = best
         if whole.fallback or cut.announced:
-            whole.intents = found
+            whole.intents, whole.requests = found, parts
             whole.intent, whole.confidence = found[0]
             whole.fallback = False
-        else:
-            whole.intents = sorted(found, key=lambda kv: kv[0] != whole.intent)  # the whole's reading first
+        else:  # the whole's reading first
+            whole.requests = sorted(parts, key=lambda p: p.intent != whole.intent)
+            whole.intents = [(p.intent, p.confidence) for p in whole.requests]
         return whole
 
     def parse(self, text: str, *, payload: bool = False) -> ParseResult:

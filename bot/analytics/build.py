@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.analytics import queries as q
+from bot.analytics.languages import CoverageOf, languages
 from bot.analytics.sqlfuncs import Dialect
 from bot.store import Store
 from nlu.similar import Embed
@@ -19,8 +20,11 @@ def default_window(since: datetime | None, until: datetime | None, days: int = 3
     return q.Window(since or end - timedelta(days=days), end)
 
 
-def build_report(store: Store, window: q.Window, *, embed: Embed | None = None, brand: str = "") -> dict[str, Any]:
-    """Every number of the report; one short read-only transaction per section."""
+def build_report(store: Store, window: q.Window, *, embed: Embed | None = None, brand: str = "",
+                 coverage: CoverageOf | None = None) -> dict[str, Any]:
+    """Every number of the report; one short read-only transaction per section. `coverage`: the
+    brand's translation coverage per language (`languages.coverage_from_config`), for the
+    Languages section; without it that section has no translation columns."""
     d = Dialect(store.engine.dialect.name)
     with store.session() as s:
         volume = q.volume(s, window, d)
@@ -35,6 +39,8 @@ def build_report(store: Store, window: q.Window, *, embed: Embed | None = None, 
         campaigns = q.polls_and_giveaways(s, window)
         moderation = q.moderation(s, window)
         new_fans = q.new_fans(s, window)
+    with store.session() as s:
+        per_language = languages(s, window, coverage)
     return {
         "format": FORMAT, "brand": brand,
         "generated_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
@@ -51,12 +57,18 @@ def build_report(store: Store, window: q.Window, *, embed: Embed | None = None, 
         },
         "volume": volume, "intents": intents, "sentiment": sentiment, "escalations": esc,
         "faq_articles": faq, "unanswered": unanswered, "engagement": engagement, "campaigns": campaigns,
-        "moderation": moderation,
+        "moderation": moderation, "languages": per_language,
     }
 
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _answered(lang: dict[str, Any]) -> str:
+    """`, 92.0% answered in es`, or nothing where no reply in those conversations recorded its language."""
+    share = lang["replies_in_language_share"]
+    return "" if share is None else f", {_pct(share)} answered in {lang['language']}"
 
 
 def duration(seconds: float | None) -> str:
@@ -90,6 +102,11 @@ def format_stats(report: dict[str, Any]) -> str:
         f"top intents: {top}; fallback rate {_pct(s['fallback_rate'])}",
         f"busiest hours (UTC): {busy}",
     ]
+    langs = report["languages"]
+    if langs:
+        lines.append("languages: " + "; ".join(f"{x['language']} {x['messages']} ({_pct(x['understood_share'])} "
+                                               "understood" + _answered(x) + ")" for x in langs[:4])
+                     + (f"; {len(langs) - 4} more" if len(langs) > 4 else ""))
     for g in report["unanswered"][:3]:
         lines.append(f"unanswered x{g['count']}: {g['text'][:80]}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from bot.analytics.build import build_report, default_window, format_stats
 from bot.analytics.html import write_report
+from bot.analytics.languages import coverage_from_config
 from bot.config import FancareConfig
 from bot.store import Store
 from nlu.similar import default_embedder
@@ -33,7 +34,7 @@ def report_command(cfg: FancareConfig, args: argparse.Namespace) -> int:
         store.migrate()
         # stats is the quick look: exact-repeat grouping only; the report groups by meaning
         embed = default_embedder() if args.command == "report" else None
-        report = build_report(store, window, embed=embed, brand=cfg.brand.name)
+        report = build_report(store, window, embed=embed, brand=cfg.brand.name, coverage=coverage_from_config(cfg))
     finally:
         store.dispose()
     if args.command == "stats":

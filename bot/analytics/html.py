@@ -47,6 +47,34 @@ def _table(head: list[str], rows: list[list[Any]], empty: str = "Nothing in this
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
+def _of(n: int | None, total: int | None) -> str:
+    """`41/60 (68%)`, or `n/a` where the brand's texts were not loaded (or the language is unknown)."""
+    if n is None or total is None:
+        return "n/a"
+    return f"{n}/{total} ({100 * n / total:.0f}%)" if total else f"{n}/0"
+
+
+def _languages(rows: list[dict[str, Any]]) -> str:
+    """The Languages section: what a trainer reads to decide which language needs data or translations."""
+    table = _table(
+        ["language", "fans", "messages", "understood", "fallback", "out of scope", "escalation rate",
+         "median confidence", "answered in it", "responses translated", "articles translated"],
+        [[x["language"], x["fans"], x["messages"], _pct(x["understood_share"]), _pct(x["fallback_rate"]),
+          _pct(x["out_of_scope_rate"]), _pct(x["escalation_rate"]),
+          "n/a" if x["median_confidence"] is None else f"{x['median_confidence']:.3f}",
+          _of(x["replies_in_language"], x["replies"]),
+          _of(x["responses_translated"], x["responses_total"]), _of(x["articles_translated"], x["articles_total"])]
+         for x in rows])
+    return ("<section><h2>Languages</h2>" + table +
+            '<p class="muted">Language: the NLU\'s reading of each fan message ("und": it could not tell). '
+            "Understood: neither a fallback nor out of scope. Escalation rate: the share of the conversations "
+            "with a message in that language handed to a human. Answered in it: of the bot's replies in those "
+            "conversations, those rendered in that language (replies that do not record their language, such as "
+            "operators' messages and replies stored before it was recorded, are not counted). Translated: "
+            "responses and help articles of the brand that exist in that language (as "
+            "<code>fancare data validate</code> counts them).</p></section>")
+
+
 def render_html(r: dict[str, Any]) -> str:
     s, v, it, esc = r["summary"], r["volume"], r["intents"], r["escalations"]
     csat = "n/a" if s["csat_average"] is None else f"{s['csat_average']:.2f} / 5"
@@ -98,7 +126,7 @@ def render_html(r: dict[str, Any]) -> str:
                "No giveaway ran in this period."),
         _table(["fan messages read as", "messages", "fans"], [[k.replace("_", " "), x["messages"], x["fans"]]
                                                               for k, x in eng.items()]),
-        "</section><section><h2>The care team</h2><div class=\"grid\">",
+        "</section>", _languages(r["languages"]), "<section><h2>The care team</h2><div class=\"grid\">",
         _img(charts.barh([(q["queue"], q["n"]) for q in esc["by_queue"]], "Escalations by queue", charts.ORANGE),
              "escalations by queue"),
         _img(charts.response_times(esc["times_by_priority"]), "response times"),

@@ -36,6 +36,23 @@ class Window:
     def on(self, col: Any) -> Any:
         return and_(col >= self.since, col < self.until)
 
+    def on_table(self, s: Session, col: Any, key: Any, *where: Any) -> Any:
+        """`on(col)`, or, on SQLite, when the first and the last `col` of the table's rows (those matching
+        `where`) both lie in the window (a report over its whole history), `key <= the largest key`:
+        the same rows (not those written after this check) read in storage order rather than through
+        the time index in time order, one random page read per row (the Languages join over 125,000
+        NLU results: 0.71 s through `ix_nlu_created`, 0.08 s in storage order). SQLite's planner cannot
+        tell that the range holds every row; PostgreSQL's statistics can, and it scans by itself.
+        Three index lookups decide (`col` must be indexed, after the columns `where` fixes)."""
+        if s.get_bind().dialect.name != "sqlite":
+            return self.on(col)
+        last = s.scalar(select(func.max(key)))
+        first_at = s.scalar(select(func.min(col)).where(*where))
+        last_at = s.scalar(select(func.max(col)).where(*where))
+        if last is None or first_at is None or last_at is None or first_at < self.since or last_at >= self.until:
+            return self.on(col)
+        return key <= last
+
 
 def _pct(values: list[float]) -> dict[str, Any]:
     if not values:
@@ -47,7 +64,8 @@ def _pct(values: list[float]) -> dict[str, Any]:
 
 def volume(s: Session, w: Window, d: Dialect) -> dict[str, Any]:
     """Two scans of the window's inbound messages: by (day, hour, channel), and by conversation."""
-    inbound = and_(Message.direction == "in", w.on(Message.created_at))
+    is_in = Message.direction == "in"
+    inbound = and_(is_in, w.on_table(s, Message.created_at, Message.id, is_in))
     day, hr = d.day(Message.created_at).label("day"), d.hour(Message.created_at).label("hr")
     per_day: Counter[str] = Counter()
     by_channel: Counter[str] = Counter()
@@ -91,7 +109,8 @@ def intents_and_sentiment(s: Session, w: Window, d: Dialect, top: int = 8) -> tu
     moods: dict[str, Counter[str]] = {}
     fallbacks = 0
     for r in s.execute(select(day, NLUResult.intent, NLUResult.fallback, mood, func.count().label("n"))
-                       .where(w.on(NLUResult.created_at)).group_by(day, NLUResult.intent, NLUResult.fallback, mood)):
+                       .where(w.on_table(s, NLUResult.created_at, NLUResult.id))
+                       .group_by(day, NLUResult.intent, NLUResult.fallback, mood)):
         n = int(r.n)
         per_intent[r.intent] += n
         per_day_intent.setdefault(r.day, Counter())[r.intent] += n
@@ -175,7 +194,8 @@ def unanswered(s: Session, w: Window, embed: Embed | None, top: int = 15, distin
     """Fallback messages and FAQ questions the knowledge base could not answer, grouped by meaning."""
     counts: dict[str, int] = {}
     fallback = (select(Message.text, func.count().label("n")).join(NLUResult, NLUResult.message_id == Message.id)
-                .where(NLUResult.fallback.is_(True), w.on(NLUResult.created_at), Message.text != "")
+                .where(NLUResult.fallback.is_(True), w.on_table(s, NLUResult.created_at, NLUResult.id),
+                       Message.text != "")
                 .group_by(Message.text).order_by(func.count().desc()).limit(distinct_limit))
     no_answer = (select(Message.text, func.count().label("n"))
                  .join(AuditEvent, Message.id == AuditEvent.data["message_id"].as_integer())
@@ -196,7 +216,7 @@ def engagement(s: Session, w: Window) -> dict[str, Any]:
                             func.count(distinct(Conversation.contact_id)).label("fans"))
                      .join(Message, Message.id == NLUResult.message_id)
                      .join(Conversation, Conversation.id == Message.conversation_id)
-                     .where(w.on(NLUResult.created_at), NLUResult.intent.in_(ENGAGEMENT_INTENTS),
+                     .where(w.on_table(s, NLUResult.created_at, NLUResult.id), NLUResult.intent.in_(ENGAGEMENT_INTENTS),
                             NLUResult.fallback.is_(False))
                      .group_by(NLUResult.intent))
     out = {i: {"messages": 0, "fans": 0} for i in ENGAGEMENT_INTENTS}

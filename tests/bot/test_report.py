@@ -4,6 +4,7 @@ aggregates checked against what the pipeline did, the HTML/JSON files and the CL
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from bot import inbox
 from bot.analytics import build_report, default_window, format_stats, write_report
 from bot.cli import main
-from bot.store import Escalation, Message
+from bot.store import Escalation, Message, NLUResult
 from bot.store.models import utcnow
 from dialogs.giveaways import Giveaways
 from dialogs.polls import Polls
@@ -56,7 +57,8 @@ async def _community(app) -> dict:
 
 async def test_report_counts_what_the_pipeline_did(app):
     made = await _community(app)
-    results = made["results"]
+    spanish = await app.pipeline.handle(fan_message("hola, ¿dónde está mi pedido? gracias", user="es1"))
+    results = [*made["results"], spanish]
     esc_id = made["first_escalation"]
     # Known timings and a known weekday/hour, to check the dialect-specific SQL arithmetic.
     wednesday = datetime(2026, 11, 25, 14, 30)
@@ -98,6 +100,20 @@ async def test_report_counts_what_the_pipeline_did(app):
     assert [(g["prize"], g["entries"]) for g in report["campaigns"]["giveaways"]] == [("Buds Pro", 2)]
     assert report["sentiment"]["by_day"] and report["engagement"]["poll_vote"] == {"messages": 0, "fans": 0}
     assert "containment" in format_stats(report) and "blorp" in format_stats(report).lower()
+    # per language: the NLU's reading of each message the pipeline stored (the identifier's where the router said "und")
+    with app.store.session() as s:
+        read = Counter(n.language if n.language not in (None, "und") else (n.signals or {}).get("language") or "und"
+                       for n in s.scalars(select(NLUResult)))
+    assert {x["language"]: x["messages"] for x in report["languages"]} == dict(read)
+    assert report["languages"][0]["language"] == "en"
+    # answered in the fan's own language: the Spanish fan's replies record "es", and the report counts them
+    with app.store.session() as s:
+        said = [m.payload.get("language") for m in s.scalars(select(Message).where(
+            Message.conversation_id == spanish.conversation_id, Message.direction == "out"))]
+    assert said and set(said) == {"es"}
+    es = next((x for x in report["languages"] if x["language"] == "es"), None)
+    assert es, report["languages"]
+    assert (es["replies"], es["replies_in_language"], es["replies_in_language_share"]) == (len(said), len(said), 1.0)
 
 
 async def test_report_files_and_cli(app, config_path, tmp_path, capsys):
@@ -110,6 +126,7 @@ async def test_report_files_and_cli(app, config_path, tmp_path, capsys):
     assert html.count("data:image/png;base64,") >= 5
     assert "http://" not in html and "https://" not in html  # opens offline
     assert "<script" not in html
+    assert "<h2>Languages</h2>" in html and data["languages"][0]["responses_total"] > 0  # coverage from the config
     assert main(["stats", "--config", str(config_path), "--days", "3"]) == 0
     text = capsys.readouterr().out
     assert "12 in" in text and "escalation rate" in text

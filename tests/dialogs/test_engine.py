@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def parse(text: str, intent: str = "inform", confidence: float = 0.95, entities: dict[str, str] | None = None,
-          *, fallback: bool = False, encoder: str | None = "minilm") -> ParseResult:
-    """What the NLU would return. encoder=None is a button payload; "minilm" a typed message."""
+          *, fallback: bool = False, encoder: str | None = "minilm",
+          requests: list[ParseResult] | None = None) -> ParseResult:
+    """What the NLU would return. encoder=None is a button payload; "minilm" a typed message;
+    `requests`: the two requests the NLU found in the message, each read on its own."""
     ents = [{"entity": k, "value": v} for k, v in (entities or {}).items()]
-    return ParseResult(text, intent, confidence, fallback, [(intent, confidence)], ents, "en", encoder, "test")
+    p = ParseResult(text, intent, confidence, fallback, [(intent, confidence)], ents, "en", encoder, "test")
+    p.requests = list(requests or [])
+    p.intents = [(r.intent, r.confidence) for r in p.requests] or [(intent, confidence)]
+    return p
 
 
 class Chat:
@@ -289,6 +293,11 @@ def say_things(call: ActionCall) -> ActionResult:
 
 @pytest.fixture
 def own(tmp_path: Path) -> DialogPolicy:
+    return own_policy(tmp_path)
+
+
+def own_policy(tmp_path: Path) -> DialogPolicy:
+    """The policy over this module's own domain and flows (DOMAIN, FLOWS), written to `tmp_path`."""
     (tmp_path / "domain.yml").write_text(DOMAIN, encoding="utf-8")
     (tmp_path / "flows.yml").write_text(FLOWS, encoding="utf-8")
     domain = Domain.load(tmp_path / "domain.yml")
@@ -308,13 +317,13 @@ def chat(own: DialogPolicy) -> Chat:
 # -- the shipped demo -------------------------------------------------------------------------------------
 
 
-def demo_policy(parser: Callable[[str], Awaitable[ParseResult]] | None = None) -> DialogPolicy:
+def demo_policy() -> DialogPolicy:
     domain = Domain.load(REPO / "dialogs" / "domain.yml")
     orders = CsvOrderTable(REPO / "dialogs" / "demo_orders.csv")
     registry = builtin_actions(ActionRegistry(), orders=orders)
     flows = load_flows([REPO / "dialogs" / "flows.yml"], responses=set(domain.responses),
                        actions=registry.names() | {"action_record_csat"})
-    return DialogPolicy(domain, None, orders, flows=flows, actions=registry, parser=parser)
+    return DialogPolicy(domain, None, orders, flows=flows, actions=registry)
 
 
 @pytest.fixture
@@ -710,19 +719,14 @@ async def test_the_same_value_again_is_not_a_correction(chat: Chat) -> None:
     assert names(d) == ["utter_invalid_size"]
 
 
+ORDER_PART = parse("where is VT-482913", "order_status", entities={"order_number": "VT-482913"})
+REFUND_PART = parse("can I get a refund for VT-100200", "refund_request", entities={"order_number": "VT-100200"})
+
+
 async def test_yes_after_an_offered_second_request_starts_it() -> None:
-    parts = {
-        "where is VT-482913": parse("where is VT-482913", "order_status", entities={"order_number": "VT-482913"}),
-        "can I get a refund for VT-100200": parse("can I get a refund for VT-100200", "refund_request",
-                                                  entities={"order_number": "VT-100200"}),
-    }
-
-    async def parser(text: str) -> ParseResult:
-        return parts[text]
-
-    chat = Chat(demo_policy(parser))
+    chat = Chat(demo_policy())
     text = "where is VT-482913 and can I get a refund for VT-100200"
-    d = await chat.say(text, "order_status", {"order_number": "VT-482913"})
+    d = await chat.say(text, "order_status", {"order_number": "VT-482913"}, requests=[ORDER_PART, REFUND_PART])
     assert ("nlu.two_requests", {"first": "order_status", "second": "refund_request"}) in d.events
     assert names(d) == ["utter_order_status", "utter_offer_second"]
     assert d.replies[1].text == "You also asked about your refund. Shall I help with that next?"
@@ -734,30 +738,17 @@ async def test_yes_after_an_offered_second_request_starts_it() -> None:
 
 
 async def test_yes_to_an_offer_keeps_the_values_of_the_second_request() -> None:
-    parts = {
-        "where is VT-482913": parse("where is VT-482913", "order_status", entities={"order_number": "VT-482913"}),
-        "can I get a refund for VT-100200": parse("can I get a refund for VT-100200", "refund_request",
-                                                  entities={"order_number": "VT-100200"}),
-    }
-
-    async def parser(text: str) -> ParseResult:
-        return parts[text]
-
-    chat = Chat(demo_policy(parser))
+    chat = Chat(demo_policy())
     await chat.say("where is VT-482913 and can I get a refund for VT-100200", "order_status",
-                   {"order_number": "VT-482913"})
+                   {"order_number": "VT-482913"}, requests=[ORDER_PART, REFUND_PART])
     d = await chat.say("yes", "affirm")
     assert d.escalate is not None and d.escalate.reason["order_number"] == "VT-100200"
 
 
 async def test_an_offer_is_forgotten_when_the_fan_says_something_else() -> None:
-    async def parser(text: str) -> ParseResult:
-        if text.startswith("where"):
-            return parse(text, "order_status", entities={"order_number": "VT-482913"})
-        return parse(text, "refund_request")
-
-    chat = Chat(demo_policy(parser))
-    await chat.say("where is VT-482913 and can I get a refund please", "order_status", {"order_number": "VT-482913"})
+    chat = Chat(demo_policy())
+    await chat.say("where is VT-482913 and can I get a refund please", "order_status", {"order_number": "VT-482913"},
+                   requests=[ORDER_PART, parse("can I get a refund please", "refund_request")])
     assert chat.state["offer"]["intent"] == "refund_request"
     d = await chat.say("hello", "greet")
     assert names(d) == ["utter_greet"] and "offer" not in chat.state
@@ -766,26 +757,28 @@ async def test_an_offer_is_forgotten_when_the_fan_says_something_else() -> None:
 
 
 async def test_a_second_task_waits_while_the_first_asks() -> None:
-    async def parser(text: str) -> ParseResult:
-        return parse(text, "order_status" if text.startswith("where") else "refund_request")
-
-    chat = Chat(demo_policy(parser))
-    d = await chat.say("where is my order and can I get a refund please", "order_status")
+    chat = Chat(demo_policy())
+    d = await chat.say("where is my order and can I get a refund please", "order_status",
+                       requests=[parse("where is my order", "order_status"),
+                                 parse("can I get a refund please", "refund_request")])
     assert names(d) == ["utter_ask_order_number"]
     assert "nlu.second_request_pending" in events(d) and "offer" not in chat.state
     assert chat.state["queued"]["intent"] == "refund_request"  # offered once the order question is done
 
 
-async def test_no_split_for_a_button_payload() -> None:
-    calls: list[str] = []
+async def test_two_requests_that_read_alike_are_one() -> None:
+    chat = Chat(demo_policy())
+    d = await chat.say("where is my order and where is my parcel", "order_status",
+                       requests=[parse("where is my order", "order_status"), parse("where is my parcel", "order_status")])
+    assert "nlu.two_requests" not in events(d) and names(d) == ["utter_ask_order_number"]
 
-    async def parser(text: str) -> ParseResult:
-        calls.append(text)
-        return parse(text, "order_status")
 
-    chat = Chat(demo_policy(parser))
-    await chat.say("where is my order and can I get a refund please", "order_status", encoder=None)
-    assert calls == [] and "offer" not in chat.state
+async def test_no_second_request_for_a_button_payload() -> None:
+    chat = Chat(demo_policy())
+    await chat.say("where is my order and can I get a refund please", "order_status", encoder=None,
+                   requests=[parse("where is my order", "order_status"),
+                             parse("can I get a refund please", "refund_request")])
+    assert "offer" not in chat.state and "queued" not in chat.state
 
 
 # -- csat ----------------------------------------------------------------------------------------------------

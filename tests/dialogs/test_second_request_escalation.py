@@ -13,6 +13,7 @@ from dialogs.builtin_actions import builtin_actions
 from dialogs.domain import Domain
 from dialogs.flows import load_flows
 from dialogs.policy import Decision, DialogPolicy, Turn
+from dialogs.repair import split_requests
 from dialogs.translation_files import load_translations
 from nlu.model import ParseResult
 from tests.conftest import REPO
@@ -46,10 +47,7 @@ class Fan:
         flows = load_flows([REPO / "dialogs" / "flows.yml"], responses=set(domain.responses),
                            actions=registry.names() | {"action_record_csat"})
 
-        async def parser(text: str) -> ParseResult:
-            return _parse(text, language)
-
-        self.policy = DialogPolicy(domain, None, orders, flows=flows, actions=registry, parser=parser)
+        self.policy = DialogPolicy(domain, None, orders, flows=flows, actions=registry)
         self.language = language
         self.state: dict[str, Any] = {}
 
@@ -58,6 +56,9 @@ class Fan:
         p = _parse(text, self.language)
         if first is not None:
             p = ParseResult(text, first, 0.9, False, [(first, 0.9)], p.entities, self.language, "minilm", "test")
+        # the NLU's two requests: the halves at the dialog engine's split, each read on its own
+        parts = split_requests(text)
+        p.requests = [_parse(t, self.language) for t in parts] if len(parts) == 2 else []
         d = await self.policy.decide(p, self.state, Turn(1, text, "Sam", self.language))
         if d.escalate is not None:
             self.policy.render_escalated(d, Turn(1, text, "Sam", self.language), ticket=7)

@@ -9,16 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.order_owner import FAILURES_SLOT, OwnerCheck
-from bot.orders import CsvOrderTable
-from dialogs.actions import ActionRegistry
-from dialogs.builtin_actions import builtin_actions
-from dialogs.domain import Domain
-from dialogs.flows import load_flows
-from dialogs.policy import Decision, DialogPolicy, Turn
-from dialogs.translation_files import load_translations
+from bot.order_owner import FAILURES_SLOT
+from dialogs.policy import Decision, Turn
+from dialogs.repair import split_requests
 from nlu.model import ParseResult
-from tests.conftest import REPO
+from tests.dialogs.demo import owner_checked_demo_policy
 
 WHOLE = "ach egal, ich will eine Erstattung und wo ist meine Bestellung VT-555123"
 READINGS: dict[str, tuple[str, float, dict[str, str]]] = {
@@ -42,22 +37,14 @@ class Fan:
     """One German conversation through the demo policy with the email-or-postcode ownership check."""
 
     def __init__(self) -> None:
-        domain = Domain.load(REPO / "dialogs" / "domain.yml")
-        domain.use_translations(load_translations(REPO / "dialogs" / "translations"))
-        orders = CsvOrderTable(REPO / "dialogs" / "demo_orders.csv")
-        registry = builtin_actions(ActionRegistry(), orders=orders, phrase=domain.phrase,
-                                   owner=OwnerCheck(verify="email_or_postcode"))
-        flows = load_flows([REPO / "dialogs" / "flows.yml"], responses=set(domain.responses),
-                           actions=registry.names() | {"action_record_csat"})
-
-        async def parser(text: str) -> ParseResult:
-            return _parse(text)
-
-        self.policy = DialogPolicy(domain, None, orders, flows=flows, actions=registry, parser=parser)
+        self.policy = owner_checked_demo_policy()
         self.state: dict[str, Any] = {}
 
     async def say(self, text: str) -> Decision:
-        d = await self.policy.decide(_parse(text), self.state, Turn(1, text, "Jonas", "de"))
+        p = _parse(text)
+        parts = split_requests(text)  # the NLU's two requests: the halves at this split, each read on its own
+        p.requests = [_parse(t) for t in parts] if len(parts) == 2 else []
+        d = await self.policy.decide(p, self.state, Turn(1, text, "Jonas", "de"))
         self.state = json.loads(json.dumps(d.state))
         return d
 
@@ -98,8 +85,10 @@ async def test_never_mind_and_another_task_switches_to_the_first_request() -> No
     await fan.say("VT-482913")
     d = await fan.say(WHOLE)
     assert ("flow.switched", {"from": "order_status", "to": "refund"}) in d.events
-    assert d.replies[0].response == "utter_ask_refund_order_number"
+    # the refund takes the order number the fan gave the order question (dialogs/policy.py `_reuse`)
+    assert [r.response for r in d.replies][:2] == ["utter_reuse_order_number", "utter_ask_order_proof"]
     assert [f["flow"] for f in fan.state["stack"]] == ["refund"]
+    assert fan.state["stack"][0]["filled"]["order_number"] == "VT-482913"
 
 
 async def test_one_request_while_a_task_waits_is_not_split() -> None:

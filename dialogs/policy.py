@@ -299,7 +299,11 @@ class DialogPolicy:
                 ctx.stack.append(self._new_task(ctx, other.id))
             else:
                 ctx.d.events.append(("flow.interrupted", {"flow": flow.id, "by": other.id}))
-                ctx.stack.append(self._frame(other.id, "interrupt"))
+                interrupt = self._frame(other.id, "interrupt")
+                carried = self._collected(ctx)  # "I want a refund" at the order's proof: the same order
+                if carried:
+                    interrupt["carried"] = carried
+                ctx.stack.append(interrupt)
             await self._run(ctx)
             return True
         # "sorry, it's VT-100200" at the email question: a free-text answer would take anything, but a

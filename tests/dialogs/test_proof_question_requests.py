@@ -11,6 +11,7 @@ test_two_requests_in_a_task.py) that reproduce the model's readings."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ READINGS: dict[str, tuple[str, float]] = {
 
 def _parse(text: str, language: str) -> ParseResult:
     intent, conf = READINGS.get(text, ("inform", 0.6))
-    number = text if text.startswith("VT-") else None
+    found = re.search(r"VT-\d{6}", text)
+    number = found.group(0) if found else None
     entities = [{"entity": "order_number", "value": number}] if number else []
     if number:
         intent, conf = "order_status", 0.6
@@ -94,7 +96,8 @@ async def test_another_task_at_the_order_questions_proof_interrupts_it(language:
     fan = await _at_proof_question(first, language=language)
     d = await fan.say(wish)
     assert ("flow.interrupted", {"flow": "order_status", "by": "refund"}) in d.events
-    assert _responses(d) == ["utter_ask_refund_order_number"]  # the refund runs now
+    # the refund runs now, on the order the fan gave a moment ago (said so), and asks for its proof
+    assert _responses(d) == ["utter_reuse_order_number", "utter_ask_order_proof"]
     assert "utter_order_not_matched" not in _responses(d)
     assert fan.failures == []  # no failed proof counted
     assert fan.flows == ["order_status", "refund"]
@@ -105,7 +108,9 @@ async def test_an_order_question_at_the_refunds_proof_comes_back_to_the_refunds_
     fan = await _at_proof_question("I want a refund", "VT-777001")
     d = await fan.say("where is my order?")
     assert ("flow.interrupted", {"flow": "refund", "by": "order_status"}) in d.events
-    await fan.say("VT-100200")
+    assert _responses(d) == ["utter_reuse_order_number", "utter_ask_order_proof"]  # VT-777001, said so
+    d = await fan.say("sorry, it's VT-100200")  # the fan meant another order
+    assert _responses(d) == ["utter_ask_order_proof"] and fan.failures == []
     d = await fan.say("alex.kim@example.com")  # the order question's own proof
     assert _responses(d) == ["utter_order_status", "utter_ask_order_proof"]
     assert d.replies[-1].text.startswith("Back to your refund:")

@@ -309,8 +309,14 @@ class DialogPolicy:
         # "sorry, it's VT-100200" at the email question: a free-text answer would take anything, but a
         # correction cue with a new value for an earlier answer is the correction
         free_text = step.validate.kind in (None, "text")
-        if (value is None or free_text) and is_correction(text) and self._correct(ctx, flow, frame):
+        # "VT-100200" alone at the email question: an earlier answer given again, never this one
+        earlier = self._earlier_answer_only(ctx, flow, frame, text) if free_text and value is not None else None
+        if (value is None or free_text) and (is_correction(text) or earlier) and self._correct(ctx, flow, frame):
             await self._run(ctx)
+            return True
+        if earlier:  # the same order number again: the question stands, no attempt counted
+            ctx.d.events.append(("flow.repeated", {"flow": flow.id, "slot": earlier}))
+            self._ask(ctx, step, flow)
             return True
         if value is not None:
             self._fill(ctx, frame, step, value)
@@ -428,6 +434,17 @@ class DialogPolicy:
             ctx.d.events.append(("faq.unanswered", {}))
             return True
         return False
+
+    def _earlier_answer_only(self, ctx: _Ctx, flow: Flow, frame: dict[str, Any], text: str) -> str | None:
+        """The earlier slot of this flow the message is nothing but a value for ("VT-100200" or "my order
+        is VT-100200" at the email-or-postcode question), or None."""
+        for s in flow.collects():
+            if s.slot is not None and s.slot in frame.get("filled", {}) and s.index < int(frame["step"]) \
+                    and s.validate.kind not in (None, "text"):
+                value = self._extract(s, ctx, answering=True, strict=True)
+                if value is not None and extra_words(text, str(value)) == 0:
+                    return s.slot
+        return None
 
     def _correct(self, ctx: _Ctx, flow: Flow, frame: dict[str, Any]) -> bool:
         """'sorry, it's VT-100200': update an earlier answer of this flow and redo what followed it."""

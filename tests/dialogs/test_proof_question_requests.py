@@ -181,3 +181,20 @@ async def test_a_question_nothing_answers_is_the_answer_to_a_free_text_step(tmp_
     await chat.say("I want to add a note", "noting")
     d = await chat.say("could you make it in blue?", "inform", confidence=0.6)
     assert names(d) == ["utter_noted"] and d.replies[0].text.startswith("Noted: could you make it in blue?.")
+
+
+async def test_another_order_number_alone_at_the_proof_question_is_that_order() -> None:
+    fan = await _at_proof_question("where is my order")
+    d = await fan.say("VT-100200")  # no "sorry, it's": still never an email or a postcode
+    assert ("flow.corrected", {"flow": "order_status", "slot": "order_number"}) in [(e, v) for e, v in d.events]
+    assert _responses(d) == ["utter_ask_order_proof"] and fan.failures == []
+    d = await fan.say("alex.kim@example.com")  # VT-100200's own email
+    assert _responses(d)[0] == "utter_order_status" and "Pulse 3" in d.replies[0].text
+
+
+async def test_the_same_order_number_again_at_the_proof_question_asks_again() -> None:
+    fan = await _at_proof_question("where is my order")
+    d = await fan.say("VT-482913")
+    assert "flow.repeated" in [e for e, _ in d.events]
+    assert _responses(d) == ["utter_ask_order_proof"] and fan.failures == []
+    assert fan.state["stack"][0]["attempts"] == 0

@@ -50,7 +50,8 @@ if TYPE_CHECKING:  # sklearn and scipy (~95 MB) come with training or unpickling
 
 FORMAT_VERSION = 1
 OUT_OF_SCOPE = "out_of_scope"
-SILENT_WHOLE = frozenset({"spam", "abuse"})  # a message read whole as these is never two requests
+#: a message read whole as these is never split into two other requests (a crisis stays one, urgent)
+SILENT_WHOLE = frozenset({"spam", "abuse", "crisis"})
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<ents>\{.*\})?$", re.DOTALL)
 ENCODERS = ("minilm", "e5")
 ADAPTED = ("e5",)  # the encoders that get an adapter with `adapter=True` (MiniLM can be fine-tuned instead)
@@ -423,7 +424,7 @@ class NLUModel:
         (`WEAK_HALF_CONFIDENCE` at a bare "and" or a full stop; never less than the secondary
         threshold), name different intents, and the whole message, when understood, reads as one of
         the two or, at a second half asked outright ("... und wie lange dauert der Versand"), as
-        anything but spam or abuse; of those, the
+        anything but spam, abuse or a crisis; of those, the
         cut whose weaker half is surest wins. Without one the message is one request and `intents`
         stays [its intent].
 
@@ -439,7 +440,7 @@ class NLUModel:
                 continue
             # the whole read as a third thing: one request, unless the second half is asked outright
             # ("ich will eine Erstattung und wie lange dauert der Versand": the whole reads as an order
-            # question) and the whole does not read as spam or abuse
+            # question) and the whole does not read as spam, abuse or a crisis
             other = not whole.fallback and whole.intent not in (a.intent, b.intent)
             if a.intent == b.intent or (other and (not cut.asked or whole.intent in SILENT_WHOLE)):
                 continue

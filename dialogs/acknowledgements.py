@@ -70,3 +70,38 @@ def is_acknowledgement(text: str) -> bool:
                 if ws[i:i + n] in ACKNOWLEDGEMENTS:
                     ends.add(i + n)
     return len(ws) in ends
+
+
+#: a yes to an offer ("Shall I also start your refund?"), one line per language; unlike the list above,
+#: not what only says "I heard you" ("hmm", "i see", "ah"). An entry of several words matches them in a row.
+_YES_ENTRIES = """
+yes | yeah | yea | yep | yup | sure | ok | okay | okey | k | please | yes please | of course | go ahead | do it | alright
+sí | si | claro | vale | dale | venga | por favor | de acuerdo | va | sip | porfa
+ja | jawohl | klar | gerne | gern | bitte | genau | natürlich | jo | jap | okay | passt
+oui | ouais | d accord | dac | volontiers | bien sûr | carrément | ça marche | ca marche | stp | svp
+sim | claro | pode | pode ser | por favor | beleza | bora | isso | tá | ta bom | tá bom | com certeza
+sì | certo | va bene | volentieri | certamente | per favore | perfetto | d accordo
+ja | graag | prima | zeker | oké | goed | doe maar | ja hoor | ja graag | is goed
+tak | jasne | pewnie | dobrze | poproszę | okej | oczywiście | spoko | dawaj | dawajcie
+evet | tamam | olur | lütfen | tabii | tabi | aynen | tabii ki | olur tabi
+да | ага | конечно | давай | давайте | ок | окей | хорошо | пожалуйста | угу | ладно
+نعم | ايوه | أيوه | ايوا | أيوا | اه | آه | أكيد | اكيد | طيب | تمام | ماشي | حسنا | حسناً | يب | اي | إي
+हाँ | हां | हा | जी | जी हाँ | ठीक | ठीक है | बिल्कुल | ज़रूर | जरूर | haan | han | haa | ji | haan ji | theek hai | thik hai |
+bilkul | zaroor | jarur | ok ji
+"""
+AFFIRMATIONS: frozenset[tuple[str, ...]] = frozenset(
+    w for line in _YES_ENTRIES.strip().splitlines() for entry in line.split("|") if (w := words(entry)))
+#: any of these words turns a yes into something else: "ya no" (not any more), "ok no", "sí pero no"
+_NEGATIONS = frozenset(words("no not nope nah don't dont nein nicht non pas não nao nie nee niet hayır hayir "
+                             "istemiyorum нет не لا مش مو नहीं नही nahi nahin mat मत"))
+#: a yes with more words is a new request ("yes but where is my order VT-482913 first")
+MAX_YES_WORDS = 5
+
+
+def affirms(text: str) -> bool:
+    """The message opens with a yes of the brand's languages ("yes please", "vale", "d'accord",
+    "gerne", "haan ji", "ايوه") and is short, with no negation in it."""
+    ws = words(text)
+    if not ws or len(ws) > MAX_YES_WORDS or _NEGATIONS.intersection(ws):
+        return False
+    return any(ws[:n] in AFFIRMATIONS for n in range(1, min(3, len(ws)) + 1))

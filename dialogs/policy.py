@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs.acknowledgements import is_acknowledgement
+from dialogs.acknowledgements import affirms, is_acknowledgement
 from dialogs.actions import ActionCall, ActionRegistry, ActionResult
 from dialogs.arbitration import Arbitration, arbitrate
 from dialogs.domain import Button, Domain, Outgoing
@@ -201,7 +201,7 @@ class DialogPolicy:
         if ctx.stack:
             if await self._continue(ctx):
                 return d
-        if offer and _affirms(turn.text):  # "yes" to "shall I also ...?": with what the fan said then
+        if offer and affirms(turn.text):  # "yes" to "shall I also ...?": with what the fan said then
             ctx.parse = ParseResult(turn.text, str(offer["intent"]), 1.0, False, [(str(offer["intent"]), 1.0)],
                                     list(offer.get("entities") or []), parse.language, None, parse.model_version)
             return await self._start_by_intent(ctx, str(offer["intent"]), offered=True)
@@ -1206,16 +1206,9 @@ def _choice_by_word(text: str, choices: tuple[tuple[str, Any], ...]) -> Any:
     return next(v for t, v in choices if t == hit)
 
 
-_YES = re.compile(r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|ja|oui|certo|sim|tak|evet|ya|да)\b", re.IGNORECASE)
-
-
 def _one_word(text: str) -> bool:
     """One word and no question mark: a reply, not a new request ("abc", "12345", "Hilfe" but not "refund?")."""
     return len(re.findall(r"\w+", text)) <= 1 and "?" not in text and "¿" not in text
-
-
-def _affirms(text: str) -> bool:
-    return bool(_YES.match(text)) and len(text.split()) <= 5
 
 
 def _carries_data(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialogs.acknowledgements import is_acknowledgement
+from dialogs.acknowledgements import affirms, is_acknowledgement
 from tests.dialogs.test_engine import Chat, demo_policy, names
 
 
@@ -105,3 +105,34 @@ async def test_ok_at_a_free_text_question_is_not_the_answer() -> None:
     d = await fan.say("ok", "greet", 0.66)
     assert [r.response for r in d.replies] == ["utter_ask_order_proof"]
     assert not fan.slots.get("order_verify_failures")
+
+
+@pytest.mark.parametrize("text", ["yes please", "Vale", "vale, dale", "d'accord", "oui stp", "gerne", "ja bitte", "sì certo",
+                                  "pode ser", "graag", "jasne", "evet lütfen", "да, давайте", "ايوه", "haan ji",
+                                  "जी हाँ", "ठीक है", "sure, go ahead"])
+def test_a_yes_to_an_offer_in_the_brands_languages(text: str) -> None:
+    assert affirms(text)
+
+
+@pytest.mark.parametrize("text", ["ya no quiero nada", "ok no", "no", "nein danke", "hmm", "ah", "i see",
+                                  "yes but first tell me where my order VT-482913 is", "नहीं", "haan nahi chahiye",
+                                  "not really", "grazie"])
+def test_what_is_not_a_yes(text: str) -> None:
+    assert not affirms(text)
+
+
+@pytest.mark.parametrize("text", ["vale", "d'accord", "gerne", "jasne", "haan ji", "yes please"])
+async def test_a_yes_in_the_fans_language_takes_the_offered_task(text: str) -> None:
+    """"Shall I also start your refund?" (the second of two requests, offered when the first is done):
+    a yes in any of the brand's languages starts it. Before, only English-like words did, and "vale"
+    or "d'accord" was an acknowledgement that dropped the offer."""
+    chat = Chat(demo_policy(), {"offer": {"intent": "refund_request", "entities": []}})
+    d = await chat.say(text, "thanks", confidence=0.6)
+    assert names(d) == ["utter_ask_refund_order_number"] and [f["flow"] for f in chat.stack] == ["refund"]
+
+
+@pytest.mark.parametrize("text", ["hmm", "ya no", "nein danke"])
+async def test_no_yes_leaves_the_offer(text: str) -> None:
+    chat = Chat(demo_policy(), {"offer": {"intent": "refund_request", "entities": []}})
+    await chat.say(text, "thanks", confidence=0.6)
+    assert not chat.stack and "offer" not in chat.state

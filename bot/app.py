@@ -32,6 +32,7 @@ from dialogs.engagement import Engagement
 from dialogs.flows import FlowSet, load_flows
 from dialogs.policy import DialogPolicy
 from knowledge_base import KnowledgeBase
+from knowledge_base.articles import Article
 from moderation.crisis_feed import CrisisWatch
 from moderation.playbook import CrisisPlaybook
 from moderation.setup import build_moderator, load_heads
@@ -122,6 +123,21 @@ def load_app_flows(cfg: FancareConfig, domain: Domain, actions: ActionRegistry |
     names = {"action_record_csat"} | (actions.names() if actions else set())
     return load_flows([cfg.resolve(p) for p in cfg.dialogs.flows], responses=set(domain.responses), actions=names,
                       remote_actions=bool(cfg.actions.url), strict=strict)
+
+
+def load_brand_texts(cfg: FancareConfig) -> tuple[Domain, list[Article], FlowSet]:
+    """What fans read from the brand, as `fancare data validate` and the report's translation coverage
+    both read it: the domain with its translations and the flows' own responses merged in, the help
+    articles (none without a knowledge-base folder) and the flows. Raises `DataError` naming the file;
+    each caller decides what a broken file means for it (a problem to report, or a warning)."""
+    from knowledge_base.articles import load_articles
+
+    domain = load_app_domain(cfg)
+    kb_dir = cfg.resolve(cfg.knowledge_base.path)
+    articles = load_articles(kb_dir) if kb_dir.is_dir() else []
+    flows = load_app_flows(cfg, domain, None, strict=False)
+    domain.merge_responses({k: v for k, v in flows.responses.items() if k not in domain.responses})
+    return domain, articles, flows
 
 
 class App:

@@ -339,23 +339,17 @@ def _flow_problems(cfg: FancareConfig, intents: set[str]) -> list[Any]:
 def _translation_problems(cfg: FancareConfig) -> list[Any]:
     """Print translation coverage per language of `brand.languages` (responses, articles) and return
     the translations' problems: file errors, and warnings for slots/buttons/names that differ."""
-    from bot.app import load_app_domain, load_app_flows
+    from bot.app import load_brand_texts
     from dialogs.translation_files import load_translations
-    from knowledge_base.articles import load_articles
     from nlu.validate import Problem, translation_coverage, translation_problems
 
-    domain_path = cfg.resolve(cfg.dialogs.domain)
-    if not domain_path.exists():
+    if not cfg.resolve(cfg.dialogs.domain).exists():
         return []
     try:
-        domain = load_app_domain(cfg)
+        domain, articles, flows = load_brand_texts(cfg)
         translations = load_translations(cfg.dialogs.translations_dir(cfg))
-        kb_dir = cfg.resolve(cfg.knowledge_base.path)
-        articles = load_articles(kb_dir) if kb_dir.is_dir() else []
     except DataError as exc:
         return [Problem("error", exc.message, exc.file, exc.line, exc.key)]
-    flows = load_app_flows(cfg, domain, None, strict=False)
-    domain.merge_responses({k: v for k, v in flows.responses.items() if k not in domain.responses})
     languages = cfg.brand.all_languages()
     print("translation coverage (responses answered in the language / all; English articles translated / all):")
     for row in translation_coverage(domain, articles, languages):

@@ -155,20 +155,15 @@ def coverage_from_config(cfg: FancareConfig) -> CoverageOf | None:
     warning naming the file and line, when they do not load: the report of what happened still runs."""
     from functools import partial
 
-    from bot.app import load_app_domain, load_app_flows
-    from knowledge_base.articles import load_articles
+    from bot.app import load_brand_texts
     from nlu.validate import translation_coverage
     from nlu.yamlfile import DataError
 
     if not cfg.resolve(cfg.dialogs.domain).exists():
         return None
     try:
-        domain = load_app_domain(cfg)
-        kb_dir = cfg.resolve(cfg.knowledge_base.path)
-        articles = load_articles(kb_dir) if kb_dir.is_dir() else []
-        flows = load_app_flows(cfg, domain, None, strict=False)
+        domain, articles, _ = load_brand_texts(cfg)
     except DataError as exc:
         print(f"warning: translation coverage left out of the report: {exc.describe()}", file=sys.stderr)
         return None
-    domain.merge_responses({k: v for k, v in flows.responses.items() if k not in domain.responses})
     return partial(translation_coverage, domain, articles)

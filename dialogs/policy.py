@@ -998,7 +998,8 @@ class DialogPolicy:
         if flow is None and self.flows.for_intent(intent) is not None:  # below the trigger's own threshold
             flow = self._runner_up(ctx)
             if flow is None:
-                self._fallback(ctx)
+                if not self._confirm_task(ctx, intent):
+                    self._fallback(ctx)
                 return
         if flow is not None:
             if self._arbitrate(ctx, flow) or self._clarify_tasks(ctx, flow):
@@ -1065,6 +1066,24 @@ class DialogPolicy:
                 ctx.d.events.append(("flow.runner_up", {"intent": intent, "confidence": round(conf, 3)}))
                 return flow
         return None
+
+    def _confirm_task(self, ctx: _Ctx, intent: str) -> bool:
+        """Understood, but below the flow's own bar, with no other task near ("ładowarka zaczęła dymić":
+        crisis 0.88 against the urgent report's 0.9): ask "is this about your urgent report?" with a
+        button, rather than "I didn't get that". A yes (the button, or typed: "tak", "sí") starts it."""
+        p = ctx.parse
+        flow = self.flows.for_intent(intent)
+        if p.fallback or p.encoder is None or flow is None:
+            return False
+        label = self._flow_name(ctx, flow, "utter_confirm_task")
+        out = self.domain.render("utter_confirm_task", {"flow": label}, language=ctx.turn.language)
+        ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
+        ctx.st["offer"] = {"intent": intent, "entities": list(p.entities)}
+        ctx.d.replies.append(Outgoing(text=out.text, response="utter_confirm_task", language=out.language, buttons=(
+            Button(self._phrase(ctx, "button.yes_flow", flow=label), f"/{intent}" + (_json(ents) if ents else "")),)))
+        ctx.d.action = "confirm"
+        ctx.d.events.append(("flow.confirm", {"flow": flow.id, "confidence": round(p.confidence, 3)}))
+        return True
 
     def _clarify_tasks(self, ctx: _Ctx, flow: Flow) -> bool:
         """Two tasks read almost equally well ('my order never came, I want my money back'?): ask which."""

@@ -40,7 +40,7 @@ _CANCEL_PHRASES = [
     # pl / sv / tr / id / ru
     r"nieważne", r"anuluj", r"nie,? dzięki", r"zapomnij", r"glöm det", r"strunt i det", r"avbryt", r"nej tack",
     r"bo[şs]ver", r"iptal", r"vazge[çc]tim", r"hay[ıi]r,? te[şs]ekk[üu]rler", r"lupakan(?: saja)?", r"batal(?:kan)?",
-    r"tidak,? terima kasih", r"не важно", r"неважно", r"забудь", r"отмена", r"нет,? спасибо",
+    r"tidak,? terima kasih", r"не важно", r"неважно", r"забудь(?:те)?", r"отмена", r"нет,? спасибо",
     # nl, pl, tr, ru (more)
     r"hoeft niet(?: meer)?", r"ik ben van gedachten veranderd", r"stop(?:pen)?", r"niewazne", r"nie trzeba",
     r"rezygnuję", r"rezygnuje", r"zmieniłem zdanie", r"zmieniłam zdanie", r"anulu(?:j|ję|je)(?: to)?",
@@ -48,10 +48,11 @@ _CANCEL_PHRASES = [
     r"стоп", r"хватит",
     # ar
     r"إلغاء", r"الغاء", r"ألغ(?:ي|ِ)?(?:ه|ها)?", r"الغي(?:ه|ها)?", r"انس(?:َ)? الأمر", r"انسى الموضوع", r"لا،? شكرا(?:ً)?",
-    r"خلاص", r"بلاش", r"غيرت رأيي", r"مش مهم",
+    r"خلاص", r"بلاش", r"غيرت رأيي", r"مش مهم", r"انس[ىي]",
     # hi
     r"रद्द(?: (?:करो|करें|करिए|कर दो|कर दीजिए))?", r"कैंसल(?: (?:करो|करें|कर दो))?", r"रहने दो", r"छोड़ो",
     r"भूल जाओ", r"नहीं,? धन्यवाद", r"मन बदल गया", r"ज़रूरत नहीं", r"जरूरत नहीं",
+    r"rehne do", r"chhodo", r"chodo", r"bhool jao", r"cancel kar(?:o|do|dijiye)", r"kuch nahi",
 ]
 _LEAD = (r"^\s*(?:(?:oh|ok(?:ay)?|um+|hmm+|ah|well|actually|no|nah|nope|please|pls|sorry|bueno|pues|nein|non|nee|ach|eh|"
          r"nie|hayır|hayir|нет|ну|لا|नहीं)[\s,.!،]+)*")
@@ -61,7 +62,9 @@ CANCEL_ANYWHERE = re.compile(_W + r"(?:never ?mind|forget (?:it|about it)|i(?:'l
                              r"olv[ií]dalo|vergiss es|laisse tomber|lascia perdere|laat maar|me lo quedo|"
                              r"ich behalte (?:es|ihn|sie)|je le garde)" + _E, re.IGNORECASE)
 
-_SKIP = re.compile(_LEAD + r"(?:skip(?: (?:it|this|that))?|pass|i don'?t know|dunno|no idea|not sure|don'?t have (?:it|one)|"
+_SKIP = re.compile(_LEAD + r"(?:skip(?: (?:it|this|that))?|pass|i don'?t know|dunno|no idea|no clue|not a clue|not sure|"
+                   r"don'?t have (?:it|one)|ni idea|nessuna idea|n[ãa]o fa[çc]o ideia|geen idee|nie mam pojęcia|"
+                   r"hiç bilmiyorum|понятия не имею|ما عندي فكرة|pata nahi|"
                    r"i (?:can'?t|cannot|couldn'?t) find (?:it|the number|my order number|the order number)|"
                    r"i (?:don'?t|do not) have (?:it|the number|an order number)|lost it|"
                    r"n/?a|none|no lo s[ée]|no s[ée]|omitir|saltar|wei[ßs] (?:ich )?nicht|keine ahnung|überspringen|"
@@ -83,7 +86,8 @@ _SWITCH = re.compile(_W + r"(?:instead|rather|changed my mind|never ?mind|forget
                      r"en (?:vez|lugar) de eso|mejor|olvida (?:eso|el|la|lo)|olv[ií]d(?:a|e)l[oa]|d[ée]jalo|stattdessen|lieber|vergiss (?:es|das|die|den)|"
                      r"(?:ach|na|ist mir|schon) egal|doch nicht|"
                      r"plut[ôo]t|oublie (?:[çc]a|le|la)|invece|lascia perdere|em vez disso|esquece|in plaats daarvan|"
-                     r"laat maar)"
+                     r"laat (?:ook )?maar|zapomnij o|zamiast tego|boşver|vazgeçtim|забудь(?:те)? (?:про|о|об)|лучше|"
+                     r"вместо этого|انس[ىي]|بدل(?:ا|اً)? من|भूल जाओ|रहने दो|rehne do|chhodo)"
                      + _E, re.IGNORECASE)
 # ... unless the fan asks for something first and means to come back ("first tell me ...").
 _PAUSE = re.compile(_W + r"(?:first|before that|quickly|btw|by the way|primero|antes|zuerst|vorher|d'abord|avant|"
@@ -106,7 +110,8 @@ _TASK = re.compile(
     r"devu[ée]lve(?:me|nme)|devolvedme|reembols(?:adme|ame|enme)|bitte erstatte\w*|erstatte(?:t|n sie)? mir|"
     r"rembourse(?:z)?-moi|rimborsatemi|devolvam|reembolsem|"
     r"chcę|chce|potrzebuję|potrzebuje|poproszę|istiyorum|хочу|мне нужн\w+|верните|أريد|اريد|بدي|عايز|"
-    r"चाहिए|चाहता हूँ|चाहती हूँ)" + _E, re.IGNORECASE)
+    r"chciał(?:a)?bym|chciałabym|ik wil graag|أبغى|ابغى|أبغي|ابغي|عاوز|ودي|"
+    r"चाहिए|चाहता हूँ|चाहती हूँ|chahiye|chahta|chahti)" + _E, re.IGNORECASE)
 
 # Two requests in one message: split at a conjunction that starts a new clause, or before the
 # inverted mark that opens a Spanish question or exclamation ("quiero un reembolso ¿cuánto tarda el

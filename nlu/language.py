@@ -177,10 +177,31 @@ SHARED_WEIGHT = 1.0
 #: "Hej, var är min beställning?" is "und" (the conversation keeps its language), not German at 0.94.
 OUTSIDERS: tuple[str, ...] = ("sv", "da", "nb", "nn", "fi", "et", "cs", "sk", "hu", "ro", "ca", "id", "ms", "vi",
                               "tl", "hr", "sl", "sq", "lv", "lt", "af", "so", "sw", "yo", "cy", "ga", "eu", "az", "is")
+#: an outsider left out when its near twin is configured: the low-accuracy outsider model reads plain
+#: Dutch as Afrikaans ("Voor je terugbetaling gebruik ik bestelling ...": af 0.96, nl 0.04), which made a
+#: Dutch fan's message "und"; an Afrikaans one read as Dutch is answered in a language its reader follows
+OUTSIDER_TWINS = {"af": "nl"}
 #: the outsider model must give an unconfigured language at least this to overrule the restricted one
 OUTSIDER_MIN = 0.95
 #: lingua's low-accuracy mode is sure of itself on short text far more often than it is right
 #: ("hola" -> Turkish 0.62): its log-probabilities count this much
+#: Hindi written in Latin letters (Hinglish: "mera order kahan hai", "mujhe refund chahiye"): words of
+#: it that none of the configured Latin-script languages writes. lingua has no romanised Hindi, so
+#: without these the message read as English and the fan was answered in English. Left out on purpose
+#: because another configured language uses them: "hai" counts but never alone (Italian "hai"), and
+#: "mein" (German), "mila", "ho" (Italian), "hafta", "kar", "kal" (Turkish), "acha" (Portuguese), "se",
+#: "ka", "ki", "ko", "to", "do", "pe", "par" are not listed.
+ROMAN_HINDI = frozenset("""
+hai hain kya kyun kyon kaise kaisa kahan kahaan kitna kitni kitne kaun mera meri mere mujhe mujhko humein
+aap aapka aapki aapke aapko tum tumhara tumhari chahiye chahta chahti chahte nahi nahin nhi bhai yaar hoon
+bahut bohot kuch koi karo karwao karwaiye karna karke karunga baat kisi gaya gayi gaye raha rahi rahe tha
+thi abhi jaldi paisa paise wapas wapis dhanyavad dhanyawad shukriya madad mili chalo namaste theek thik
+accha achha bilkul insaan bhejo batao bataiye dijiye kijiye hua hui hafte mahina lekin aur bhi toh wala
+wali wale phir yeh woh iska uska isme usme rehne chhodo bakwaas bakwas bekaar naraz naraaz ghadi
+""".split())
+#: the Hinglish words a message needs to read as Hindi (one in a message of up to 3 words, "chalo bye",
+#: in a conversation already in Hindi)
+ROMAN_HINDI_MIN = 2
 LOW_ACCURACY_WEIGHT = 0.5
 #: a lone word no chat-word list knows needs lingua's probability at least this
 SINGLE_WORD_MIN = 0.8
@@ -321,7 +342,7 @@ class LanguageIdentifier:
             if not high_accuracy:
                 builder = builder.with_low_accuracy_mode()
             self._detector = builder.with_preloaded_language_models().build()
-        others = [c for c in dict.fromkeys(outsiders) if c not in codes]
+        others = [c for c in dict.fromkeys(outsiders) if c not in codes and OUTSIDER_TWINS.get(c) not in codes]
         self._outsider: LanguageDetector | None = None
         if others and len(self._latin) > 1:  # one language: nothing to tell apart, the answer is it
             from lingua import LanguageDetectorBuilder
@@ -349,6 +370,10 @@ class LanguageIdentifier:
         words = [w for w in words if w.casefold() in self._lexicon or not looks_mashed(w)]
         if not words:
             return {}
+        if "hi" in self.languages:
+            roman = {w.casefold() for w in words} & ROMAN_HINDI
+            if len(roman) >= ROMAN_HINDI_MIN or (roman and prior == "hi" and len(words) <= 3):
+                return {"hi": 0.0}
         top_p = 0.0  # lingua's own probability for its favourite
         if self._detector is not None:
             for cv in self._detector.compute_language_confidence_values(" ".join(words)):

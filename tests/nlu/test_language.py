@@ -193,3 +193,30 @@ def test_made_up_words_do_not_set_the_conversations_language() -> None:
     assert langs == ["en", "en", "es"] and state[STATE_KEY] == "es"
     langs, state = _run(["blorp flarn snig"], contact_language="pl")
     assert langs == ["pl"] and STATE_KEY not in state
+
+
+@pytest.mark.parametrize("text", ["mera order kahan hai", "mujhe refund chahiye", "kisi insaan se baat karwao please",
+                                  "shipping ka charge kitna hai?", "aapki service se bahut naraz hoon",
+                                  "bhai phone charging pe blast ho gaya"])
+def test_hindi_in_latin_letters_is_hindi(text: str) -> None:
+    """Hinglish: lingua has no romanised Hindi, so these read as English and were answered in English."""
+    assert detect_language(text, DEFAULT_LANGUAGES)[0] == "hi"
+
+
+@pytest.mark.parametrize("text, lang", [("hai ricevuto il pacco?", "it"), ("hai ragione, grazie mille", "it"),
+                                        ("una mera formalidad", "es"), ("a mere formality and more", "en"),
+                                        ("wo ist mein Paket", "de")])
+def test_words_hinglish_shares_with_other_languages_are_not_hindi(text: str, lang: str) -> None:
+    assert detect_language(text, DEFAULT_LANGUAGES)[0] == lang
+    if len(text.split()) > 3:  # a short one in a Hindi conversation may stay Hindi ("chalo bye")
+        assert detect_language(text, DEFAULT_LANGUAGES, prior="hi")[0] == lang
+
+
+def test_one_hinglish_word_keeps_a_hindi_conversation_hindi() -> None:
+    assert detect_language("chalo bye", DEFAULT_LANGUAGES, prior="hi")[0] == "hi"
+
+
+def test_plain_dutch_is_not_taken_for_afrikaans() -> None:
+    """The outsider model read this Dutch reply as Afrikaans (0.96), so it was "und"."""
+    text = "Voor je terugbetaling gebruik ik bestelling VT-482913, die je me al gaf."
+    assert detect_language(text, DEFAULT_LANGUAGES)[0] == "nl"

@@ -82,6 +82,18 @@ def train_model(cfg: FancareConfig) -> NLUModel:
     return NLUModel.train(td, **train_options(cfg))
 
 
+def model_language_table(cfg: FancareConfig) -> Path | None:
+    """The word table `fancare train` wrote next to the model `models/LATEST` names, if there is one."""
+    from nlu.language_corpus import MODEL_TABLE
+
+    root = model_root(cfg)
+    latest = root / "LATEST"
+    if not latest.exists():
+        return None
+    table = root / latest.read_text().strip() / MODEL_TABLE
+    return table if table.is_file() else None
+
+
 def load_model(cfg: FancareConfig) -> NLUModel:
     """Load the newest trained model; never trains implicitly (that is `fancare train`'s job)."""
     model = NLUModel.load(model_root(cfg))
@@ -198,9 +210,7 @@ class App:
         self.playbook = CrisisPlaybook.from_config(self.store, cfg)
         self.pipeline.playbook = self.playbook
         self.pipeline.waiting = cfg.escalation.waiting_rules()
-        self.pipeline.set_languages(cfg.brand.all_languages(), cfg.brand.default_language,  # sticky reply language
-                                    high_accuracy=cfg.nlu.language_accuracy == "high",
-                                    warm=role != "receiver")  # a receiver detects no language
+        self.refresh_languages(warm=role != "receiver")  # a receiver detects no language
         monitor = self.moderator.crisis
         self.crisis_watch = CrisisWatch(self.store, monitor) if monitor is not None else None
         # operations (bot/ops): this App's own Prometheus registry, fed by the pipeline, and the database watch
@@ -218,6 +228,13 @@ class App:
     @model.setter
     def model(self, model: NLUModel) -> None:
         self.nlu.swap(model)  # from the next message on; messages being parsed finish on the old one
+
+    def refresh_languages(self, warm: bool = True) -> None:
+        """The brand's languages for the sticky reply language, read with the serving model's table of
+        the brand's own words (`fancare train` writes it next to the model; the shipped one without)."""
+        self.pipeline.set_languages(self.cfg.brand.all_languages(), self.cfg.brand.default_language,
+                                    high_accuracy=self.cfg.nlu.language_accuracy == "high", warm=warm,
+                                    table=model_language_table(self.cfg))
 
     @property
     def loaded_model(self) -> NLUModel | None:

@@ -63,6 +63,7 @@ class ModelWatcher:
                 log.exception("could not load model %s; still serving %s", latest, serving.version)
             else:  # the swap itself happens on the event loop, between two messages' parse calls
                 self.app.model = model  # NLUService.swap
+                self.app.refresh_languages()  # the new model's table of the brand's words
                 self.reloads += 1
                 swapped = True
                 log.info("serving model %s", model.version)

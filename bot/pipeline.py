@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, func, insert, select, update
@@ -203,12 +204,12 @@ class Pipeline:
         await asyncio.shield(self._warming[1])
 
     def set_languages(self, languages: list[str], default: str, *, high_accuracy: bool = False,
-                      warm: bool = True) -> None:
+                      warm: bool = True, table: Path | None = None) -> None:
         """The brand's languages; the identifier for them loads now, in the background (seconds), not
         on the first fan's message. `warm=False` (a receiver, which processes no message): on first use."""
         self.languages = list(dict.fromkeys([default, *languages]))
         self.default_language = default
-        configure_languages(self.languages, high_accuracy=high_accuracy, warm=warm)
+        configure_languages(self.languages, high_accuracy=high_accuracy, warm=warm, table=table)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel

@@ -37,6 +37,23 @@ def promote(root: Path, version: str) -> None:
     tmp.replace(root / "LATEST")
 
 
+def write_language_table(cfg: FancareConfig, model_dir: Path) -> Path | None:
+    """The words of the brand's own texts per language (nlu/language_corpus.py), built from this
+    brand's help articles, reply translations, domain and training data and written next to the model:
+    the assistant that serves the model reads short first messages with it. None (and the table
+    shipped with fancare is used) when the brand has no domain file."""
+    from nlu.language_corpus import MODEL_TABLE, build_from, write_table
+
+    domain = cfg.resolve(cfg.dialogs.domain)
+    if not domain.exists():
+        return None
+    table = build_from(cfg.resolve(cfg.knowledge_base.path), cfg.dialogs.translations_dir(cfg), domain,
+                       [cfg.resolve(p) for p in cfg.nlu.training_data], languages=cfg.brand.all_languages())
+    out = model_dir / MODEL_TABLE
+    write_table(table, out)
+    return out
+
+
 def train_and_promote(cfg: FancareConfig, *, force: bool = False, folds: int = 5, out: TextIO | None = None
                       ) -> TrainOutcome:
     root = model_root(cfg)
@@ -68,6 +85,7 @@ def train_and_promote(cfg: FancareConfig, *, force: bool = False, folds: int = 5
     if model.meta.get("finetuned"):  # its encoder moved with the directory: load it from there
         model = NLUModel.load(path)
     save_snapshot(path, new)
+    write_language_table(cfg, path)
     if comparison is not None:
         (path / "comparison.json").write_text(json.dumps(comparison.as_dict(), indent=2, ensure_ascii=False))
     promoted = comparison is None or not comparison.worse or force

@@ -129,6 +129,10 @@ _UPSET = _rx(
     r"कोई जवाब नहीं", r"जवाब नहीं (?:दे|दिया|मिला)\S*", r"टूट(?:ा|े|ी) (?:हुआ|हुए|हुई) (?:आया|आए|आई|आये)",
     r"naraa?z", r"gussa", r"bakwaa?s", r"bekaa?r", r"ghatiya", r"shikaa?yat", r"dhokh?a", r"pareshaa?n",
     r"koi jawab nahi\w*", r"jawab nahi\w*",
+    # "the worst ...", "thanks for nothing": sarcastic thanks are complaints in every language
+    r"thanks for nothing", r"(?:el|la) peor", r"schlechteste\w*", r"(?:le|la) pire", r"(?:il|la) peggior\w*",
+    r"(?:o|a) pior", r"slechtste", r"najgorsz\w*", r"en kötü", r"худш\w*", r"أسوأ", r"اسوأ", r"सबसे (?:खराब|बुरी|बुरा)",
+    r"sabse (?:kharab|bekaar|ghatiya|bura|buri)",
 )
 # A fan who swears about their case is frustrated: like an upset one, they want it sorted, and the
 # words pull the message's embedding off its topic ("where the hell is my order, this is bullshit"
@@ -151,6 +155,22 @@ _SWEAR = _rx(
     r"زفت", r"تبا", r"اللعنة", r"يلعن\w*", r"خرا",
     r"साला", r"भाड़ में", r"saala", r"chutiy\w*",
 )
+
+# "no complaints", "not disappointed at all", "nie jestem rozczarowany": an upset word the fan denies
+_DENIED = re.compile(r"(?:^|[\s,.;:!?¿¡])(?:no|not|never|zero|without|sin|ning[úu]n[ao]?|nunca|kein\w*|nie|nicht|niemals|pas|"
+                     r"jamais|aucun\w*|sans|nessun[oa]?|mai|senza|nenhum[a]?|sem|geen|nooit|zonder|żadn\w*|bez|"
+                     r"не|ни|без|لا|मत|नहीं|nahi|bilkul nahi)[\s,]+(?:\w+[\s,]+)?$", re.IGNORECASE)
+
+
+def upset(text: str) -> bool:
+    """The fan is upset, complains or swears (`_UPSET`, `_SWEAR`, in the brand's twelve languages),
+    unless the word is denied just before it ("no complaints", "not disappointed at all")."""
+    for rx in (_UPSET, _SWEAR):
+        for m in rx.finditer(text):
+            if not _DENIED.search(text[:m.start()]):
+                return True
+    return False
+
 
 # Asked to *do* something for this fan: a request addressed to us with an action verb, and wishes
 # that dialogs.repair.wants_task does not know yet (see BENCHMARKS.md; they belong there).
@@ -336,7 +356,7 @@ def _cues(text: str) -> _Cues:
     wants = (wish or bool(_REQUEST.search(text))) and not know and not (info and not wish)
     own = bool(_OWN.search(text)) and bool(_MOVES.search(text)) \
         or bool(_OWN_PRODUCT.search(text)) and bool(_SHIPPED.search(text))
-    return _Cues(upset=bool(_UPSET.search(text) or _SWEAR.search(text)), question=question, info=info, wants=wants, own=own,
+    return _Cues(upset=upset(text), question=question, info=info, wants=wants, own=own,
                  late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2)
 
 

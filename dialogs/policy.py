@@ -28,7 +28,7 @@ from typing import Any
 
 from dialogs.acknowledgements import affirms, is_acknowledgement
 from dialogs.actions import ActionCall, ActionRegistry, ActionResult
-from dialogs.arbitration import Arbitration, arbitrate
+from dialogs.arbitration import Arbitration, arbitrate, upset
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
 from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
@@ -38,6 +38,8 @@ from nlu.model import ParseResult
 
 SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
+#: readings an upset fan's words overrule (dialogs/arbitration.py `upset`): sarcasm, or the classifier's slip
+SARCASTIC = ("thanks", "praise", "goodbye")
 #: a one-word typed reply to a task's question is most likely an attempt at the answer ("abc", "2",
 #: "no idea"): another task interrupts only when the reading is at least this sure ("refund" 1.0,
 #: "human" 0.91; "abc" poll_vote 0.80 on the demo model)
@@ -982,6 +984,16 @@ class DialogPolicy:
         if intent in SILENT_INTENTS:
             ctx.d.events.append(("moderation.flagged", {"intent": intent, "confidence": round(parse.confidence, 3)}))
             ctx.d.action = "silent"
+            return
+        if intent in SARCASTIC and upset(ctx.turn.text) and self.flows.for_intent("complaint") is not None:
+            # "thanks for the worst service ever", "jestem bardzo rozczarowany waszą obsługą" read as thanks:
+            # a fan who says they are upset is not thanking us, whatever the classifier read
+            ctx.d.events.append(("nlu.upset_not_" + intent, {"confidence": round(parse.confidence, 3)}))
+            complaint = self.flows.for_intent("complaint")
+            assert complaint is not None
+            ctx.parse = dataclasses.replace(parse, intent="complaint")
+            ctx.stack.append(self._new_task(ctx, complaint.id))
+            await self._run(ctx)
             return
         if intent in SIMPLE:
             self._say(ctx, SIMPLE[intent])

@@ -29,9 +29,11 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nlu.language_corpus import EVERYWHERE, corpus_words
+from nlu.language_corpus import load as load_corpus
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -464,31 +466,42 @@ _BUILD_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_identifier(languages: tuple[str, ...], high_accuracy: bool) -> LanguageIdentifier:
-    return LanguageIdentifier(languages, high_accuracy=high_accuracy)
+def _cached_identifier(languages: tuple[str, ...], high_accuracy: bool, table: str | None) -> LanguageIdentifier:
+    return LanguageIdentifier(languages, high_accuracy=high_accuracy,
+                              corpus=load_corpus(Path(table)) if table is not None else None)
 
 
-def identifier_for(languages: tuple[str, ...], high_accuracy: bool = False) -> LanguageIdentifier:
-    """One identifier per language set per process: lingua's models load once (a lock keeps a
-    warm-up thread and the first message from loading them twice)."""
+def identifier_for(languages: tuple[str, ...], high_accuracy: bool = False,
+                   table: str | None = None) -> LanguageIdentifier:
+    """One identifier per language set (and brand word table) per process: lingua's models load once
+    (a lock keeps a warm-up thread and the first message from loading them twice). `table`: the
+    trained model's `language_corpus.yml` (`fancare train` builds it from the brand's own texts);
+    None: the table shipped with fancare."""
     with _BUILD_LOCK:
-        return _cached_identifier(languages, high_accuracy)
+        return _cached_identifier(languages, high_accuracy, table)
 
 
-#: what `detect_language` uses when given no languages: set once at start by `configure`
-_configured: tuple[tuple[str, ...], bool] = (DEFAULT_LANGUAGES, False)
+#: what `detect_language` uses when given no languages: set at start (and on a new model) by `configure`
+_configured: tuple[tuple[str, ...], bool, str | None] = (DEFAULT_LANGUAGES, False, None)
 
 
-def configure(languages: Iterable[str], *, high_accuracy: bool = False, warm: bool = True) -> threading.Thread | None:
-    """Make `languages` (the brand's) and the lingua mode this process's default, and with `warm`
-    build the identifier in a background thread (seconds at start, not on a fan's message). Other
-    callers of `detect_language` (moderation signals) then share that one identifier."""
+def configure(languages: Iterable[str], *, high_accuracy: bool = False, warm: bool = True,
+              table: str | Path | None = None) -> threading.Thread | None:
+    """Make `languages` (the brand's), the lingua mode and the brand's word table (`table`, see
+    `identifier_for`) this process's default, and with `warm` build the identifier in a background
+    thread (seconds at start, not on a fan's message). Other callers of `detect_language` (moderation
+    signals) then share that one identifier. A new table (a new model) drops the identifiers built for
+    the old one."""
     global _configured
     codes = tuple(languages)
-    _configured = (codes, high_accuracy)
+    path = str(table) if table is not None else None
+    if path != _configured[2]:
+        with _BUILD_LOCK:
+            _cached_identifier.cache_clear()
+    _configured = (codes, high_accuracy, path)
     if not warm:
         return None
-    t = threading.Thread(target=identifier_for, args=(codes, high_accuracy), name="load-language-id", daemon=True)
+    t = threading.Thread(target=identifier_for, args=(codes, high_accuracy, path), name="load-language-id", daemon=True)
     t.start()
     return t
 
@@ -496,9 +509,9 @@ def configure(languages: Iterable[str], *, high_accuracy: bool = False, warm: bo
 def tied_languages(text: str, languages: Iterable[str] | None = None, prior: str | None = None) -> tuple[str, ...]:
     """The configured languages `text` ties between ("hallo" -> ("de", "nl")); () unless a tie among
     some, not all, of them is why `detect_language` says "und" (see `LanguageIdentifier.tied`)."""
-    default, high_accuracy = _configured
+    default, high_accuracy, table = _configured
     langs = tuple(languages) if languages is not None else default
-    return identifier_for(langs, high_accuracy).tied(text, prior)
+    return identifier_for(langs, high_accuracy, table).tied(text, prior)
 
 
 def is_greeting(text: str) -> bool:
@@ -513,6 +526,6 @@ def detect_language(text: str, languages: Iterable[str] | None = None,
     given to `configure`, else the demo's twelve). `prior`: the conversation's language so far, which wins when the text does not say
     otherwise. Text in a language outside `languages` comes out as "und" when the evidence is weak,
     never as a confident wrong language: Swedish "Hej!" is not German."""
-    default, high_accuracy = _configured
+    default, high_accuracy, table = _configured
     langs = tuple(languages) if languages is not None else default
-    return identifier_for(langs, high_accuracy).detect(text, prior)
+    return identifier_for(langs, high_accuracy, table).detect(text, prior)

@@ -38,6 +38,8 @@ from nlu.model import ParseResult
 
 SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
+#: a sure reading of this (its flow's own bar met) interrupts any question a task waits on: a safety report
+URGENT_INTENT = "crisis"
 #: readings an upset fan's words overrule (dialogs/arbitration.py `upset`): sarcasm, or the classifier's slip
 SARCASTIC = ("thanks", "praise", "goodbye")
 #: a one-word typed reply to a task's question is most likely an attempt at the answer ("abc", "2",
@@ -231,6 +233,16 @@ class DialogPolicy:
             ctx.stack.pop()
             ctx.message_free = True  # not a rating: the message is a new request, with its values
             return False
+        urgent = self.flows.for_intent(URGENT_INTENT, ctx.parse.confidence) \
+            if ctx.parse.intent == URGENT_INTENT and not ctx.parse.fallback else None
+        if urgent is not None and urgent.id != flow.id:
+            # "my charger started smoking and melted" at the complaint's "tell me more" (a free-text step
+            # that takes any text) or the order-number question: a sure safety report is never an answer
+            ctx.d.events.append(("flow.interrupted", {"flow": flow.id, "by": urgent.id}))
+            ctx.d.action = f"flow:{urgent.id}"
+            ctx.stack.append(self._frame(urgent.id, "interrupt"))
+            await self._run(ctx)
+            return True
         # "ach egal, ich will eine Erstattung und wie lange dauert der Versand nach Spanien": each request
         # is read on its own (read whole, the message is neither); the first one is the reply to the
         # question, the second is answered or noted afterwards, as for a new message

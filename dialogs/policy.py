@@ -40,6 +40,14 @@ SILENT_INTENTS = {"spam", "abuse"}
 SIMPLE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks", "praise": "utter_praise"}
 #: a sure reading of this (its flow's own bar met) interrupts any question a task waits on: a safety report
 URGENT_INTENT = "crisis"
+#: a reading under its flow's own bar but at least this sure is asked about ("is this about your urgent
+#: report?"; a crisis before any runner-up task); a torn or weak one ("a driver threw my parcel over the
+#: fence": crisis 0.51, complaint 0.46; "the picture from my beam projector is blurry": crisis 0.50) is
+#: not: the runner-up task, else the fallback
+CONFIRM_FROM = 0.7
+#: ... from here for a safety report that is the top reading ("mijn dochtertje heeft een oordopje
+#: ingeslikt": crisis 0.63, complaint 0.37 went to the complaint and a return-policy article)
+URGENT_ASK = 0.6
 #: readings an upset fan's words overrule (dialogs/arbitration.py `upset`): sarcasm, or the classifier's slip
 SARCASTIC = ("thanks", "praise", "goodbye")
 #: a one-word typed reply to a task's question is most likely an attempt at the answer ("abc", "2",
@@ -426,7 +434,9 @@ class DialogPolicy:
             other = self.flows.for_intent(intent)
             if other is None or other is current:
                 continue
-            if conf / rest < SWITCH_BAR or any(f["flow"] == other.id for f in ctx.stack):
+            # ... and is a reading of its own (RUNNER_UP): "ach egal, ich will eine Erstattung" at the
+            # refund's question reads refund 0.85, order 0.12: most of a small rest, yet no order asked for
+            if conf / rest < SWITCH_BAR or conf < RUNNER_UP or any(f["flow"] == other.id for f in ctx.stack):
                 return None
             return other
         return None
@@ -1020,7 +1030,10 @@ class DialogPolicy:
             return
         flow = self.flows.for_intent(intent, parse.confidence)
         if flow is None and self.flows.for_intent(intent) is not None:  # below the trigger's own threshold
-            flow = self._runner_up(ctx)
+            # a safety report under its bar is asked about, not handed to the runner-up (crisis 0.76,
+            # complaint 0.24: "mijn dochtertje heeft een oordopje ingeslikt" became a complaint, then a
+            # choice between the return-policy article and the complaint)
+            flow = None if intent == URGENT_INTENT and parse.confidence >= URGENT_ASK else self._runner_up(ctx)
             if flow is None:
                 if not self._confirm_task(ctx, intent):
                     self._fallback(ctx)
@@ -1097,7 +1110,8 @@ class DialogPolicy:
         button, rather than "I didn't get that". A yes (the button, or typed: "tak", "sí") starts it."""
         p = ctx.parse
         flow = self.flows.for_intent(intent)
-        if p.fallback or p.encoder is None or flow is None:
+        if p.fallback or p.encoder is None or flow is None \
+                or p.confidence < (URGENT_ASK if intent == URGENT_INTENT else CONFIRM_FROM):
             return False
         label = self._flow_name(ctx, flow, "utter_confirm_task")
         out = self.domain.render("utter_confirm_task", {"flow": label}, language=ctx.turn.language)

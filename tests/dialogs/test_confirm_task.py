@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dialogs.test_engine import Chat, demo_policy, events, names
+from dialogs.policy import Turn
+from tests.dialogs.test_engine import Chat, demo_policy, events, names, parse
 
 
 async def test_a_crisis_under_its_bar_is_confirmed_not_dropped() -> None:
@@ -43,3 +44,27 @@ async def test_something_else_instead_of_a_yes_is_a_new_message() -> None:
 async def test_a_fallback_is_still_a_fallback() -> None:
     d = await Chat(demo_policy()).say("blorp", "crisis", confidence=0.45, fallback=True)
     assert "utter_confirm_task" not in names(d)
+
+
+async def test_a_fairly_sure_crisis_is_asked_about_before_the_runner_up_complaint() -> None:
+    """"mijn dochtertje heeft een oordopje ingeslikt": crisis 0.76, complaint 0.24. The complaint (and
+    then a return-policy article against it) was no answer to a swallowed earbud."""
+    chat = Chat(demo_policy())
+    p = parse("mijn dochtertje heeft een oordopje ingeslikt", "crisis", confidence=0.76)
+    p.ranking = [("crisis", 0.76), ("complaint", 0.24)]
+    d = await chat.policy.decide(p, chat.state, Turn(1, p.text, "Sam"))
+    assert names(d) == ["utter_confirm_task"]
+
+
+async def test_a_torn_crisis_reading_still_goes_to_the_runner_up() -> None:
+    chat = Chat(demo_policy())
+    p = parse("a driver threw my parcel over the fence", "crisis", confidence=0.51)
+    p.ranking = [("crisis", 0.51), ("complaint", 0.46)]
+    d = await chat.policy.decide(p, chat.state, Turn(1, p.text, "Sam"))
+    assert "utter_confirm_task" not in names(d) and ("flow.runner_up", {"intent": "complaint", "confidence": 0.46}) in d.events
+
+
+async def test_a_weak_crisis_reading_is_not_asked_about() -> None:
+    """"the picture from my beam projector is blurry" read crisis 0.50: no "is this about your urgent report?"."""
+    d = await Chat(demo_policy()).say("the picture from my beam projector is blurry", "crisis", confidence=0.5)
+    assert "utter_confirm_task" not in names(d) and not d.escalate

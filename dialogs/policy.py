@@ -1007,12 +1007,11 @@ class DialogPolicy:
             ctx.d.events.append(("moderation.flagged", {"intent": intent, "confidence": round(parse.confidence, 3)}))
             ctx.d.action = "silent"
             return
-        if intent in SARCASTIC and upset(ctx.turn.text) and self.flows.for_intent("complaint") is not None:
+        complaint = self.flows.for_intent("complaint") if intent in SARCASTIC else None
+        if complaint is not None and upset(ctx.turn.text):
             # "thanks for the worst service ever", "jestem bardzo rozczarowany waszą obsługą" read as thanks:
             # a fan who says they are upset is not thanking us, whatever the classifier read
             ctx.d.events.append(("nlu.upset_not_" + intent, {"confidence": round(parse.confidence, 3)}))
-            complaint = self.flows.for_intent("complaint")
-            assert complaint is not None
             ctx.parse = dataclasses.replace(parse, intent="complaint")
             ctx.stack.append(self._new_task(ctx, complaint.id))
             await self._run(ctx)
@@ -1033,7 +1032,7 @@ class DialogPolicy:
             # a safety report under its bar is asked about, not handed to the runner-up (crisis 0.76,
             # complaint 0.24: "mijn dochtertje heeft een oordopje ingeslikt" became a complaint, then a
             # choice between the return-policy article and the complaint)
-            flow = None if intent == URGENT_INTENT and parse.confidence >= URGENT_ASK else self._runner_up(ctx)
+            flow = None if intent == URGENT_INTENT and parse.confidence >= _confirm_floor(intent) else self._runner_up(ctx)
             if flow is None:
                 if not self._confirm_task(ctx, intent):
                     self._fallback(ctx)
@@ -1110,8 +1109,7 @@ class DialogPolicy:
         button, rather than "I didn't get that". A yes (the button, or typed: "tak", "sí") starts it."""
         p = ctx.parse
         flow = self.flows.for_intent(intent)
-        if p.fallback or p.encoder is None or flow is None \
-                or p.confidence < (URGENT_ASK if intent == URGENT_INTENT else CONFIRM_FROM):
+        if p.fallback or p.encoder is None or flow is None or p.confidence < _confirm_floor(intent):
             return False
         label = self._flow_name(ctx, flow, "utter_confirm_task")
         out = self.domain.render("utter_confirm_task", {"flow": label}, language=ctx.turn.language)
@@ -1261,6 +1259,11 @@ def _choice_by_word(text: str, choices: tuple[tuple[str, Any], ...]) -> Any:
     if hit is None:
         return None
     return next(v for t, v in choices if t == hit)
+
+
+def _confirm_floor(intent: str) -> float:
+    """How sure a reading under its flow's own bar must be to be asked about (`_confirm_task`)."""
+    return URGENT_ASK if intent == URGENT_INTENT else CONFIRM_FROM
 
 
 def _one_word(text: str) -> bool:

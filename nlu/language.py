@@ -310,6 +310,7 @@ class LanguageIdentifier:
             raise ValueError("no languages to identify: configure at least one (brand.languages)")
         self.languages = codes
         self.high_accuracy = high_accuracy
+        self._roman_hindi = "hi" in codes  # Hindi in Latin letters is read by its words (ROMAN_HINDI)
         self._lingua_weight = 1.0 if high_accuracy else LOW_ACCURACY_WEIGHT
         self._latin = tuple(c for c in codes if c not in ("ru", "ar", "hi", "he", "el", "th", "ja", "ko", "zh"))
         # a chat word counts only when exactly one configured language has it ("por" is Spanish and
@@ -372,7 +373,7 @@ class LanguageIdentifier:
         words = [w for w in words if w.casefold() in self._lexicon or not looks_mashed(w)]
         if not words:
             return {}
-        if "hi" in self.languages:
+        if self._roman_hindi:
             roman = {w.casefold() for w in words} & ROMAN_HINDI
             if len(roman) >= ROMAN_HINDI_MIN or (roman and prior == "hi" and len(words) <= 3):
                 return {"hi": 0.0}

@@ -301,6 +301,8 @@ def _train(cfg: FancareConfig, args: argparse.Namespace | None = None) -> int:
     m = model.meta
     print(f"trained model {m['version']} on {m['examples']} examples, {len(m['intents'])} intents, "
           f"encoders {', '.join(m['encoders'])} in {m['train_seconds']} s -> {path}")
+    for line in model_choices(m):
+        print(f"  {line}")
     from moderation.cli import train_moderation
 
     train_moderation(cfg, model)
@@ -443,13 +445,31 @@ def _test_nlu(cfg: FancareConfig, args: argparse.Namespace) -> int:
         report, errors, pred = evaluate(model, data)
         report["oos_thresholds"] = model.oos.as_dict()
         report["knn_weight"] = model.meta.get("knn_weight")
+        report["english_head"] = model.meta.get("english_head")
+        report["text_weight"] = model.meta.get("text_weight")
         report["model_version"] = model.version
     report["encoder"] = route
     _, true = data.texts_and_labels()
     out = write_report(args.out, report, errors, true, pred)
     print(format_table(report))
+    for line in model_choices(report):
+        print(line)
     print(f"report: {out / 'report.json'}")
     return 0
+
+
+def model_choices(meta: dict[str, Any]) -> list[str]:
+    """What training chose by cross-validation, in words (`fancare train`, `fancare test nlu`)."""
+    lines = []
+    english = meta.get("english_head")
+    if english:
+        lines.append(f"English served by {english['encoder']} (out-of-fold accuracy on {english['english_examples']} "
+                     f"English examples: e5 {english['e5_accuracy']:.3f}, MiniLM {english['minilm_accuracy']:.3f})")
+    text = meta.get("text_weight")
+    if text:
+        lines.append(f"TF-IDF weight {text['weight']} (out-of-fold accuracy {text['head_accuracy']:.3f} without, "
+                     f"{text['blend_accuracy']:.3f} with)")
+    return lines
 
 
 async def _engagement(cfg: FancareConfig, args: argparse.Namespace) -> int:

@@ -60,7 +60,8 @@ class NLUConfig(Section):
     max_text_chars: int = Field(1000, ge=16)
     # Measured in BENCHMARKS.md; off by default (accuracy gain vs. training time and latency).
     features: list[Literal["minilm", "e5", "tfidf"]] = Field(default_factory=list)  # extra head inputs
-    tfidf_weight: float = Field(0.5, ge=0.0, le=1.0)  # share of the TF-IDF model in the averaged probabilities
+    # share of the TF-IDF model in the averaged probabilities; cv: chosen by cross-validation at training
+    tfidf_weight: Annotated[float, Field(ge=0.0, le=1.0)] | Literal["cv"] = "cv"
     finetune: bool = False  # contrastive fine-tune of MiniLM on the training data (`fancare train`)
     finetune_epochs: int = Field(1, ge=1)
     # the fan's language (nlu/language.py): lingua's low-accuracy mode (~80 MB) or high (~320 MB, a few

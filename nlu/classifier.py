@@ -111,7 +111,7 @@ class IntentClassifier:
         # A blend chosen for accuracy is under-confident (a flat vote halves a sure head's 0.95): refit one
         # temperature on the blend's out-of-fold log-probabilities so that "0.8" again means right about
         # 8 times in 10, which thresholds such as a flow's `confidence_threshold: 0.9` rely on.
-        self.blend_temperature = _nll_temperature(np.log(np.clip(blended, 1e-12, 1)), target) if self.knn_weight else 1.0
+        self.blend_temperature = nll_temperature(np.log(np.clip(blended, 1e-12, 1)), target) if self.knn_weight else 1.0
         blended = self._sharpen(blended)
         self.oof = (blended, sims, target)
 
@@ -124,16 +124,13 @@ class IntentClassifier:
                          fold_features: Callable[[np.ndarray], np.ndarray] | None = None
                          ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """(temperature, out-of-fold logits, out-of-fold per-intent similarities or None)."""
-        from sklearn.model_selection import StratifiedKFold
-
-        _, counts = np.unique(y, return_counts=True)
-        k = int(min(5 if len(y) < 3000 else 3, counts.min()))
-        if k < 2:
+        folds = cv_folds(y, self.seed)
+        if not folds:
             return 1.0, None, None
         logits = np.zeros((len(y), len(self.labels)), dtype=np.float64)
         sims = np.zeros((len(y), len(self.labels)), dtype=np.float32) if fold_features is not None else None
         index = {lab: i for i, lab in enumerate(self.labels)}
-        for tr, te in StratifiedKFold(k, shuffle=True, random_state=self.seed).split(X, y):
+        for tr, te in folds:
             Xf = X if fold_features is None else fold_features(tr)
             lr = self._new().fit(Xf[tr], y[tr])
             cols = [index[c] for c in lr.classes_]
@@ -143,7 +140,7 @@ class IntentClassifier:
             if sims is not None:  # k <= the smallest intent's count: every intent has training rows here
                 sims[te] = NearestExamples(Xf[tr], [str(v) for v in y[tr]], self.labels).class_similarity(Xf[te])
         target = np.array([index[v] for v in y])
-        return _nll_temperature(logits, target), logits, sims
+        return nll_temperature(logits, target), logits, sims
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.scores(X)[0]
@@ -164,7 +161,22 @@ class IntentClassifier:
         return probs, sims.max(axis=1).astype(np.float64)
 
 
-def _nll_temperature(logits: np.ndarray, target: np.ndarray) -> float:
+def cv_folds(y: np.ndarray | list[str], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The folds of every out-of-fold score at training time (the heads' calibration, the TF-IDF
+    model's weight): 5, or 3 above 3,000 examples, never more than the smallest intent has; [] when an
+    intent has a single example. Stratified folds depend on the labels and the seed only, so every
+    part of the model that asks gets the same ones and their out-of-fold scores can be blended."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    _, counts = np.unique(y, return_counts=True)
+    k = int(min(5 if len(y) < 3000 else 3, counts.min()))
+    if k < 2:
+        return []
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros((len(y), 1)), y))
+
+
+def nll_temperature(logits: np.ndarray, target: np.ndarray) -> float:
     """The temperature that minimises the negative log-likelihood of `target` under softmax(logits / t)."""
     best_t, best_nll = 1.0, np.inf
     rows = np.arange(len(target))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlu.adapter import EmbeddingAdapter
-from nlu.classifier import IntentClassifier
+from nlu.classifier import IntentClassifier, cv_folds, nll_temperature
 from nlu.clauses import HALF_CONFIDENCE, MAX_CANDIDATES, WEAK_HALF_CONFIDENCE, Cut, candidate_cuts
 from nlu.encoders import get_encoder, install_encoder
 from nlu.entities import EntityExtractor
@@ -57,6 +57,14 @@ ENCODERS = ("minilm", "e5")
 ADAPTED = ("e5",)  # the encoders that get an adapter with `adapter=True` (MiniLM can be fine-tuned instead)
 FEATURES = (*ENCODERS, "tfidf")
 FINETUNED_DIR = "minilm-finetuned"
+#: the TF-IDF model's shares tried by `text_weight="cv"` (0: the model is dropped)
+TEXT_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+#: MiniLM serves English at rest when its head is surer than e5's there out of fold: McNemar's z of the
+#: examples only one of the two gets right at least this, on at least `MIN_ENGLISH` English examples
+ENGLISH_Z = 2.0
+MIN_ENGLISH = 50
+#: a TF-IDF weight must win this much out-of-fold accuracy over the next smaller one to be taken
+TEXT_WEIGHT_MARGIN = 0.002
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -124,8 +132,11 @@ class NLUModel:
                  encoder_paths: dict[str, str] | None = None, *, head_inputs: dict[str, list[str]] | None = None,
                  text_model: TfidfIntentModel | None = None, text_weight: float = 0.0,
                  oos: Thresholds | None = None, secondary_threshold: float = 0.5,
-                 adapters: dict[str, EmbeddingAdapter] | None = None) -> None:
+                 adapters: dict[str, EmbeddingAdapter] | None = None, text_temperature: float = 1.0,
+                 english: str = "e5") -> None:
         self.route = route
+        # with the cascade, the head that serves English at rest: chosen at training by cross-validation
+        self.english = english
         self.heads = heads
         self.extractor = extractor
         # words seen in training data and lookups: never "unknown" to the gibberish guard
@@ -139,6 +150,8 @@ class NLUModel:
         self.head_inputs = head_inputs or {name: [name] for name in heads}
         self.text_model = text_model
         self.text_weight = text_weight if text_model is not None else 0.0
+        # refitted on the blend with the TF-IDF model (1.0: a weight given in config, not chosen)
+        self.text_temperature = text_temperature
         self.oos = oos or Thresholds(threshold)
         self.threshold = self.oos.prob
         self.secondary_threshold = secondary_threshold
@@ -167,7 +180,7 @@ class NLUModel:
     def train(cls, td: TrainingData, *, route: str = "cascade", threshold: float = 0.4, C: float = 10.0,
               max_chars: int = 1000, config_fingerprint: str = "", calibrate: bool = True,
               encoder_paths: dict[str, str] | None = None, features: Sequence[str] = (),
-              text_weight: float = 0.5, finetune: bool = False, finetune_epochs: int = 1,
+              text_weight: float | str = "cv", finetune: bool = False, finetune_epochs: int = 1,
               seed: int = 0, oos: str = "cv", oos_cv_max_loss: float = 0.02,
               secondary_threshold: float = 0.5, knn: bool = True, adapter: bool = False,
               entity_patterns: dict[str, tuple[str, str | None]] | None = None) -> NLUModel:
@@ -178,7 +191,11 @@ class NLUModel:
         `adapter`: train a contrastive adapter on the e5 vectors (nlu/adapter.py) and feed its output to
         the heads; calibration then refits one per cross-validation fold (`IntentClassifier.fit`).
         `entity_patterns`: entity -> (regex, canonical format) from config, replacing the training
-        data's regex (`orders.number_pattern` for `order_number`)."""
+        data's regex (`orders.number_pattern` for `order_number`).
+        `text_weight` (with `features=["tfidf"]`): the TF-IDF model's share of the blend, or "cv" to
+        choose it by out-of-fold accuracy on `td` (`TEXT_WEIGHTS`; 0 drops the model), with a
+        temperature refitted on the blend so that its confidences stay calibrated (needs `calibrate`
+        and the nearest-example vote; 0.5 without them)."""
         texts, labels = td.texts_and_labels()
         if len(set(labels)) < 2:
             raise ValueError("at least two intents are needed to train")
@@ -187,6 +204,8 @@ class NLUModel:
             raise ValueError(f"unknown NLU features {unknown} (use {', '.join(FEATURES)})")
         if oos not in ("cv", "fixed"):
             raise ValueError(f"unknown out-of-scope threshold mode {oos!r} (use cv or fixed)")
+        if isinstance(text_weight, str) and text_weight != "cv":
+            raise ValueError(f"unknown TF-IDF weight {text_weight!r} (a number in [0, 1] or cv)")
         started = time.perf_counter()
         heads: dict[str, IntentClassifier] = {}
         paths = dict(encoder_paths or {})
@@ -210,15 +229,29 @@ class NLUModel:
             folds = _fold_features(vectors, inputs, adapters, labels, seed) if any(e in adapters for e in inputs) else None
             heads[name] = IntentClassifier(C=C, seed=seed).fit(X, labels, calibrate=calibrate, knn=knn,
                                                                fold_features=folds)
-        text_model = None
+        primary = heads["e5" if route == "cascade" else route]
+        english, english_choice = "e5", None
+        oof = primary.oof
+        if route == "cascade" and all(h.oof is not None for h in heads.values()):
+            is_en = np.array([route_language(t)[0] == "en" for t in cleaned])
+            english, english_choice = _choose_english_head(heads, is_en)
+            if english != "e5":
+                oof = _served_oof(heads, english, is_en)
+        text_model, text_temperature, text_choice = None, 1.0, None
+        weight = 0.5 if isinstance(text_weight, str) else float(text_weight)
         if "tfidf" in features:
             from nlu.tfidf import TfidfIntentModel
 
             text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels)
+            if text_weight == "cv" and oof is not None:
+                tfidf_oof = text_model.out_of_fold(cleaned, labels, cv_folds(labels, seed), primary.labels)
+                weight, text_temperature, text_choice = _choose_text_weight(oof[0], tfidf_oof, oof[2])
+                oof = (_blend(oof[0], tfidf_oof, weight, text_temperature), oof[1], oof[2])
+            if weight == 0.0:
+                text_model = None  # not worth its memory or its microseconds
         thresholds = Thresholds(threshold)
-        primary = heads["e5" if route == "cascade" else route]
-        if oos == "cv" and primary.oof is not None:
-            blended, sims, target = primary.oof
+        if oos == "cv" and oof is not None:
+            blended, sims, target = oof
             thresholds = choose(simulate_from_oof(blended, sims, target, primary.labels, OUT_OF_SCOPE),
                                 "in_scope_loss", source="cv", max_loss=oos_cv_max_loss)
         for h in heads.values():
@@ -244,14 +277,19 @@ class NLUModel:
             "knn_weight": {k: h.knn_weight for k, h in heads.items()},
             "oos": thresholds.as_dict(),
         }
+        if english_choice is not None:
+            meta["english_head"] = {"encoder": english, **english_choice}
+        if text_choice is not None:
+            meta["text_weight"] = {"weight": weight, "temperature": round(text_temperature, 4), **text_choice}
         if adapters:  # only then, so that meta.json of the default model stays as it was
             meta["adapter"] = {k: a.info for k, a in adapters.items()}
         extractor = EntityExtractor.from_training_data(td)
         for entity, (pattern, canonical) in (entity_patterns or {}).items():
             extractor.use_pattern(entity, pattern, canonical)
         model = cls(route, heads, extractor, threshold, meta, max_chars, paths,
-                    head_inputs=head_inputs, text_model=text_model, text_weight=text_weight,
-                    oos=thresholds, secondary_threshold=secondary_threshold, adapters=adapters)
+                    head_inputs=head_inputs, text_model=text_model, text_weight=weight,
+                    oos=thresholds, secondary_threshold=secondary_threshold, adapters=adapters,
+                    text_temperature=text_temperature, english=english)
         model.vocabulary = model.vocabulary | training_vocabulary(texts)
         return model
 
@@ -297,7 +335,7 @@ class NLUModel:
                          "threshold": self.threshold, "max_chars": self.max_chars,
                          "encoder_paths": paths, "head_inputs": self.head_inputs,
                          "text_model": self.text_model, "text_weight": self.text_weight,
-                         "oos": self.oos, "secondary_threshold": self.secondary_threshold,
+                         "text_temperature": self.text_temperature, "english": self.english, "oos": self.oos, "secondary_threshold": self.secondary_threshold,
                          "vocabulary": sorted(self.vocabulary), "adapters": self.adapters}, f)
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
         tmp = root / ".LATEST.tmp"
@@ -324,13 +362,14 @@ class NLUModel:
                     state.get("max_chars", 1000), paths, head_inputs=state.get("head_inputs"),
                     text_model=state.get("text_model"), text_weight=state.get("text_weight", 0.0),
                     oos=state.get("oos"), secondary_threshold=state.get("secondary_threshold", 0.5),
-                    adapters=state.get("adapters"))
+                    adapters=state.get("adapters"), text_temperature=state.get("text_temperature", 1.0),
+                    english=state.get("english", "e5"))
         model.vocabulary = model.vocabulary | frozenset(state.get("vocabulary", ()))
         # Warm the encoders now, not on the first fan message. With the cascade only e5 serves at
         # rest, so MiniLM (torch: seconds to import) loads in the background, ready for a burst.
         primary = "e5" if model.route == "cascade" else model.route
         for name in model.encoder_names:
-            if name == primary or model.route != "cascade":
+            if name in (primary, model.english) or model.route != "cascade":
                 get_encoder(name, model.encoder_paths.get(name))
             else:
                 threading.Thread(target=get_encoder, args=(name, model.encoder_paths.get(name)),
@@ -349,11 +388,13 @@ class NLUModel:
         `cascade` is load-adaptive: every message goes to multilingual e5 (the more accurate encoder,
         English included) while it keeps up; when e5 has a backlog (`busy`), English messages are
         shed to MiniLM, which batches several times faster, so throughput holds under a burst and
-        only English messages pay a small accuracy cost, only while the burst lasts."""
+        only English messages pay a small accuracy cost, only while the burst lasts. When the training
+        data showed MiniLM's head the better one on English (`english`, chosen by cross-validation:
+        an English-only brand), English goes to MiniLM at rest as well."""
         lang, _conf = route_language(text)  # fast, no model: the fan's language is the pipeline's
         if self.route != "cascade":
             return self.route, lang
-        return ("minilm" if busy and lang == "en" else "e5"), lang
+        return ("minilm" if lang == "en" and (busy or self.english == "minilm") else "e5"), lang
 
     def parse_payload(self, text: str) -> ParseResult | None:
         """`/intent` or `/intent{"entity": "value"}` (button payloads), like Rasa."""
@@ -389,8 +430,8 @@ class NLUModel:
         prob_rows, sim_rows = head.scores(x.reshape(1, -1))
         probs, similarity = prob_rows[0], float(sim_rows[0])
         if self.text_model is not None and self.text_weight > 0:
-            tp = self.text_model.predict_proba([text], head.labels)[0]
-            probs = (1 - self.text_weight) * probs + self.text_weight * tp
+            tp = self.text_model.predict_proba([text], head.labels)
+            probs = _blend(probs.reshape(1, -1), tp, self.text_weight, self.text_temperature)[0]
         order = np.argsort(-probs)
         ranking = [(head.labels[i], float(probs[i])) for i in order[:10]]
         intent, conf = ranking[0]
@@ -507,3 +548,67 @@ def _fold_features(vectors: dict[str, np.ndarray], inputs: list[str], adapters: 
         return np.hstack([EmbeddingAdapter.fit(vectors[e][rows], fold_labels, seed=seed).apply(vectors[e])
                           if e in adapters else vectors[e] for e in inputs])
     return features
+
+
+def _blend(head: np.ndarray, text: np.ndarray, weight: float, temperature: float) -> np.ndarray:
+    """The head's probabilities averaged with the TF-IDF model's, sharpened by `temperature`."""
+    probs = (1 - weight) * head + weight * text
+    if temperature == 1.0:
+        return probs
+    z = np.log(np.clip(probs, 1e-12, 1)) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _choose_text_weight(head: np.ndarray, text: np.ndarray, target: np.ndarray
+                        ) -> tuple[float, float, dict[str, float]]:
+    """(weight, temperature, accuracies) of the TF-IDF model in the blend, by out-of-fold accuracy.
+
+    A larger weight must beat the best smaller one by `TEXT_WEIGHT_MARGIN`: on data with few examples
+    per intent in each language the n-gram model agrees with the training examples' wording more
+    than real messages do, so a tie goes to the encoder. The temperature is then refitted on the
+    blend (an average of two distributions is flatter than either), so that "0.9" still means right
+    about 9 times in 10 for the flows' confidence thresholds."""
+    accs = {w: float(np.mean(np.argmax((1 - w) * head + w * text, axis=1) == target)) for w in TEXT_WEIGHTS}
+    best = 0.0
+    for w in TEXT_WEIGHTS[1:]:
+        if accs[w] > accs[best] + TEXT_WEIGHT_MARGIN:
+            best = w
+    temperature = 1.0
+    if best > 0:
+        blended = (1 - best) * head + best * text
+        temperature = nll_temperature(np.log(np.clip(blended, 1e-12, 1)), target)
+    return best, temperature, {"head_accuracy": round(accs[0.0], 4), "blend_accuracy": round(accs[best], 4)}
+
+
+def _choose_english_head(heads: dict[str, IntentClassifier], is_en: np.ndarray) -> tuple[str, dict[str, float]]:
+    """("minilm" or "e5", accuracies): which head serves English messages at rest, by out-of-fold
+    accuracy on the English training examples, only when the difference is more than chance
+    (`ENGLISH_Z`: a few hundred English examples of a multilingual brand rarely say so). e5 reads every language and is the default; MiniLM is
+    the stronger English encoder on English-only intent sets with many examples (BANKING77: 0.930 head
+    against e5's 0.908) and several times faster, so a brand whose English data says so gets it."""
+    right: dict[str, np.ndarray] = {}
+    for name in ("e5", "minilm"):
+        oof = heads[name].oof
+        assert oof is not None
+        right[name] = np.argmax(oof[0][is_en], axis=1) == oof[2][is_en]
+    only_minilm = int(np.sum(right["minilm"] & ~right["e5"]))
+    only_e5 = int(np.sum(right["e5"] & ~right["minilm"]))
+    z = (only_minilm - only_e5) / np.sqrt(only_minilm + only_e5) if only_minilm + only_e5 else 0.0
+    choice = "minilm" if is_en.sum() >= MIN_ENGLISH and z >= ENGLISH_Z else "e5"
+    n = max(int(is_en.sum()), 1)
+    return choice, {"english_examples": int(is_en.sum()), "e5_accuracy": round(float(right["e5"].sum()) / n, 4),
+                    "minilm_accuracy": round(float(right["minilm"].sum()) / n, 4), "z": round(float(z), 2)}
+
+
+def _served_oof(heads: dict[str, IntentClassifier], english: str,
+                is_en: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold scores of every example from the head that will serve it: English from `english`,
+    the rest from e5. The two encoders' cosine similarities are on different scales, so when both
+    serve, the similarity columns are 1.0 (the distance cut is never chosen; confidence alone)."""
+    e5, other = heads["e5"].oof, heads[english].oof
+    assert e5 is not None and other is not None
+    probs = np.where(is_en[:, None], other[0], e5[0])
+    sims = other[1] if is_en.all() else np.ones_like(e5[1])
+    return probs, sims, e5[2]

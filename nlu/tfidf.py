@@ -42,6 +42,16 @@ class TfidfIntentModel:
         self.labels = [str(c) for c in self._lr.classes_]
         return self
 
+    def out_of_fold(self, texts: list[str], labels: list[str], folds: list[tuple[np.ndarray, np.ndarray]],
+                    order: list[str]) -> np.ndarray:
+        """Probabilities (columns in `order`) of every training text from a model fitted without its
+        fold: the material for choosing the model's weight in the blend (`NLUModel.train`)."""
+        out = np.zeros((len(texts), len(order)), dtype=np.float64)
+        for tr, te in folds:
+            part = TfidfIntentModel(self.C, self.seed).fit([texts[i] for i in tr], [labels[i] for i in tr])
+            out[te] = part.predict_proba([texts[i] for i in te], order)
+        return out
+
     def predict_proba(self, texts: list[str], labels: list[str] | None = None) -> np.ndarray:
         """Probabilities per text; columns follow `labels` when given (the embedding head's order)."""
         assert self._lr is not None, "TF-IDF model is not trained"

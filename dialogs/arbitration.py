@@ -270,7 +270,7 @@ _WHERE = _rx(
     r"dove (?:\w+ )?(?:sono|si trova|[èe]) (?:il mio|la mia|i miei)",
     r"onde (?:\w+ )?(?:est[áa]|est[ãa]o|anda) (?:o meu|a minha|meu|minha)",
     r"cad[êe] (?:o meu|a minha|meu|minha)",
-    r"waar (?:is|zijn|blijft|blijven) (?:mijn|m'n)", r"gdzie (?:jest |są |sa )?(?:moje|mój|moj|moja)",
+    r"waar (?:is|zijn|blijft|blijven) (?:\w+ )?(?:mijn|m'n)", r"gdzie (?:jest |są |sa )?(?:moje|mój|moj|moja)",
     r"(?:sipari[şs]\w*|kargo\w*|paket\w*) (?:\w+ )?nerede", r"nerede (?:benim )?(?:sipari[şs]\w*|kargo\w*|paket\w*)",
     r"где (?:же )?(?:мой|моя|моё|мое|мои)", r"(?:أين|اين|وين|فين) (?:\w+ )?(?:طلبي|طلبيتي|شحنتي|طردي)",
     r"(?:मेरा|मेरी|मेरे) (?:\S+ )?(?:ऑर्डर|आर्डर|पार्सल|पैकेज|डिलीवरी) (?:\S+ )?(?:कहाँ|कहां)",
@@ -358,6 +358,18 @@ def _cues(text: str) -> _Cues:
         or bool(_OWN_PRODUCT.search(text)) and bool(_SHIPPED.search(text))
     return _Cues(upset=upset(text), question=question, info=info, wants=wants, own=own,
                  late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2)
+
+
+def asks_where_own(text: str) -> bool:
+    """The fan asks where their own order or parcel is ("where the hell is my order", "waar blijft
+    verdomme mijn bestelling", "¿dónde está mi pedido?")."""
+    return bool(_WHERE.search(text))
+
+
+def wants_done(text: str) -> bool:
+    """A wish or a request to have something done ("ich will eine Erstattung", "refund me"), not a wish
+    to know ("I want to know where my order is")."""
+    return _cues(text).wants
 
 
 def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, has_task_entity: bool,

@@ -17,12 +17,12 @@ from nlu.service import NLUService
     ("dónde está mi pedido y también quiero hablar con alguien", "es", "dónde está mi pedido",
      "quiero hablar con alguien"),
     ("wo ist mein paket außerdem will ich die adresse ändern", "de", "wo ist mein paket",
-     "will ich die adresse ändern"),
+     "außerdem will ich die adresse ändern"),  # verb second: the adverb stays with its clause
     ("je veux un remboursement et aussi vous livrez en suisse", "fr", "je veux un remboursement",
      "vous livrez en suisse"),
     ("cadê meu pedido além disso quero trocar o endereço", "pt", "cadê meu pedido", "quero trocar o endereço"),
     ("voglio il rimborso inoltre spedite in svizzera", "it", "voglio il rimborso", "spedite in svizzera"),
-    ("waar is mijn pakket en ook wil ik iemand spreken", "nl", "waar is mijn pakket", "wil ik iemand spreken"),
+    ("waar is mijn pakket en ook wil ik iemand spreken", "nl", "waar is mijn pakket", "ook wil ik iemand spreken"),
     ("gdzie jest paczka a także chcę zwrot", "pl", "gdzie jest paczka", "chcę zwrot"),
     ("siparişim nerede ayrıca iade istiyorum", "tr", "siparişim nerede", "iade istiyorum"),
     ("где мой заказ а также верните деньги", "ru", "где мой заказ", "верните деньги"),
@@ -34,6 +34,14 @@ def test_a_cue_word_is_the_first_cut_in_every_language(text: str, language: str,
     cut = candidate_cuts(text, language)[0]
     assert (cut.first, cut.second) == (first, second)
     assert cut.announced  # a cue word, not punctuation or a bare "and": the first half is a request
+
+
+def test_a_german_or_dutch_adverb_stays_with_its_clause_the_conjunction_goes() -> None:
+    cut = candidate_cuts("wo ist meine Bestellung VT-482913 und außerdem will ich eine Erstattung", "de")[0]
+    assert (cut.first, cut.second) == ("wo ist meine Bestellung VT-482913", "außerdem will ich eine Erstattung")
+    # English cues in a German message, and the same adverb-led clause in English, lose the cue as before
+    assert candidate_cuts("where is my order and also I want a refund", "en")[0].second == "I want a refund"
+    assert candidate_cuts("wo ist mein paket und auch will ich reden", "de")[0].second == "auch will ich reden"
 
 
 def test_punctuation_and_bare_conjunctions_are_weaker_and_not_announced() -> None:

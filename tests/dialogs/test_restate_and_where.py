@@ -1,0 +1,70 @@
+"""Two readings the classifier cannot settle, settled by the fan's words (dialogs/policy.py):
+
+- `_restates`: "ach egal, ich will eine Erstattung" at the refund's question reads refund 0.74, order
+  0.24, as "forget the refund, where is my order?" reads refund 0.72, order 0.28. The first asks for the
+  refund again (a wish, no question): it goes on. The second asks for the order: the task switches.
+- `_where_not_complaint`: "waar blijft verdomme mijn bestelling, ik wacht al twee weken" read complaint
+  0.55, order 0.45 asks where the order is: the order task, not a complaints ticket.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dialogs.policy import Decision, Turn
+from tests.dialogs.test_engine import Chat, demo_policy, events, names, parse
+
+
+async def _say(chat: Chat, text: str, ranking: list[tuple[str, float]]) -> Decision:
+    p = parse(text, ranking[0][0], confidence=ranking[0][1])
+    p.ranking = ranking
+    d = await chat.policy.decide(p, chat.state, Turn(1, text, "Sam"))
+    chat.state = json.loads(json.dumps(d.state))
+    return d
+
+
+async def _at_refund_question() -> Chat:
+    chat = Chat(demo_policy())
+    d = await chat.say("ich will eine Erstattung", "refund_request")
+    assert names(d) == ["utter_ask_refund_order_number"]
+    return chat
+
+
+async def test_a_wish_for_the_same_task_after_a_cue_goes_on() -> None:
+    chat = await _at_refund_question()
+    d = await _say(chat, "ach egal, ich will eine Erstattung", [("refund_request", 0.74), ("order_status", 0.24)])
+    assert names(d) == ["utter_ask_refund_order_number"] and "flow.restated" in events(d)
+    assert [f["flow"] for f in chat.stack] == ["refund"]
+
+
+async def test_a_question_for_another_task_after_a_cue_switches_on_the_same_readings() -> None:
+    chat = await _at_refund_question()
+    d = await _say(chat, "forget the refund, where is my order?", [("refund_request", 0.72), ("order_status", 0.28)])
+    assert "flow.switched" in events(d) and names(d) == ["utter_ask_order_number"]
+    assert [f["flow"] for f in chat.stack] == ["order_status"]
+
+
+async def test_a_wish_to_know_is_no_restatement() -> None:
+    chat = await _at_refund_question()
+    d = await _say(chat, "never mind, I want to know where my order is",
+                   [("refund_request", 0.6), ("order_status", 0.38)])
+    assert "flow.restated" not in events(d) and [f["flow"] for f in chat.stack] == ["order_status"]
+
+
+async def test_asking_where_the_order_is_gets_the_order_task_over_a_close_complaint() -> None:
+    chat = Chat(demo_policy())
+    d = await _say(chat, "waar blijft verdomme mijn bestelling, ik wacht al twee weken, dit is belachelijk",
+                   [("complaint", 0.55), ("order_status", 0.45)])
+    assert names(d) == ["utter_ask_order_number"] and "nlu.where_not_complaint" in events(d)
+    assert d.escalate is None and [f["flow"] for f in chat.stack] == ["order_status"]
+
+
+async def test_a_complaint_that_asks_nothing_stays_a_complaint() -> None:
+    chat = Chat(demo_policy())
+    d = await _say(chat, "my order is two weeks late and your service is a joke",
+                   [("complaint", 0.55), ("order_status", 0.45)])
+    assert "nlu.where_not_complaint" not in events(d) and "utter_ask_order_number" not in names(d)
+    # ... and so does a sure complaint whose runner-up is no reading of its own
+    d = await _say(Chat(demo_policy()), "where is my order? never buying from you again, worst shop ever",
+                   [("complaint", 0.9), ("order_status", 0.1)])
+    assert "nlu.where_not_complaint" not in events(d)

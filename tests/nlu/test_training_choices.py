@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from bot.cli import model_choices
 from bot.config import NLUConfig
 from nlu.classifier import IntentClassifier
 from nlu.model import MIN_ENGLISH, TEXT_WEIGHTS, NLUModel, _choose_english_head, _choose_text_weight, _served_oof
@@ -106,6 +107,7 @@ def test_cascade_routes_english_to_the_chosen_head_at_rest(tmp_path: Path) -> No
     model = NLUModel.train(_td(), route="cascade", threshold=0.0)
     # 18 English examples: too few to prefer MiniLM, e5 serves every language
     assert model.meta["english_head"]["encoder"] == "e5" and model.english == "e5"
+    assert model_choices(model.meta)[0].startswith("English served by e5 (out-of-fold accuracy on 18 English")
     assert model.route_for("where is my new card please")[0] == "e5"
     assert model.route_for("where is my new card please", busy=True)[0] == "minilm"
     model.english = "minilm"  # what an English-only brand's data chooses (BANKING77: z = 4)
@@ -123,3 +125,13 @@ def test_config_takes_a_weight_or_cv() -> None:
         NLUConfig(tfidf_weight="auto")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         NLUConfig(tfidf_weight=1.5)
+
+
+def test_the_choices_are_said_in_words() -> None:
+    meta = {"english_head": {"encoder": "minilm", "english_examples": 10001, "e5_accuracy": 0.924,
+                             "minilm_accuracy": 0.9322, "z": 4.02},
+            "text_weight": {"weight": 0.2, "temperature": 0.82, "head_accuracy": 0.9322, "blend_accuracy": 0.9355}}
+    assert model_choices(meta) == [
+        "English served by minilm (out-of-fold accuracy on 10001 English examples: e5 0.924, MiniLM 0.932)",
+        "TF-IDF weight 0.2 (out-of-fold accuracy 0.932 without, 0.935 with)"]
+    assert model_choices({}) == []

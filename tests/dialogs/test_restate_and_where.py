@@ -68,3 +68,24 @@ async def test_a_complaint_that_asks_nothing_stays_a_complaint() -> None:
     d = await _say(Chat(demo_policy()), "where is my order? never buying from you again, worst shop ever",
                    [("complaint", 0.9), ("order_status", 0.1)])
     assert "nlu.where_not_complaint" not in events(d)
+
+
+async def test_asking_where_the_order_is_after_a_cue_switches_on_a_weak_order_reading() -> None:
+    """"забудьте про возврат, лучше скажите, где мой заказ VT-246810": refund 0.82, order 0.17 (under RUNNER_UP)."""
+    chat = await _at_refund_question()
+    d = await _say(chat, "забудьте про возврат, лучше скажите, где мой заказ VT-246810",
+                   [("refund_request", 0.82), ("order_status", 0.17)])
+    assert "flow.switched" in events(d) and d.action == "flow:order_status" and "VT-246810" in d.replies[0].text
+
+
+async def test_an_upset_fan_under_the_bar_gets_the_complaint_not_a_fallback() -> None:
+    chat = Chat(demo_policy())
+    p = parse("أنا مستاء جداً من خدمتكم", "out_of_scope", confidence=0.51, fallback=True)
+    p.ranking = [("complaint", 0.51), ("thanks", 0.2)]
+    d = await chat.policy.decide(p, chat.state, Turn(1, p.text, "Sam"))
+    assert names(d) == ["utter_ask_complaint_details"] and "nlu.upset_fallback" in events(d)
+    # a fallback without upset words is still one
+    q = parse("the thing with the stuff", "out_of_scope", confidence=0.45, fallback=True)
+    q.ranking = [("complaint", 0.45), ("faq", 0.3)]
+    d = await Chat(demo_policy()).policy.decide(q, {}, Turn(1, q.text, "Sam"))
+    assert "nlu.upset_fallback" not in events(d) and "utter_ask_complaint_details" not in names(d)

@@ -14,20 +14,7 @@ from bot.cli import model_choices
 from bot.config import NLUConfig
 from nlu.classifier import IntentClassifier
 from nlu.model import MIN_ENGLISH, TEXT_WEIGHTS, NLUModel, _choose_english_head, _choose_text_weight, _served_oof
-from nlu.training_data import Example, TrainingData
-
-DATA = {
-    "card_arrival": ["my card has not arrived", "where is my new card", "card still not delivered",
-                     "when will the card come", "how long until my card arrives", "card delivery is late"],
-    "top_up": ["how do I top up", "add money to my account", "top up with bank transfer",
-               "my top up failed", "can I top up by cash", "topping up my balance"],
-    "exchange_rate": ["what exchange rate do you use", "currency conversion rate", "is the rate fair",
-                      "how is the exchange rate set", "rate for euros to dollars", "exchange fees and rates"],
-}
-
-
-def _td() -> TrainingData:
-    return TrainingData([Example(t, lab) for lab, texts in DATA.items() for t in texts])
+from tests.nlu.test_features import _td  # the three BANKING-style intents those tests use
 
 
 def _head(right: np.ndarray, sims: float) -> IntentClassifier:

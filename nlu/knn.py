@@ -31,27 +31,14 @@ class NearestExamples:
             raise ValueError(f"no training example for intents {missing}")
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
 
-    def class_similarity(self, Q: np.ndarray, exclude_self: bool = False) -> np.ndarray:
-        """(n, intents): the best cosine similarity of each query to each intent's examples.
-
-        `exclude_self` (training rows queried against themselves, in stored order) leaves every row's
-        own vector out: a leave-one-out score for choosing the blend weight without a second split."""
+    def class_similarity(self, Q: np.ndarray) -> np.ndarray:
+        """(n, intents): the best cosine similarity of each query to each intent's examples."""
         Q = np.asarray(Q, dtype=np.float32)
         Q = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-12)
         out = np.empty((len(Q), len(self.labels)), dtype=np.float32)
         for lo in range(0, len(Q), 1024):
-            sims = Q[lo:lo + 1024] @ self.vectors.T
-            if exclude_self:
-                rows = np.arange(sims.shape[0])
-                sims[rows, lo + rows] = -np.inf
-            out[lo:lo + 1024] = np.maximum.reduceat(sims, self.starts, axis=1)
-        # an intent with one example, left out of its own query: "no neighbour", not -inf
-        return np.where(np.isfinite(out), out, -1.0)
-
-    def stored_order(self, y: list[str]) -> np.ndarray:
-        """Indices that put training rows (in their original order) in the stored order."""
-        index = {lab: i for i, lab in enumerate(self.labels)}
-        return np.argsort(np.array([index[v] for v in y]), kind="stable")
+            out[lo:lo + 1024] = np.maximum.reduceat(Q[lo:lo + 1024] @ self.vectors.T, self.starts, axis=1)
+        return out
 
 
 def similarity_probs(class_sim: np.ndarray, temperature: float) -> np.ndarray:

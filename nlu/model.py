@@ -239,12 +239,15 @@ class NLUModel:
             english, english_choice = _choose_english_head(heads, is_en)
             if english != "e5":
                 oof = _served_oof(heads, english, is_en)
+        extractor = EntityExtractor.from_training_data(td)
+        for entity, (pattern, canonical) in (entity_patterns or {}).items():
+            extractor.use_pattern(entity, pattern, canonical)
         text_model, text_temperature, text_choice = None, 1.0, None
         weight = 0.5 if isinstance(text_weight, str) else float(text_weight)
         if "tfidf" in features:
             from nlu.tfidf import TfidfIntentModel
 
-            text_model = TfidfIntentModel(seed=seed).fit(cleaned, labels)
+            text_model = TfidfIntentModel(seed=seed, names=extractor.lookups).fit(cleaned, labels)
             if text_weight == "cv" and oof is not None:
                 tfidf_oof = text_model.out_of_fold(cleaned, labels, cv_folds(labels, seed), primary.labels)
                 weight, text_temperature, text_choice = _choose_text_weight(oof[0], tfidf_oof, oof[2])
@@ -285,9 +288,6 @@ class NLUModel:
             meta["text_weight"] = {"weight": weight, "temperature": round(text_temperature, 4), **text_choice}
         if adapters:  # only then, so that meta.json of the default model stays as it was
             meta["adapter"] = {k: a.info for k, a in adapters.items()}
-        extractor = EntityExtractor.from_training_data(td)
-        for entity, (pattern, canonical) in (entity_patterns or {}).items():
-            extractor.use_pattern(entity, pattern, canonical)
         model = cls(route, heads, extractor, threshold, meta, max_chars, paths,
                     head_inputs=head_inputs, text_model=text_model, text_weight=weight,
                     oos=thresholds, secondary_threshold=secondary_threshold, adapters=adapters,

@@ -25,10 +25,12 @@ WARRANTY = ("examples/warranty/nlu.yml",)
 
 
 def cache_key(extra: tuple[str, ...] = ()) -> str:
-    """A hash of the training data (plus `extra` files), the knowledge base and the NLU source code."""
+    """A hash of the training data (plus `extra` files), the knowledge base, the NLU source code and the
+    config defaults the model is trained with."""
     h = hashlib.sha256()
     for folder, pattern in (("training_data", "*"), *((str(Path(e).parent), Path(e).name) for e in extra),
-                            ("knowledge_base/articles", "*.md"), ("nlu", "*.py"), ("knowledge_base", "*.py")):
+                            ("knowledge_base/articles", "*.md"), ("nlu", "*.py"), ("knowledge_base", "*.py"),
+                            ("bot", "config.py")):
         for f in sorted((REPO / folder).glob(pattern)):
             if f.is_file():
                 h.update(f.name.encode() + f.read_bytes())

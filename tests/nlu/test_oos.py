@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.cli import main as fancare
-from nlu.classifier import IntentClassifier
+from nlu.classifier import IntentClassifier, cv_folds
 from nlu.knn import NearestExamples
 from nlu.model import OUT_OF_SCOPE, NLUModel
 from nlu.oos import Scored, choose, simulate_from_oof
@@ -60,14 +60,27 @@ def model() -> NLUModel:
     return NLUModel.train(_td(_train_rows()), route="minilm")
 
 
-def test_nearest_examples_best_similarity_per_intent_and_leave_one_out() -> None:
+def test_nearest_examples_best_similarity_per_intent() -> None:
     X = np.array([[1, 0], [0.8, 0.6], [0, 1], [0.6, 0.8]], dtype=np.float32)
     knn = NearestExamples(X, ["a", "a", "b", "b"], ["a", "b"])
     sims = knn.class_similarity(np.array([[1.0, 0.0]]))
     assert sims[0] == pytest.approx([1.0, 0.6])
-    # every training row against the others: its own vector (similarity 1) is left out
-    own = knn.class_similarity(knn.vectors, exclude_self=True)
-    assert own[0] == pytest.approx([0.8, 0.6]) and own[2] == pytest.approx([0.6, 0.8])
+    assert knn.class_similarity(np.array([[0.0, 1.0]]))[0] == pytest.approx([0.6, 1.0])
+
+
+def test_the_votes_out_of_fold_scores_come_from_the_other_folds_only() -> None:
+    # every example has a near-twin; scored against all the other rows (leave-one-out) it would
+    # meet its twin even when both are held out together, and the vote would look surer than it is
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((30, 8))
+    X = np.vstack([base, base + 0.01 * rng.standard_normal((30, 8))])
+    y = [["a", "b", "c"][i % 3] for i in range(30)] * 2
+    head = IntentClassifier().fit(X, y)
+    assert head.oof is not None
+    sims = head.oof[1]
+    for tr, te in cv_folds(y, 0):
+        expected = NearestExamples(X[tr], [y[i] for i in tr], head.labels).class_similarity(X[te])
+        assert sims[te] == pytest.approx(expected)
 
 
 def test_knn_weight_is_chosen_by_cross_validation_and_helps_where_a_linear_head_cannot() -> None:

@@ -40,9 +40,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any], str, bool]] = [
     ("e5 + kNN, val thresholds (cascade at rest before the English head)", "e5", {"features": []}, "val", True),
     ("e5 + kNN, cv thresholds (no val)", "e5", {"features": []}, "cv", True),
     ("cascade + kNN, val thresholds (no TF-IDF)", "cascade", {"features": []}, "val", True),
-    ("cascade + kNN, cv thresholds (no val; no TF-IDF)", "cascade", {"features": []}, "cv", True),
+    ("cascade + kNN, cv thresholds (no val, no TF-IDF)", "cascade", {"features": []}, "cv", True),
     ("cascade + TF-IDF + kNN, val thresholds (shipped)", "cascade", {}, "val", True),
-    ("cascade + TF-IDF + kNN, cv thresholds (no val; shipped)", "cascade", {}, "cv", True),
+    ("cascade + TF-IDF + kNN, cv thresholds (no val, shipped)", "cascade", {}, "cv", True),
     ("minilm + kNN, val thresholds", "minilm", {"features": []}, "val", True),
     ("minilm + tfidf + kNN, val thresholds", "minilm", {"features": ["tfidf"]}, "val", True),
 ]

@@ -39,6 +39,29 @@ def test_tfidf_model_learns_tokens_and_follows_the_callers_label_order() -> None
     assert q[0, 0] == pytest.approx(p[0, m.labels.index("top_up")])
 
 
+def test_tfidf_masks_product_names_so_naming_one_is_no_evidence_for_an_intent() -> None:
+    # the only example naming the projector is a safety report; a fan asking about its picture is not
+    crisis = ["the beam projector is smoking", "smoke coming out of it", "it caught fire",
+              "the battery swelled up and burned me", "sparks from the socket", "it is melting"]
+    faq = ["how do I focus the picture", "the picture is blurry", "how do I connect my laptop",
+           "what size is the picture", "how do I reset it", "does it work with netflix"]
+    texts, labels = crisis + faq, ["crisis"] * 6 + ["faq"] * 6
+    names = {"product": ["Voltora Beam", "beam projector", "beam"]}
+    masked = TfidfIntentModel(names=names).fit(texts, labels)
+    plain = TfidfIntentModel().fit(texts, labels)
+    message = ["my beam projector picture is blurry"]
+    crisis_col = masked.labels.index("crisis")
+    assert masked.predict_proba(message)[0, crisis_col] < plain.predict_proba(message)[0, crisis_col]
+    assert masked.labels[int(np.argmax(masked.predict_proba(message)[0]))] == "faq"
+    # the names travel with the saved model
+    again = pickle.loads(pickle.dumps(masked))
+    assert again.predict_proba(message) == pytest.approx(masked.predict_proba(message))
+
+
+def test_the_default_config_averages_the_tfidf_model_in() -> None:
+    assert NLUConfig().features == ["tfidf"] and NLUConfig().tfidf_weight == "cv"
+
+
 def test_concatenated_encoders_and_tfidf_round_trip(tmp_path: Path) -> None:
     model = NLUModel.train(_td(), route="minilm", features=["e5", "tfidf"], threshold=0.0, calibrate=False)
     assert model.head_inputs == {"minilm": ["minilm", "e5"]}
@@ -86,4 +109,4 @@ def test_unknown_feature_is_refused() -> None:
         NLUModel.train(_td(), route="minilm", features=["bert"])
     with pytest.raises(ValueError):
         NLUConfig(features=["bert"])  # type: ignore[list-item]
-    assert NLUConfig().features == [] and NLUConfig().finetune is False
+    assert NLUConfig().finetune is False

@@ -37,7 +37,7 @@ from bot.store.clean import storable  # noqa: F401 - `bot.pipeline.storable` is 
 from bot.store.models import epoch_seconds, utcnow
 from dialogs.arbitration import FAQ_SCORE
 from dialogs.domain import Button, Domain, Outgoing
-from dialogs.policy import SILENT_INTENTS, Decision, DialogPolicy, EscalationRequest, Turn
+from dialogs.policy import SILENT_INTENTS, URGENT_ASK, Decision, DialogPolicy, EscalationRequest, Turn
 from dialogs.repair import is_question
 from dialogs.waiting import PUBLIC_CHAT_TYPES, WaitingRules, wait_reply
 from moderation import ModerationPolicy, Verdict
@@ -561,7 +561,10 @@ class Pipeline:
         esc_id, esc_state = esc_info
         decision = Decision(state=state, action="relay")
         values: dict[str, Any] = {"ticket": esc_id, "name": turn.display_name or "there"}
-        if parse.intent == "crisis" and not parse.fallback:
+        # a crisis reading pages the team from the bar at which a fan outside a ticket is asked about
+        # one (`URGENT_ASK`); under it the message is relayed to the person, who reads it anyway
+        # ("the picture from my beam projector is blurry": crisis 0.55, not an urgent page)
+        if parse.intent == "crisis" and not parse.fallback and parse.confidence >= URGENT_ASK:
             decision.events.append(("escalation.upgraded", {"escalation_id": esc_id, "queue": "crisis"}))
             decision.replies.append(self.domain.render("utter_crisis", values, language=turn.language,
                                                        seed=str(esc_id)))

@@ -42,7 +42,7 @@ PROMO = re.compile(
     r"catalogue|catalog|order now|apply now|limited (?:time|offer|spots|positions)|singles|miracle|lose \d+ ?kg|"
     r"replica|crypto|\w*coin|doubler|token|wallet|presale|airdrop|nft|investing|investment|guaranteed|profits?|"
     r"passive income|free (?:followers|tickets?|money|netflix|gift|iphone|nft|crypto|bitcoin)|prize|giveaway|"
-    r"signals? group|join my)\b|@\w{3,}")
+    r"signals? group|join my)\b|(?<![\w.%+-])@\w{3,}")  # a handle to follow, not the "@" of an email address
 SCORED = ("offensive", "hate", "spam", "spam_intent", "negative", "positive", "flood", "repeat", "pii", "link", "zalgo",
           "emoji", "length")
 

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|\b[a-z0-9-]+\.(?:com|net|org|io|xyz|top|click|link|ru|cn|"
                   r"info|biz|me|co|gg|app|site|online|live|shop|ly|to)\b(?:/[^\s]*)?", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 _SHORTENERS = {"bit.ly", "tinyurl.com", "t.co", "goo.gl", "cutt.ly", "is.gd", "rb.gy", "ow.ly", "shorturl.at"}
 _INVITES = re.compile(r"t\.me/(?:joinchat|\+)|chat\.whatsapp\.com|discord\.gg", re.IGNORECASE)
 PATTERNS: dict[str, tuple[re.Pattern[str], float]] = {
@@ -43,9 +44,11 @@ PATTERNS: dict[str, tuple[re.Pattern[str], float]] = {
 
 
 def links(text: str) -> list[str]:
-    """Host names of the links in `text` (lower case, no "www.")."""
+    """Host names of the links in `text` (lower case, no "www."). An email address is not a link: a
+    customer who writes "ana@example.com" as the answer to "which email did you order with?" is not
+    advertising example.com."""
     hosts = []
-    for m in _URL.findall(text):
+    for m in _URL.findall(_EMAIL.sub(" ", text)):
         u = m if "://" in m else "http://" + m
         host = (urlparse(u).hostname or "").lower().removeprefix("www.")
         if host:

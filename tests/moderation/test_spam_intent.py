@@ -33,6 +33,19 @@ def test_spam_reading_with_commercial_wording_becomes_the_spam_intent_signal() -
     assert "promo" in verdict.details["reasons"]
 
 
+def test_an_email_address_is_neither_a_link_nor_a_handle_to_follow() -> None:
+    # "ana@example.com" as the answer to "which email did you order with?" read as spam 0.96 with
+    # TF-IDF on; its domain counted as a link and its "@example" as a handle, so in a group it was hidden
+    for text in ("ana@example.com", "my email is maya.lopez@example.com, where is my order?"):
+        sig = SignalExtractor().extract(text, intents=READ_AS_SPAM)
+        assert sig.links == 0 and sig.spam_reasons == [] and sig.spam_intent == 0.0, (text, sig.spam_reasons)
+        assert _policy().decide(text, sig, Subject("fan-1", "group-1")).action != "hide"
+    # a link or a handle next to an address still counts
+    sig = SignalExtractor().extract("mail ana@example.com or follow @cheap_followers_hub", intents=READ_AS_SPAM)
+    assert "promo" in sig.spam_reasons and sig.spam_intent == 0.97
+    assert SignalExtractor().extract("ana@example.com, see cheap-deals.biz").links == 1
+
+
 def test_a_customer_the_nlu_reads_as_spam_is_not_a_spam_signal() -> None:
     for text in ("I need to recover my damn password", "check invoice #00108",
                  "add a goddamn item to purchase 732201349959"):

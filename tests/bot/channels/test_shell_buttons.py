@@ -17,9 +17,10 @@ class _Tty(io.StringIO):
 
 async def test_picked_button_is_a_press_and_typed_payload_is_text(app):
     out = io.StringIO()
-    # a typed payload is words, never a forced intent: `/restart_flow_x9` means nothing (no ticket);
-    # the second miss offers the button, and pressing it is what opens the ticket
-    lines = "/restart_flow_x9\nasdf qwer zxcv\n1\n"
+    # a typed payload is words, never a forced intent: `/qzx_vv9` means nothing (no ticket); the second
+    # miss offers the button, and pressing it is what opens the ticket. (Not `/restart_flow_x9`: its
+    # words "restart flow" read as a help question, faq 0.6, once TF-IDF became the default.)
+    lines = "/qzx_vv9\nasdf qwer zxcv\n1\n"
     assert await run_shell(app, user_id="u9", display_name="Sam", stdin=_Tty(lines), stdout=out) == 0
     text = out.getvalue()
     assert "[1] Talk to a human" in text and "ticket #" in text

@@ -83,11 +83,10 @@ class IntentClassifier:
         self.knn = NearestExamples(X, list(y), self.labels) if knn else None
         self.knn_weight, self.blend_temperature, self.oof = 0.0, 1.0, None
         if self.knn is not None and oof_logits is not None:
-            self._fit_knn_weight(X, list(y), oof_logits, oof_sims)
+            self._fit_knn_weight(list(y), oof_logits, oof_sims)
         return self
 
-    def _fit_knn_weight(self, X: np.ndarray, y: list[str], oof_logits: np.ndarray,
-                        sims: np.ndarray | None) -> None:
+    def _fit_knn_weight(self, y: list[str], oof_logits: np.ndarray, sims: np.ndarray | None) -> None:
         """Choose the blend weight and similarity temperature by out-of-fold accuracy (ties: the
         smaller weight, i.e. the plain head), each example scored against its fold's training rows.
 

@@ -181,8 +181,10 @@ OUTSIDERS: tuple[str, ...] = ("sv", "da", "nb", "nn", "fi", "et", "cs", "sk", "h
                               "tl", "hr", "sl", "sq", "lv", "lt", "af", "so", "sw", "yo", "cy", "ga", "eu", "az", "is")
 #: an outsider left out when its near twin is configured: the low-accuracy outsider model reads plain
 #: Dutch as Afrikaans ("Voor je terugbetaling gebruik ik bestelling ...": af 0.96, nl 0.04), which made a
-#: Dutch fan's message "und"; an Afrikaans one read as Dutch is answered in a language its reader follows
-OUTSIDER_TWINS = {"af": "nl"}
+#: Dutch fan's message "und"; an Afrikaans one read as Dutch is answered in a language its reader follows.
+#: Likewise short Turkish as Azerbaijani ("buds pro bozuldu", "hoşça kal": az 1.0), which made a Turkish
+#: fan's first message "und" and so English
+OUTSIDER_TWINS = {"af": "nl", "az": "tr"}
 #: the outsider model must give an unconfigured language at least this to overrule the restricted one
 OUTSIDER_MIN = 0.95
 #: lingua's low-accuracy mode is sure of itself on short text far more often than it is right
@@ -397,7 +399,8 @@ class LanguageIdentifier:
                 users = self._corpus.get(key, ())
                 for code in users:
                     logit[code] += CORPUS_WEIGHT / len(users)
-        if 2 * hits < len(words) and self._outsider is not None and self._is_outsider(" ".join(words)):
+        if (2 * hits < len(words) and self._outsider is not None and not self._all_known(words)
+                and self._is_outsider(" ".join(words))):
             return {}
         if len(words) == 1 and not hits and top_p < SINGLE_WORD_MIN:
             # one word no single configured language's chat words have: lingua's guess only counts
@@ -418,6 +421,22 @@ class LanguageIdentifier:
         if prior in logit:
             logit[prior] += PRIOR_WEIGHT
         return logit
+
+    def _all_known(self, words: list[str]) -> bool:
+        """Whether two or more words are all chat words or brand-text words of one same configured
+        language ("hoşça kal": both in the brand's Turkish texts). The outsider model is then not asked:
+        on two words it is often sure of nonsense ("hoşça kal": Basque 0.998)."""
+        if len(words) < 2:
+            return False
+        common: set[str] | None = None
+        for w in words:
+            key = w.casefold()
+            owner = self._lexicon.get(key)
+            users = {owner} if owner is not None else set(self._shared.get(key, ())) | set(self._corpus.get(key, ()))
+            common = users if common is None else common & users
+            if not common:
+                return False
+        return True
 
     def _is_outsider(self, text: str) -> bool:
         """Whether the outsider model reads `text` as a language the brand did not configure."""

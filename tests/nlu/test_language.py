@@ -220,3 +220,12 @@ def test_plain_dutch_is_not_taken_for_afrikaans() -> None:
     """The outsider model read this Dutch reply as Afrikaans (0.96), so it was "und"."""
     text = "Voor je terugbetaling gebruik ik bestelling VT-482913, die je me al gaf."
     assert detect_language(text, DEFAULT_LANGUAGES)[0] == "nl"
+
+
+def test_short_turkish_is_not_an_outsider_language() -> None:
+    """Two words of the brand's Turkish texts read as Basque (0.998) in the outsider model, and
+    Azerbaijani is Turkish's twin: both made a Turkish fan's first message "und", so English."""
+    assert detect_language("hoşça kal", DEFAULT_LANGUAGES)[0] == "tr"
+    assert detect_language("çox sağ olun", DEFAULT_LANGUAGES)[0] == "tr"  # Azerbaijani: answered in Turkish
+    # a message only partly made of one language's words is still asked: Swedish stays "und"
+    assert detect_language("Hej, var är min beställning?", DEFAULT_LANGUAGES)[0] == "und"

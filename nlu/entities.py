@@ -44,6 +44,13 @@ class Entity:
                 "text": self.text, "extractor": self.extractor, "score": self.score, **self.extra}
 
 
+def lookup_pattern(values: list[str]) -> re.Pattern[str]:
+    """One case-insensitive pattern for a lookup table's values, whole words only, the longest value
+    first so "Voltora Buds Pro" wins over "Buds Pro"; group 1 is the value as written."""
+    vals = [re.escape(v.strip()) for v in sorted(values, key=lambda v: len(v.strip()), reverse=True) if v.strip()]
+    return re.compile(r"(?<!\w)(" + "|".join(vals) + r")(?!\w)", re.IGNORECASE)
+
+
 class EntityExtractor:
     """Rule-based extractor built from training data; picklable and deterministic."""
 
@@ -95,9 +102,8 @@ class EntityExtractor:
         self._brands: set[str] = set()
         self._variants = {name: {v.strip().casefold() for v in values} for name, values in self.lookups.items()}
         for name, values in self.lookups.items():
-            vals = [re.escape(v.strip()) for v in values if v.strip()]
-            if vals:
-                self._lookup.append((name, re.compile(r"(?<!\w)(" + "|".join(vals) + r")(?!\w)", re.IGNORECASE)))
+            if any(v.strip() for v in values):
+                self._lookup.append((name, lookup_pattern(values)))
                 names = {v: self._lookup_value(name, v) for v in values if v.strip()}
                 fl = FuzzyLookup(names)
                 self._fuzzy.append((name, fl))

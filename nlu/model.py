@@ -247,7 +247,8 @@ class NLUModel:
         if "tfidf" in features:
             from nlu.tfidf import TfidfIntentModel
 
-            text_model = TfidfIntentModel(seed=seed, names=extractor.lookups).fit(cleaned, labels)
+            text_model = TfidfIntentModel(seed=seed, names=extractor.lookups,
+                                           patterns=extractor.regexes).fit(cleaned, labels)
             if text_weight == "cv" and oof is not None:
                 tfidf_oof = text_model.out_of_fold(cleaned, labels, cv_folds(labels, seed), primary.labels)
                 weight, text_temperature, text_choice = _choose_text_weight(oof[0], tfidf_oof, oof[2])

@@ -15,23 +15,32 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from nlu.entities import lookup_pattern
+
 
 class TfidfIntentModel:
     """Logistic regression on [word 1-2 grams | char_wb 2-5 grams] TF-IDF features.
 
-    `names` (entity -> values, the lookup tables of the training data: product names) are replaced
-    by a placeholder before the n-grams are counted. Which product a fan names says nothing about
-    what they want, but an n-gram model learns it anyway when one intent's few examples happen to
-    name it: with the demo's one crisis example about "the beam projector", "the picture from my
-    beam projector is blurry" read as a crisis (0.69). The encoders keep the names."""
+    `names` (entity -> values, the lookup tables of the training data: product names) and
+    `patterns` (entity -> regexes: order numbers, emails) are replaced by a placeholder ("_product_",
+    "_email_") before the n-grams are counted. Which product a fan names says nothing about what
+    they want, but an n-gram model learns it anyway when one intent's few examples happen to name
+    it: with the demo's one crisis example about "the beam projector", "the picture from my beam
+    projector is blurry" read as a crisis (0.69). An email address is worse: its character n-grams
+    (".com", "@") are a spam link's, so a fan answering "which email did you order with?" with
+    "ana@example.com" read as spam (0.96). The encoders keep the text as written."""
 
-    def __init__(self, C: float = 20.0, seed: int = 0, names: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, C: float = 20.0, seed: int = 0, names: dict[str, list[str]] | None = None,
+                 patterns: dict[str, list[str]] | None = None) -> None:
         self.C = C
         self.seed = seed
         self.names = {k: list(v) for k, v in (names or {}).items()}
-        self._names = [(f"_{entity}_", re.compile(r"(?<!\w)(?:" + "|".join(
-            re.escape(v.strip()) for v in sorted(values, key=len, reverse=True) if v.strip()) + r")(?!\w)", re.IGNORECASE))
-            for entity, values in self.names.items() if any(v.strip() for v in values)]
+        self.patterns = {k: list(v) for k, v in (patterns or {}).items()}
+        # regexes first: an email or order number is masked whole before a name inside it could be
+        self._names = [(f"_{entity}_", re.compile(p, re.IGNORECASE))
+                       for entity, ps in self.patterns.items() for p in ps]
+        self._names += [(f"_{entity}_", lookup_pattern(values))
+                        for entity, values in self.names.items() if any(v.strip() for v in values)]
         self.labels: list[str] = []
         self._word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
                                      lowercase=True, token_pattern=r"(?u)\b\w+\b")
@@ -66,7 +75,7 @@ class TfidfIntentModel:
         fold: the material for choosing the model's weight in the blend (`NLUModel.train`)."""
         out = np.zeros((len(texts), len(order)), dtype=np.float64)
         for tr, te in folds:
-            part = TfidfIntentModel(self.C, self.seed, self.names).fit([texts[i] for i in tr], [labels[i] for i in tr])
+            part = TfidfIntentModel(self.C, self.seed, self.names, getattr(self, "patterns", {})).fit([texts[i] for i in tr], [labels[i] for i in tr])
             out[te] = part.predict_proba([texts[i] for i in te], order)
         return out
 

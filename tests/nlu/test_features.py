@@ -58,6 +58,26 @@ def test_tfidf_masks_product_names_so_naming_one_is_no_evidence_for_an_intent() 
     assert again.predict_proba(message) == pytest.approx(masked.predict_proba(message))
 
 
+def test_tfidf_masks_regex_entities_so_an_email_is_not_a_spam_link() -> None:
+    # spam examples carry links; the one answer giving an email is a plain order status reply
+    spam = ["win free followers at promo.example.com", "cheap followers visit bestdeals.com now",
+            "click spamlink.net for prizes", "free crypto at coins4u.com", "dm me or visit win.example.net",
+            "follow for follow, go to likes.example.com"]
+    order = ["where is my order VT-482913", "my parcel has not arrived", "order VT-120044 is late",
+             "when does my package come", "tracking says nothing", "status of my order please"]
+    texts, labels = spam + order, ["spam"] * 6 + ["order_status"] * 6
+    patterns = {"email": [r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"], "order_number": [r"\bVT-?\d{6}\b"]}
+    masked = TfidfIntentModel(patterns=patterns).fit(texts, labels)
+    plain = TfidfIntentModel().fit(texts, labels)
+    assert masked._masked("ana@example.com, order vt-555123") == "_email_, order _order_number_"
+    message = ["my order is VT-999001, email ana@example.com"]
+    spam_col = masked.labels.index("spam")
+    assert masked.predict_proba(message)[0, spam_col] < plain.predict_proba(message)[0, spam_col]
+    assert masked.labels[int(np.argmax(masked.predict_proba(message)[0]))] == "order_status"
+    again = pickle.loads(pickle.dumps(masked))
+    assert again.predict_proba(message) == pytest.approx(masked.predict_proba(message))
+
+
 def test_the_default_config_averages_the_tfidf_model_in() -> None:
     assert NLUConfig().features == ["tfidf"] and NLUConfig().tfidf_weight == "cv"
 

@@ -130,3 +130,19 @@ def test_unknown_feature_is_refused() -> None:
     with pytest.raises(ValueError):
         NLUConfig(features=["bert"])  # type: ignore[list-item]
     assert NLUConfig().finetune is False
+
+
+@pytest.mark.parametrize("intents", [2, 3])
+def test_tfidf_direct_path_gives_scikit_learns_probabilities(intents: int) -> None:
+    # single messages skip scikit-learn's input checks (nlu/tfidf.py `_decision`); the numbers must not move
+    texts, labels = _td().texts_and_labels()
+    keep = sorted(DATA)[:intents]
+    rows = [(t, y) for t, y in zip(texts, labels, strict=True) if y in keep]
+    m = TfidfIntentModel().fit([t for t, _ in rows], [y for _, y in rows])
+    probe = ["top up my card with cash", "what rate for dollars?", "card never arrived!!", "", "zzzz 123",
+             "exchange exchange exchange rate rate"]
+    fast = np.vstack([m.predict_proba([t]) for t in probe])
+    batch = m._lr.predict_proba(m._features(probe))
+    assert fast == pytest.approx(batch, abs=1e-12)
+    again = pickle.loads(pickle.dumps(m))  # the direct path's tables are rebuilt after loading
+    assert np.vstack([again.predict_proba([t]) for t in probe]) == pytest.approx(batch, abs=1e-12)

@@ -52,6 +52,7 @@ class TfidfIntentModel:
         self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
                                      lowercase=True, max_features=200_000)
         self._lr: LogisticRegression | None = None
+        self._fast: tuple[Any, ...] | None = None  # the direct path's tables (`_fast_tables`)
 
     def _masked(self, text: str) -> str:
         for token, rx in getattr(self, "_names", []):  # models saved before the names were masked have none

@@ -106,6 +106,10 @@ class Flow:
     file: str = ""
     line: int | None = None
     by_id: dict[str, int] = field(default_factory=dict)
+    #: intents that, while this flow waits for an answer, are the fan's words about this task (noted for
+    #: the person it goes to, the question asked again), not a new task: "because it arrived broken"
+    #: (complaint) at the refund's proof question
+    notes: tuple[str, ...] = ()
 
     def step(self, ref: str | int) -> Step:
         return self.steps[ref if isinstance(ref, int) else self.by_id[ref]]
@@ -201,7 +205,7 @@ class _Reader:
             self.err("a flow is a mapping with description and steps", path, fid)
             return None
         for k in spec:
-            if k not in ("description", "name", "steps", "nlu_trigger", "kb_tags", "if", "persisted_slots"):
+            if k not in ("description", "name", "steps", "nlu_trigger", "kb_tags", "notes", "if", "persisted_slots"):
                 self.err("unknown key", (*path, str(k)), f"{fid}.{k}")
         if not spec.get("description"):
             self.err("a flow needs a description (it is how the assistant names the task)", path, fid)
@@ -220,8 +224,13 @@ class _Reader:
             else:
                 self.err("a trigger is '- intent: NAME' or '- intent: {name: NAME, confidence_threshold: 0.6}'",
                          tp, f"{fid}.nlu_trigger[{i}]")
+        notes = spec.get("notes") or []
+        if not isinstance(notes, list) or not all(isinstance(n, str) and n for n in notes):
+            self.err("notes is a list of intent names ([complaint])", (*path, "notes"), f"{fid}.notes")
+            notes = []
         flow = Flow(fid, str(spec.get("description") or ""), str(spec.get("name") or fid.replace("_", " ")),
-                    [], triggers, tuple(str(t) for t in spec.get("kb_tags") or ()), self.y.file, self.y.line_of(path))
+                    [], triggers, tuple(str(t) for t in spec.get("kb_tags") or ()), self.y.file, self.y.line_of(path),
+                    notes=tuple(notes))
         self._block(flow, raw_steps, (*path, "steps"), top=True)
         for s in flow.steps:
             if s.next is None:
@@ -494,6 +503,9 @@ def check_flows(fs: FlowSet, *, responses: set[str] | None = None, actions: set[
         for t in flow.triggers:
             if intents is not None and t.intent not in intents:
                 err(flow, None, f"trigger intent {t.intent!r} is not in the training data", f"{flow.id}.nlu_trigger")
+        for intent in flow.notes:
+            if intents is not None and intent not in intents:
+                err(flow, None, f"notes intent {intent!r} is not in the training data", f"{flow.id}.notes")
         for s in flow.steps:
             key = f"{flow.id}.{s.id}"
             if s.slot is not None and s.slot not in fs.slots:

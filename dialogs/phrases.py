@@ -94,6 +94,8 @@ PHRASES: dict[str, str] = {
                      "You can check the draw yourself: giveaway #{giveaway}, seed {seed}."),
     # dialogs/policy.py: a second request of the fan's when the first one went to a person
     "escalation.also_noted": "I've also noted your other request ({request}) for the person who takes over.",
+    # dialogs/policy.py: the fan's words about a task at one of its questions (`notes:` in flows.yml)
+    "flow.noted": "Sorry to hear that. I've noted it for the person who handles your {flow}.",
 }
 
 #: Phrases whose words change with a number: key -> the placeholder holding the number. In

@@ -55,6 +55,9 @@ SARCASTIC = ("thanks", "praise", "goodbye")
 #: "human" 0.91; "abc" poll_vote 0.80 on the demo model)
 ONE_WORD_SWITCH = 0.85
 MAX_STEPS_PER_TURN = 200
+#: the fan's words noted for a task's person (`Flow.notes`): at most this many, each cut to this length
+MAX_NOTES = 3
+NOTE_CHARS = 300
 _MISSING = object()
 CORRECTION_TURNS = 3  # a finished flow can be corrected for this many messages
 CLARIFY_BELOW = 0.60  # a top intent this unsure, with a runner-up task within CLARIFY_MARGIN, gets a question
@@ -304,6 +307,18 @@ class DialogPolicy:
         typed = value if asks_instead and other is None else None  # the answer, if the question goes unanswered
         if asks_instead:
             value = None
+        if (other is not None and not taking_back and not lost and parse.intent in flow.notes
+                and not is_question(text)):
+            # "because it arrived broken" (a complaint) at the refund's proof question: what the fan says
+            # about this task, for the person it goes to, not a new task that would drop it
+            self._note(ctx, flow, step, frame, text)
+            if value is not None:  # "it came broken, my email is ana@example.com": the answer as well
+                self._fill(ctx, frame, step, value)
+                ctx.message_free = False
+                await self._run(ctx)
+                return True
+            self._ask(ctx, step, flow, intro=ctx.d.replies.pop().text)
+            return True
         if (taking_back or asks_instead) and other is None and not lost and (restated or self._asks_for(ctx, flow)):
             # "ach egal, ich will eine Erstattung" at the refund's proof question: no other task is asked
             # for ("forget the refund, where is my order?" reads as a refund too, but has one), and the fan
@@ -696,14 +711,18 @@ class DialogPolicy:
             ctx.slots.update(self._collected(ctx))
             self._ask(ctx, step, flow, back=back)
 
-    def _ask(self, ctx: _Ctx, step: Step, flow: Flow, back: bool = False) -> None:
+    def _ask(self, ctx: _Ctx, step: Step, flow: Flow, back: bool = False, intro: str | None = None) -> None:
+        """Ask what `step` collects; `back`: after something else, "Back to your refund:" first; `intro`:
+        a sentence to put before the question in the same message."""
         name = step.utter or f"utter_ask_{step.slot}"
         before = len(ctx.d.replies)
         out = self._say(ctx, name)
         if back and "utter_resume_flow" in self.domain.responses:
-            intro = self.domain.render("utter_resume_flow", {"flow": self._flow_name(ctx, flow, "utter_resume_flow")},
-                                       language=ctx.turn.language)
-            ctx.d.replies[before] = dataclasses.replace(out, text=f"{intro.text} {out.text}")
+            resume = self.domain.render("utter_resume_flow", {"flow": self._flow_name(ctx, flow, "utter_resume_flow")},
+                                        language=ctx.turn.language)
+            ctx.d.replies[before] = out = dataclasses.replace(out, text=f"{resume.text} {out.text}")
+        if intro:
+            ctx.d.replies[before] = dataclasses.replace(out, text=f"{intro} {out.text}")
         if step.validate.kind == "choices" and not out.buttons:
             o = ctx.d.replies[before]
             ctx.d.replies[before] = dataclasses.replace(o, buttons=tuple(Button(t, t) for t, _ in step.validate.choices))
@@ -757,12 +776,24 @@ class DialogPolicy:
             if frame["kind"] != "call":
                 break
 
+    def _note(self, ctx: _Ctx, flow: Flow, step: Step, frame: dict[str, Any], text: str) -> None:
+        """Keep the fan's words about this task (`Flow.notes`) for the person it goes to, and tell them."""
+        notes = frame.setdefault("notes", [])
+        if len(notes) < MAX_NOTES:
+            notes.append(text.strip()[:NOTE_CHARS])
+        ctx.d.events.append(("flow.noted", {"flow": flow.id, "slot": step.slot, "intent": ctx.parse.intent}))
+        name = self.domain.flow_name(flow.id, flow.name, ctx.turn.language)
+        ctx.d.replies.append(Outgoing(text=self._phrase(ctx, "flow.noted", flow=name)))
+
     def _escalate(self, ctx: _Ctx, flow: Flow, step: Step) -> None:
         assert step.queue is not None
         filled = {k for f in ctx.stack for k in f.get("filled", {})}  # what this task collected, nothing older
         details = {k: v for k, v in ctx.slots.items() if v is not None and k in filled and k != "ticket"}
         others = self._other_requests(ctx, flow)
         extra: dict[str, Any] = {"also_asked": others} if others else {}
+        notes = [n for f in ctx.stack for n in f.get("notes", [])]
+        if notes:  # "because it arrived broken", said at a question of this task (`Flow.notes`)
+            extra["fan_notes"] = notes
         ctx.d.escalate = EscalationRequest(step.queue, self._reason(ctx, flow=flow.id, **details, **extra),
                                            step.priority)
         ctx.d.action = f"escalate:{step.queue}"

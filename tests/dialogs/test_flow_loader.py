@@ -775,3 +775,22 @@ def test_the_shipped_flows_load_cleanly_against_the_shipped_domain() -> None:
     bare = load_flows([REPO / "dialogs" / "flows.yml"], responses=set(domain.responses),
                       actions=registry.names(), strict=False)
     assert [e.key for e in bare.problems] == ["csat.steps[1]"]
+
+
+def test_notes_name_intents_of_the_training_data(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+      f:
+        description: Ask for a.
+        notes: complaint
+        steps:
+          - collect: a
+      g:
+        description: Ask for b.
+        notes: [complaint, no_such_intent]
+        steps:
+          - collect: b
+    """)
+    found = problems(p, intents={"complaint"})
+    assert_at(one(found, "notes is a list of intent names"), p, line_of(p, "notes: complaint"), "f.notes")
+    assert one(found, "notes intent 'no_such_intent' is not in the training data").key == "g.notes"
+    assert load_flows([p], strict=False).flows["g"].notes == ("complaint", "no_such_intent")

@@ -311,13 +311,14 @@ class DialogPolicy:
                 and not is_question(text)):
             # "because it arrived broken" (a complaint) at the refund's proof question: what the fan says
             # about this task, for the person it goes to, not a new task that would drop it
-            self._note(ctx, flow, step, frame, text)
+            said = self._note(ctx, flow, step, frame, text)
             if value is not None:  # "it came broken, my email is ana@example.com": the answer as well
+                ctx.d.replies.append(Outgoing(text=said))
                 self._fill(ctx, frame, step, value)
                 ctx.message_free = False
                 await self._run(ctx)
                 return True
-            self._ask(ctx, step, flow, intro=ctx.d.replies.pop().text)
+            self._ask(ctx, step, flow, intro=said)
             return True
         if (taking_back or asks_instead) and other is None and not lost and (restated or self._asks_for(ctx, flow)):
             # "ach egal, ich will eine Erstattung" at the refund's proof question: no other task is asked
@@ -776,14 +777,14 @@ class DialogPolicy:
             if frame["kind"] != "call":
                 break
 
-    def _note(self, ctx: _Ctx, flow: Flow, step: Step, frame: dict[str, Any], text: str) -> None:
-        """Keep the fan's words about this task (`Flow.notes`) for the person it goes to, and tell them."""
+    def _note(self, ctx: _Ctx, flow: Flow, step: Step, frame: dict[str, Any], text: str) -> str:
+        """Keep the fan's words about this task (`Flow.notes`) for the person it goes to; returns the
+        sentence that tells the fan so, in their language."""
         notes = frame.setdefault("notes", [])
         if len(notes) < MAX_NOTES:
             notes.append(text.strip()[:NOTE_CHARS])
         ctx.d.events.append(("flow.noted", {"flow": flow.id, "slot": step.slot, "intent": ctx.parse.intent}))
-        name = self.domain.flow_name(flow.id, flow.name, ctx.turn.language)
-        ctx.d.replies.append(Outgoing(text=self._phrase(ctx, "flow.noted", flow=name)))
+        return self._phrase(ctx, "flow.noted", flow=self.domain.flow_name(flow.id, flow.name, ctx.turn.language))
 
     def _escalate(self, ctx: _Ctx, flow: Flow, step: Step) -> None:
         assert step.queue is not None

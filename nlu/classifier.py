@@ -138,7 +138,7 @@ class IntentClassifier:
             lr = self._new().fit(Xf[tr], y[tr])
             cols = [index[c] for c in lr.classes_]
             part = np.full((len(te), len(self.labels)), -1e4)
-            part[:, cols] = lr.decision_function(Xf[te]) if len(lr.classes_) > 2 else _binary(lr, Xf[te])
+            part[:, cols] = _logits(lr, Xf[te])
             logits[te] = part
             if sims is not None:  # k <= the smallest intent's count: every intent has training rows here
                 sims[te] = NearestExamples(Xf[tr], [str(v) for v in y[tr]], self.labels).class_similarity(Xf[te])
@@ -153,10 +153,7 @@ class IntentClassifier:
         the similarity is 1.0 (never out of scope by distance) for a head without stored examples."""
         assert self._lr is not None, "classifier is not trained"
         X = np.atleast_2d(X)
-        # decision_function's own arithmetic, without its input checks (a millisecond a message)
-        d = X @ self._lr.coef_.T + self._lr.intercept_
-        z = d if len(self.labels) > 2 else np.hstack([-d / 2, d / 2])
-        probs = _softmax(np.atleast_2d(z) / self.temperature)
+        probs = _softmax(_logits(self._lr, X) / self.temperature)
         if self.knn is None:
             return probs, np.ones(len(X))
         sims = self.knn.class_similarity(X)
@@ -193,6 +190,8 @@ def nll_temperature(logits: np.ndarray, target: np.ndarray) -> float:
     return best_t
 
 
-def _binary(lr: LogisticRegression, X: np.ndarray) -> np.ndarray:
-    d = lr.decision_function(X).reshape(-1, 1)
-    return np.hstack([-d / 2, d / 2])
+def _logits(lr: LogisticRegression, X: np.ndarray) -> np.ndarray:
+    """One logit per class: `decision_function`'s arithmetic without its per-call input checks (a
+    millisecond a message on the hot path); a two-class model's single value becomes (-d/2, d/2)."""
+    d = X @ lr.coef_.T + lr.intercept_
+    return d if d.shape[1] > 1 else np.hstack([-d / 2, d / 2])

@@ -39,6 +39,19 @@ def test_tfidf_model_learns_tokens_and_follows_the_callers_label_order() -> None
     assert q[0, 0] == pytest.approx(p[0, m.labels.index("top_up")])
 
 
+def _masking_moves_the_reading(masked: TfidfIntentModel, texts: list[str], labels: list[str], message: str,
+                               away_from: str, to: str) -> None:
+    """`masked` (unfitted, with names or patterns) reads `message` less as `away_from` than the same
+    model without masks, and as `to`; the masks travel with the saved model."""
+    masked.fit(texts, labels)
+    plain = TfidfIntentModel().fit(texts, labels)
+    col = masked.labels.index(away_from)
+    assert masked.predict_proba([message])[0, col] < plain.predict_proba([message])[0, col]
+    assert masked.labels[int(np.argmax(masked.predict_proba([message])[0]))] == to
+    again = pickle.loads(pickle.dumps(masked))
+    assert again.predict_proba([message]) == pytest.approx(masked.predict_proba([message]))
+
+
 def test_tfidf_masks_product_names_so_naming_one_is_no_evidence_for_an_intent() -> None:
     # the only example naming the projector is a safety report; a fan asking about its picture is not
     crisis = ["the beam projector is smoking", "smoke coming out of it", "it caught fire",
@@ -47,15 +60,8 @@ def test_tfidf_masks_product_names_so_naming_one_is_no_evidence_for_an_intent() 
            "what size is the picture", "how do I reset it", "does it work with netflix"]
     texts, labels = crisis + faq, ["crisis"] * 6 + ["faq"] * 6
     names = {"product": ["Voltora Beam", "beam projector", "beam"]}
-    masked = TfidfIntentModel(names=names).fit(texts, labels)
-    plain = TfidfIntentModel().fit(texts, labels)
-    message = ["my beam projector picture is blurry"]
-    crisis_col = masked.labels.index("crisis")
-    assert masked.predict_proba(message)[0, crisis_col] < plain.predict_proba(message)[0, crisis_col]
-    assert masked.labels[int(np.argmax(masked.predict_proba(message)[0]))] == "faq"
-    # the names travel with the saved model
-    again = pickle.loads(pickle.dumps(masked))
-    assert again.predict_proba(message) == pytest.approx(masked.predict_proba(message))
+    _masking_moves_the_reading(TfidfIntentModel(names=names), texts, labels,
+                               "my beam projector picture is blurry", away_from="crisis", to="faq")
 
 
 def test_tfidf_masks_regex_entities_so_an_email_is_not_a_spam_link() -> None:
@@ -67,15 +73,10 @@ def test_tfidf_masks_regex_entities_so_an_email_is_not_a_spam_link() -> None:
              "when does my package come", "tracking says nothing", "status of my order please"]
     texts, labels = spam + order, ["spam"] * 6 + ["order_status"] * 6
     patterns = {"email": [r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"], "order_number": [r"\bVT-?\d{6}\b"]}
-    masked = TfidfIntentModel(patterns=patterns).fit(texts, labels)
-    plain = TfidfIntentModel().fit(texts, labels)
+    masked = TfidfIntentModel(patterns=patterns)
     assert masked._masked("ana@example.com, order vt-555123") == "_email_, order _order_number_"
-    message = ["my order is VT-999001, email ana@example.com"]
-    spam_col = masked.labels.index("spam")
-    assert masked.predict_proba(message)[0, spam_col] < plain.predict_proba(message)[0, spam_col]
-    assert masked.labels[int(np.argmax(masked.predict_proba(message)[0]))] == "order_status"
-    again = pickle.loads(pickle.dumps(masked))
-    assert again.predict_proba(message) == pytest.approx(masked.predict_proba(message))
+    _masking_moves_the_reading(masked, texts, labels, "my order is VT-999001, email ana@example.com",
+                               away_from="spam", to="order_status")
 
 
 def test_the_default_config_averages_the_tfidf_model_in() -> None:

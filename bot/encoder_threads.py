@@ -45,8 +45,8 @@ def limit_encoder_threads(threads: int | Literal["auto"] | None) -> None:
     adapt_pass_threads(None)
     if threads is None:
         return
-    if threads == "auto":
-        limit_encoder_threads(1)
+    if threads == "auto":  # each e5 pass sets its own count, so a loaded engine is no reason to warn
+        _start_on(1)
         adapt_pass_threads(IdleCores())
         return
     if threads < 1:
@@ -54,6 +54,11 @@ def limit_encoder_threads(threads: int | Literal["auto"] | None) -> None:
     if e5_engine_loaded():
         log.warning("nlu.threads=%d set after the e5 encoder loaded: it keeps %s threads until the process "
                     "restarts", threads, os.environ.get("OMP_NUM_THREADS", "all cores'"))
+    _start_on(threads)
+
+
+def _start_on(threads: int) -> None:
+    """The count every runtime starts with: the variables read at load, BLAS's pool and torch's."""
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     _limit_blas(threads)

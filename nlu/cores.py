@@ -26,12 +26,38 @@ Sample = tuple[float, float, float]
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+#: where a container's CPU quota is written: cgroup v2 (quota and period in one file), then v1
+CGROUP_QUOTA_FILES: tuple[tuple[str, str | None], ...] = (
+    ("/sys/fs/cgroup/cpu.max", None),
+    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def cgroup_quota(files: tuple[tuple[str, str | None], ...] = CGROUP_QUOTA_FILES) -> float | None:
+    """The CPU quota of this container in cores (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`), if any."""
+    for quota_file, period_file in files:
+        try:
+            fields = open(quota_file).read().split()
+            if period_file is not None:
+                fields += open(period_file).read().split()
+        except OSError:
+            continue
+        if len(fields) >= 2 and fields[0] not in ("max", "-1"):
+            try:
+                return max(1.0, int(fields[0]) / int(fields[1]))
+            except (ValueError, ZeroDivisionError):
+                return None
+        return None
+    return None
+
+
 def available_cores() -> int:
-    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    """The cores this process may run on: its affinity mask, capped by a container's CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota is not None else cores
 
 
 def read_sample() -> Sample | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class _Job:
 
 _pass_threads: dict[tuple[str, str | None], ThreadPoolExecutor] = {}
 _pass_threads_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a forked child has the pools but not their threads: start afresh
+    os.register_at_fork(after_in_child=_pass_threads.clear)
 
 
 def _pass_thread(encoder_name: str, encoder_path: str | None) -> ThreadPoolExecutor:

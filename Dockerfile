@@ -17,7 +17,7 @@ WORKDIR /app
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 # dependencies (the encoders' packages among them) in their own layer, rebuilt only when pyproject changes
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 RUN mkdir -p bot nlu dialogs knowledge_base moderation \
     && for p in bot nlu dialogs knowledge_base moderation; do touch $p/__init__.py; done \
     && pip install . \

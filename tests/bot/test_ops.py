@@ -163,9 +163,11 @@ async def test_what_nlu_threads_auto_decided_is_exported(app: Any) -> None:
     a fan's message causes, under `nlu.threads: auto`; under a fixed count (the tests' default) they
     are absent."""
     from nlu.cores import IdleCores
-    from nlu.encoders import adapt_pass_threads
+    from nlu.encoders import adapt_pass_threads, pass_cores
 
     app.pipeline.add_channel(RecordingChannel())
+    before = pass_cores()  # a CLI command run in this process earlier (bot.cli.main) may have set `auto`
+    adapt_pass_threads(None)
     assert "fancare_e5_passes" not in app.metrics.render().decode()
     reads = iter(range(1, 1_000_000))
 
@@ -178,7 +180,7 @@ async def test_what_nlu_threads_auto_decided_is_exported(app: Any) -> None:
         await app.pipeline.handle(fan_message("¿cuánto tarda el envío a Alemania?", user="es-auto"))
         body = app.metrics.render().decode()
     finally:
-        adapt_pass_threads(None)
+        adapt_pass_threads(before)
     passes = {ln.split("{")[1].split("}")[0]: float(ln.rsplit(" ", 1)[1])
               for ln in _family(body, "fancare_e5_passes_total{")}
     assert set(passes) == {'threads="2"'} and passes['threads="2"'] >= 1, body

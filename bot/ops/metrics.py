@@ -13,6 +13,7 @@ Two kinds of numbers:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -127,7 +128,7 @@ class _EncoderThreadsCollector(Collector):
         for n, count in sorted(dict(cores.given).items()):
             passes.add_metric([str(n)], float(count))
         yield passes
-        if cores.others == cores.others:  # not NaN: a window has been measured
+        if not math.isnan(cores.others):  # NaN until a first window has been measured
             busy = GaugeMetricFamily("fancare_e5_other_cores_busy", "Cores the rest of the machine's work (this "
                                      "process's outside its e5 passes included) used in the last window")
             busy.add_metric([], cores.others)

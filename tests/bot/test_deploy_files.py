@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,6 @@ def test_dockerfile_cpu_torch_offline_non_root_healthcheck_and_training() -> Non
                 assert (REPO / src).exists(), src
     # the dependency layer builds the project from what it has copied so far: the license files pyproject
     # names must be among them, or `pip install .` fails there
-    import tomllib
-
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     first_install = next(i for i, ln in enumerate(lines) if "pip install ." in ln)
     copied = {src for ln in lines[:first_install] if ln.startswith("COPY ") for src in ln.split()[1:-1]}

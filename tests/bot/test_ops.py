@@ -162,25 +162,19 @@ async def test_what_nlu_threads_auto_decided_is_exported(app: Any) -> None:
     """`fancare_e5_passes_total{threads}` and `fancare_e5_other_cores_busy` come from the real e5 passes
     a fan's message causes, under `nlu.threads: auto`; under a fixed count (the tests' default) they
     are absent."""
-    from nlu.cores import IdleCores
     from nlu.encoders import adapt_pass_threads, pass_cores
+    from tests.fakes.cores import auto_threads_on_a_quiet_machine
 
     app.pipeline.add_channel(RecordingChannel())
     before = pass_cores()  # a CLI command run in this process earlier (bot.cli.main) may have set `auto`
     adapt_pass_threads(None)
-    assert "fancare_e5_passes" not in app.metrics.render().decode()
-    reads = iter(range(1, 1_000_000))
-
-    def quiet_machine() -> tuple[float, float]:  # 1 s between readings, 0.05 of a core busy besides the passes
-        k = next(reads)
-        return 0.05 * k, float(k)
-
-    adapt_pass_threads(IdleCores(ceiling=2, window_s=0.0, sample=quiet_machine))
     try:
-        await app.pipeline.handle(fan_message("¿cuánto tarda el envío a Alemania?", user="es-auto"))
-        body = app.metrics.render().decode()
+        assert "fancare_e5_passes" not in app.metrics.render().decode()
     finally:
         adapt_pass_threads(before)
+    with auto_threads_on_a_quiet_machine():
+        await app.pipeline.handle(fan_message("¿cuánto tarda el envío a Alemania?", user="es-auto"))
+        body = app.metrics.render().decode()
     passes = {ln.split("{")[1].split("}")[0]: float(ln.rsplit(" ", 1)[1])
               for ln in _family(body, "fancare_e5_passes_total{")}
     assert set(passes) == {'threads="2"'} and passes['threads="2"'] >= 1, body

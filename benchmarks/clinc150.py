@@ -43,6 +43,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any], str, bool]] = [
     ("cascade + kNN, cv thresholds (no val, no TF-IDF)", "cascade", {"features": []}, "cv", True),
     ("cascade + TF-IDF + kNN, val thresholds (shipped)", "cascade", {}, "val", True),
     ("cascade + TF-IDF + kNN, cv thresholds (no val, shipped)", "cascade", {}, "cv", True),
+    # `nlu.finetune: true` (1 epoch at 15,100 examples: 7.5 min on 2 threads, about twice that on this
+    # module's 1; BENCHMARKS.md section 16, session 26)
+    ("cascade fine-tuned + TF-IDF + kNN, val thresholds", "cascade", {"finetune": True}, "val", True),
     ("minilm + kNN, val thresholds", "minilm", {"features": []}, "val", True),
     ("minilm + tfidf + kNN, val thresholds", "minilm", {"features": ["tfidf"]}, "val", True),
 ]

@@ -48,8 +48,9 @@ def nlu_config_fingerprint(cfg: FancareConfig) -> str:
     body: dict[str, Any] = {"encoder": cfg.nlu.encoder, "C": cfg.nlu.regularization, "threshold": cfg.nlu.fallback_threshold,
             "max_chars": cfg.nlu.max_text_chars}
     if cfg.nlu.features or cfg.nlu.finetune:  # only then, so that default fingerprints stay as they were
+        # the epochs matter only to a fine-tune (1 stands in otherwise: the default's fingerprint as it was)
         body.update(features=cfg.nlu.features, tfidf_weight=cfg.nlu.tfidf_weight, finetune=cfg.nlu.finetune,
-                    finetune_epochs=cfg.nlu.finetune_epochs)
+                    finetune_epochs=cfg.nlu.finetune_epochs if cfg.nlu.finetune else 1)
     if cfg.nlu.oos_thresholds != "cv" or cfg.nlu.oos_cv_max_loss != 0.02 or not cfg.nlu.knn:
         body.update(oos=cfg.nlu.oos_thresholds, oos_cv_max_loss=cfg.nlu.oos_cv_max_loss, knn=cfg.nlu.knn)
     if cfg.nlu.adapter:

@@ -72,7 +72,9 @@ class NLUConfig(Section):
     # share of the TF-IDF model in the averaged probabilities; cv: chosen by cross-validation at training
     tfidf_weight: Annotated[float, Field(ge=0.0, le=1.0)] | Literal["cv"] = "cv"
     finetune: bool = False  # contrastive fine-tune of MiniLM on the training data (`fancare train`)
-    finetune_epochs: int = Field(1, ge=1)
+    # auto: enough epochs for about 3,000 example pairs, at most 4 (4 at 10 examples per intent, 1 from
+    # 3,000 examples; nlu/finetune.py, BENCHMARKS.md section 2)
+    finetune_epochs: Annotated[int, Field(ge=1, le=20)] | Literal["auto"] = "auto"
     # the fan's language (nlu/language.py): lingua's low-accuracy mode (~80 MB) or high (~320 MB, a few
     # points more accurate on 1-4 word messages; BENCHMARKS.md section 14)
     language_accuracy: Literal["low", "high"] = "low"

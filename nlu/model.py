@@ -182,7 +182,7 @@ class NLUModel:
     def train(cls, td: TrainingData, *, route: str = "cascade", threshold: float = 0.4, C: float = 10.0,
               max_chars: int = 1000, config_fingerprint: str = "", calibrate: bool = True,
               encoder_paths: dict[str, str] | None = None, features: Sequence[str] = (),
-              text_weight: float | str = "cv", finetune: bool = False, finetune_epochs: int = 1,
+              text_weight: float | str = "cv", finetune: bool = False, finetune_epochs: int | str = "auto",
               seed: int = 0, oos: str = "cv", oos_cv_max_loss: float = 0.02,
               secondary_threshold: float = 0.5, knn: bool = True, adapter: bool = False,
               entity_patterns: dict[str, tuple[str, str | None]] | None = None) -> NLUModel:
@@ -192,6 +192,8 @@ class NLUModel:
         `knn=False` drops the nearest-example vote and distance (measured against it, section 16).
         `adapter`: train a contrastive adapter on the e5 vectors (nlu/adapter.py) and feed its output to
         the heads; calibration then refits one per cross-validation fold (`IntentClassifier.fit`).
+        `finetune_epochs`: a number, or "auto" for enough epochs to see about 3,000 example pairs (at
+        most 4; `nlu.finetune.auto_epochs`).
         `entity_patterns`: entity -> (regex, canonical format) from config, replacing the training
         data's regex (`orders.number_pattern` for `order_number`).
         `text_weight` (with `features=["tfidf"]`): the TF-IDF model's share of the blend, or "cv" to
@@ -216,11 +218,15 @@ class NLUModel:
                        for name in cls.encoders_for(route)}
         needed = {e for inputs in head_inputs.values() for e in inputs}
         finetune_seconds = None
+        if isinstance(finetune_epochs, str) and finetune_epochs != "auto":
+            raise ValueError(f"unknown fine-tune epochs {finetune_epochs!r} (a whole number or auto)")
+        epochs = None
         if finetune and "minilm" in needed:
-            from nlu.finetune import finetune_minilm
+            from nlu.finetune import auto_epochs, finetune_minilm
 
             t0 = time.perf_counter()
-            paths["minilm"] = str(finetune_minilm(cleaned, labels, epochs=finetune_epochs, seed=seed,
+            epochs = auto_epochs(len(cleaned)) if isinstance(finetune_epochs, str) else finetune_epochs
+            paths["minilm"] = str(finetune_minilm(cleaned, labels, epochs=epochs, seed=seed,
                                                   base_path=paths.get("minilm")))
             finetune_seconds = round(time.perf_counter() - t0, 2)
         vectors = {name: get_encoder(name, paths.get(name)).encode_queries(cleaned) for name in sorted(needed)}
@@ -287,6 +293,8 @@ class NLUModel:
             meta["english_head"] = {"encoder": english, **english_choice}
         if text_choice is not None:
             meta["text_weight"] = {"weight": weight, "temperature": round(text_temperature, 4), **text_choice}
+        if epochs is not None:
+            meta["finetune_epochs"] = epochs
         if adapters:  # only then, so that meta.json of the default model stays as it was
             meta["adapter"] = {k: a.info for k, a in adapters.items()}
         model = cls(route, heads, extractor, threshold, meta, max_chars, paths,

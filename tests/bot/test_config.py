@@ -30,6 +30,18 @@ def test_bad_value_is_reported(tmp_path):
     assert e.value.key == "nlu.fallback_threshold" and e.value.line == 2
 
 
+def test_finetune_epochs_auto_or_a_number(tmp_path):
+    p = tmp_path / "config.yml"
+    p.write_text("nlu:\n  finetune: true\n")
+    assert load_config(p).nlu.finetune_epochs == "auto"
+    p.write_text("nlu:\n  finetune: true\n  finetune_epochs: 3\n")
+    assert load_config(p).nlu.finetune_epochs == 3
+    p.write_text("nlu:\n  finetune: true\n  finetune_epochs: many\n")
+    with pytest.raises(DataError) as e:
+        load_config(p)
+    assert e.value.key == "nlu.finetune_epochs" and e.value.line == 3 and "auto" in str(e.value)
+
+
 def test_env_substitution_and_missing_variable(tmp_path, monkeypatch):
     p = tmp_path / "config.yml"
     p.write_text("store:\n  url: ${DB_URL}\n")

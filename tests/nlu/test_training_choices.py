@@ -122,3 +122,8 @@ def test_the_choices_are_said_in_words() -> None:
         "English served by minilm (out-of-fold accuracy on 10001 English examples: e5 0.924, MiniLM 0.932)",
         "TF-IDF weight 0.2 (out-of-fold accuracy 0.932 without, 0.935 with)"]
     assert model_choices({}) == []
+    tuned = {"finetuned": True, "finetune_epochs": 4, "finetune_seconds": 180.2}
+    assert model_choices({**tuned, "oos": {"source": "cv"}}) == [
+        "MiniLM fine-tuned (4 epochs, 180.2 s): the out-of-fold figures read it after it had seen every fold, so "
+        "they are optimistic; choose the out-of-scope thresholds on a validation file (fancare test nlu --val)"]
+    assert model_choices({**tuned, "oos_thresholds": {"source": "val"}})[0].endswith("so they are optimistic")

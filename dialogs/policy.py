@@ -320,7 +320,12 @@ class DialogPolicy:
                 return True
             self._ask(ctx, step, flow, intro=said)
             return True
-        if (taking_back or asks_instead) and other is None and not lost and (restated or self._asks_for(ctx, flow)):
+        # "Hi, I want a refund" again at the refund's order number question: no order number in it, and
+        # nothing an answer is made of, so no wrong answer either: the fan asks for this task again
+        again = (value is None and not taking_back and not lost and other is None and not _carries_data(text)
+                 and self._asks_for(ctx, flow))
+        if ((taking_back or asks_instead or again) and other is None and not lost
+                and (restated or self._asks_for(ctx, flow))):
             # "ach egal, ich will eine Erstattung" at the refund's proof question: no other task is asked
             # for ("forget the refund, where is my order?" reads as a refund too, but has one), and the fan
             # asks for this one again (or, without the cue, "I want a refund" there). It goes on; the

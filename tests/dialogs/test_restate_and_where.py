@@ -89,3 +89,16 @@ async def test_an_upset_fan_under_the_bar_gets_the_complaint_not_a_fallback() ->
     q.ranking = [("complaint", 0.45), ("faq", 0.3)]
     d = await Chat(demo_policy()).policy.decide(q, {}, Turn(1, q.text, "Sam"))
     assert "nlu.upset_fallback" not in events(d) and "utter_ask_complaint_details" not in names(d)
+
+
+async def test_the_same_request_again_at_the_order_number_question_is_asked_again_not_refused() -> None:
+    """"Hi, I want a refund" twice: no order number, and nothing one is made of, so the question stands
+    (asked again, no attempt spent) instead of "that doesn't look like an order number"."""
+    chat = Chat(demo_policy())
+    await chat.say("Hi, I want a refund", "refund_request")
+    d = await chat.say("Hi, I want a refund", "refund_request")
+    assert names(d) == ["utter_ask_refund_order_number"] and "flow.restated" in events(d)
+    assert [f["flow"] for f in chat.stack] == ["refund"] and chat.stack[-1].get("attempts", 0) == 0
+    # a number that is no order number is still a wrong answer, whatever the message reads as
+    d = await chat.say("I want a refund for 12345", "refund_request")
+    assert names(d) == ["utter_invalid_order_number"] and "flow.restated" not in events(d)

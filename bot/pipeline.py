@@ -436,6 +436,9 @@ class Pipeline:
             "language_reason": lang_choice.reason if lang_choice else None,
             "encoder": parse.encoder if parse else None,
             "entities": [{"entity": e["entity"], "value": e["value"]} for e in (parse.entities if parse else [])],
+            # the runners-up and the policy's steps: why a reading led to this action, for a trainer
+            "ranking": [[i, round(c, 3)] for i, c in (parse.ranking[:3] if parse else [])],
+            "events": [kind for kind, _ in decision.events],
             "action": decision.action,
             "article": next((d.get("article") for k, d in decision.events if k == "faq.answered"), None),
             "moderation": verdict.action,

@@ -298,6 +298,13 @@ _LATE = _rx(
     r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never) (?:\w+ )?(?:arrived?|come|came|shown up|turned up|"
     r"received|got(?:ten)?|been (?:delivered|shipped|sent))",
     r"not (?:arrived|received|here) yet", r"is (?:late|overdue)",
+    # "great, another week of waiting for my order, love it": waiting for it is asking after it
+    r"(?:waiting|wait(?:ed)?) (?:\w+ ){0,3}?for (?:my|our|the) (?:\w+ )?(?:order|package|parcel|delivery|shipment)s?",
+    r"another (?:day|week|month) of waiting", r"esperando (?:\w+ )?(?:mi|mis|el) (?:pedido|paquete|env[íi]o)s?",
+    r"warte\w* (?:\w+ ){0,3}?auf (?:meine|mein|die|das) (?:bestellung|lieferung|paket|sendung)",
+    r"j'attends (?:\w+ )?(?:ma|mon|mes) (?:commande|colis|livraison)s?",
+    r"aspett\w* (?:\w+ )?(?:il mio|la mia|i miei) (?:ordine|pacco|spedizione|consegna)",
+    r"esperando (?:\w+ )?(?:o |a )?(?:meu|minha) (?:pedido|encomenda|pacote|entrega)",
     r"(?:it'?s been|for|since|over) (?:\d+|a|one|two|three|four|five|six|ten) (?:more )?(?:days?|weeks?)",
     r"(?:\d+|two|three|four|five|six|ten) (?:days?|weeks?) (?:ago|later|now)",
     r"hace (?:\d+|un[ao]?|dos|tres|diez) (?:d[íi]as?|semanas?)", r"(?:ya )?(?:pasaron|van|llevo) (?:\w+ )?(?:d[íi]as|semanas)",

@@ -31,7 +31,7 @@ from dialogs.actions import ActionCall, ActionRegistry, ActionResult
 from dialogs.arbitration import Arbitration, arbitrate, asks_where_own, upset, wants_done
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
-from dialogs.repair import extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
+from dialogs.repair import asks_why, didnt_help, extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
 from knowledge_base import KnowledgeBase
 from nlu.language import is_greeting
 from nlu.model import ParseResult
@@ -218,15 +218,32 @@ class DialogPolicy:
             ctx.slots["ticket"] = int(esc)
             ctx.stack.append(self._frame("csat", "root"))
             ctx.message_free = False
+        answered = ctx.st.pop("answered", None)  # the article the last reply gave, if it was one
         if ctx.stack:
             if await self._continue(ctx):
                 return d
+        if answered and self._unhelped(ctx, str(answered)):
+            return d
         if offer and affirms(turn.text):  # "yes" to "shall I also ...?": with what the fan said then
             ctx.parse = ParseResult(turn.text, str(offer["intent"]), 1.0, False, [(str(offer["intent"]), 1.0)],
                                     list(offer.get("entities") or []), parse.language, None, parse.model_version)
             return await self._start_by_intent(ctx, str(offer["intent"]), offered=True)
         await self._new_message(ctx)
         return d
+
+    def _unhelped(self, ctx: _Ctx, article: str) -> bool:
+        """"still doesn't work", "that's not what I asked" right after an article: the answer did not
+        help. Not another search (the next article is rarely better: "still doesn't work" found the
+        discount codes) but sorry and a person, and the article counted as unhelpful for the trainer
+        (`faq.unhelpful`, the report's FAQ table). A message that asks for something too goes on as one."""
+        text = ctx.turn.text
+        if ("utter_faq_unhelpful" not in self.domain.responses or not didnt_help(text) or wants_done(text)
+                or _carries_data(text)):
+            return False
+        ctx.d.events.append(("faq.unhelpful", {"article": article}))
+        self._say(ctx, "utter_faq_unhelpful")
+        ctx.d.action = "faq_unhelpful"
+        return True
 
     # -- a message while a flow waits for an answer ------------------------------------------------
     async def _continue(self, ctx: _Ctx) -> bool:
@@ -282,6 +299,13 @@ class DialogPolicy:
         ctx.d.action = f"flow:{flow.id}"
         if is_cancel(text):
             self._cancel(ctx, say=True)
+            return True
+        if asks_why(text) and f"utter_explain_{step.slot}" in self.domain.responses:
+            # "why do you need that?" at the email-or-postcode question: why it is asked, then the question
+            # again (no attempt spent); without `utter_explain_<slot>` it goes on as a question
+            ctx.d.events.append(("flow.explained", {"flow": flow.id, "slot": step.slot}))
+            why = self.domain.render(f"utter_explain_{step.slot}", ctx.slots, language=ctx.turn.language)
+            self._ask(ctx, step, flow, intro=why.text)
             return True
         if step.optional and is_skip(text):
             self._fill(ctx, frame, step, None)
@@ -413,6 +437,10 @@ class DialogPolicy:
             return True
         reask = step.reask or (f"utter_invalid_{step.slot}" if f"utter_invalid_{step.slot}" in self.domain.responses
                                else None)
+        if lost and f"utter_lost_{step.slot}" in self.domain.responses:
+            # "I don't have my order number": where to find it and who can help, not "that doesn't look
+            # like an order number"; the question stands (an attempt is spent: saying so again gives up)
+            reask = f"utter_lost_{step.slot}"
         if reask:
             self._say(ctx, reask)
         else:
@@ -1281,6 +1309,7 @@ class DialogPolicy:
         article = self._localise(ctx, best.article)
         self._say(ctx, "utter_faq_answer", answer=article.summary(self.answer_chars), article=article.title)
         ctx.d.events.append(("faq.answered", {"article": article.id, "score": round(best.score, 3)}))
+        ctx.st["answered"] = article.id  # "still doesn't work" next: see _unhelped
 
     def _localise(self, ctx: _Ctx, article: Any) -> Any:
         """The article in the fan's language by the fallback order, noting in debug when it is not."""

@@ -66,7 +66,8 @@ _SKIP = re.compile(_LEAD + r"(?:skip(?: (?:it|this|that))?|pass|i don'?t know|du
                    r"don'?t have (?:it|one)|ni idea|nessuna idea|n[ãa]o fa[çc]o ideia|geen idee|nie mam pojęcia|"
                    r"hiç bilmiyorum|понятия не имею|ما عندي فكرة|pata nahi|"
                    r"i (?:can'?t|cannot|couldn'?t) find (?:it|the number|my order number|the order number)|"
-                   r"i (?:don'?t|do not) have (?:it|the number|an order number)|lost it|"
+                   r"i (?:don'?t|do not) have (?:it|the number|an? order number|my order number|the order number)|"
+                   r"lost it|"
                    r"n/?a|none|no lo s[ée]|no s[ée]|omitir|saltar|wei[ßs] (?:ich )?nicht|keine ahnung|überspringen|"
                    r"je ne sais pas|aucune id[ée]e|passer|non lo so|salta|n[ãa]o sei|pular|weet ik niet|overslaan|"
                    r"weet niet|nie wiem|pomiń|pomin|nie mam go|bilmiyorum|atla|не знаю|пропусти(?:ть)?|нет номера|"
@@ -141,6 +142,83 @@ def is_cancel(text: str) -> bool:
             return False
         return True
     return bool(CANCEL_ANYWHERE.search(t)) and len(t.split()) <= 12
+
+
+# "still doesn't work", "that didn't help", "no me sirve": the answer just given did not help
+_UNHELPED = re.compile(_W + r"(?:"
+    # en
+    r"(?:that|it|this) (?:didn'?t|did not|doesn'?t|does not) help|(?:didn'?t|did not|doesn'?t|does not) help(?: me| at all)?|"
+    r"not helpful|no help|(?:still|it still) (?:doesn'?t|does not|won'?t|will not|isn'?t|is not|can'?t) (?:work|connect|pair|charge|turn on)|"
+    r"still not (?:working|connecting|pairing|charging)|still broken|same problem|"
+    r"(?:that'?s|that is|this is) not what i (?:asked|meant|need(?:ed)?)|not what i asked|"
+    r"(?:doesn'?t|does not|didn'?t|did not) answer my question|"
+    # es
+    r"no (?:me )?(?:ha )?(?:ayuda(?:do)?|sirv(?:e|i[óo])|sirve de nada)|sigue sin (?:funcionar|ir|conectar|cargar)|"
+    r"sigue (?:igual|sin funcionar)|(?:eso )?no es lo que (?:pregunt[ée]|preguntaba|quer[íi]a)|"
+    # de
+    r"(?:das )?hilft (?:mir )?(?:nicht|nichts|kein bisschen)|hat (?:mir )?nicht geholfen|"
+    r"(?:funktioniert|geht|klappt) (?:immer )?noch nicht|(?:das )?war nicht meine frage|"
+    # fr
+    r"[çc]a (?:ne m'a|n'a|ne m'|n')(?: pas)? ?aid[ée]? ?(?:pas)?|[çc]a ne m'aide pas|[çc]a n'aide pas|"
+    r"(?:ne )?(?:marche|fonctionne) toujours pas|ce n'est pas (?:ma question|ce que j'ai demand[ée])|"
+    # it
+    r"non (?:mi )?(?:aiuta|ha aiutato|è servito|serve)|(?:ancora )?non funziona ancora|ancora non funziona|"
+    r"non [èe] quello che ho chiesto|"
+    # pt
+    r"n[ãa]o (?:me )?(?:ajud(?:a|ou)|serv(?:e|iu))|continua sem funcionar|ainda n[ãa]o funciona|"
+    r"n[ãa]o [ée] (?:isso )?o que (?:eu )?perguntei|"
+    # nl
+    r"(?:dat |het )?helpt (?:me )?niet|heeft (?:me )?niet geholpen|werkt (?:nog steeds|nog altijd|steeds) niet|"
+    # pl
+    r"nie pomog(?:ło|lo|a)|(?:nadal|dalej|wciąż) nie działa|"
+    # tr
+    r"işe yaramadı|yardımcı olmadı|(?:hala|hâlâ|yine) (?:çalışmıyor|olmuyor)|"
+    # ru
+    r"не помог(?:ло|ает)|(?:всё|все|до сих пор|по-прежнему) (?:ещё |еще )?не работает|"
+    # ar
+    r"(?:لم|ما) (?:يساعد\w*|ساعد\w*|يفيد\w*|فاد\w*)|(?:لا يزال|ما زال|لسه) (?:لا )?(?:يعمل|يشتغل|شغال)|"
+    # hi
+    r"मदद नहीं (?:मिली|हुई)|(?:अभी भी|फिर भी) काम नहीं|(?:abhi bhi|still) kaam nahi\w*|madad nahi (?:mili|hui)"
+    r")" + _E, re.IGNORECASE)
+
+# "why do you need that?", "what for?", "¿para qué?", "wozu?": why the question is asked
+_WHY = re.compile(r"^\s*(?:(?:but|and|ok|okay|hm+|pero|y|aber|und|mais|et|ma|e|mas|maar|en|ale|a|ama|но|а|لكن|पर)[\s,]+)?(?:"
+    # en
+    r"why\??|why (?:do|would|does|should) (?:you|i|u) (?:need|want|ask|have to give)\b.*|what (?:do you need|is) (?:it|that|this|my \w+) for|"
+    r"what for\b.*|why (?:is|'s) (?:that|this|it) (?:needed|necessary|required)\b.*|is (?:that|this) (?:really )?necessary\b.*|"
+    # es
+    r"¿?por qu[ée]\??|¿?por qu[ée] (?:lo |la |me lo )?(?:necesit\w+|pid\w+|pregunt\w+|quier\w+)\b.*|¿?para qu[ée]\b.*|"
+    # de
+    r"warum\??|wieso\??|weshalb\??|wozu\b.*|wof[üu]r (?:brauch|ist das)\w*\b.*|warum (?:brauch|woll|frag)\w*\b.*|"
+    # fr
+    r"pourquoi\s*\??|pourquoi (?:vous |tu )?(?:en )?(?:avez|as) besoin\b.*|pourquoi (?:me )?(?:le )?demande\w*\b.*|pour quoi faire\b.*|"
+    # it
+    r"perch[ée]\??|perch[ée] (?:ti |vi |le )?(?:serve|servono|chiede\w*)\b.*|a (?:cosa|che) (?:ti |vi )?serve\b.*|"
+    # pt
+    r"por qu[êe]\??|por que (?:voc[êe]s? )?(?:precisa\w*|pede\w*|quer\w*)\b.*|pra qu[êe]\b.*|para que (?:serve|precisa)\w*\b.*|"
+    # nl
+    r"waarom\??|waarom (?:hebben jullie|heb je|heeft u|moet ik)\b.*|waarvoor\b.*|"
+    # pl
+    r"dlaczego\??|czemu\??|po co\b.*|dlaczego (?:tego |to )?(?:potrzebuj|chce)\w*\b.*|"
+    # tr
+    r"neden\??|niye\??|neden (?:gerekli|lazım|istiyorsunuz|soruyorsunuz)\b.*|ne için\b.*|"
+    # ru
+    r"зачем\b.*|почему\??|для чего\b.*|"
+    # ar
+    r"لماذا\s*[؟?]?|ليش\b.*|ليه\b.*|لماذا (?:تحتاج|تريد|تطلب)\w*\b.*|"
+    # hi
+    r"क्यों\s*\??|(?:ये|यह) क्यों चाहिए\b.*|किस लिए\b.*|kyu[n]?\??|kyon\??|kyun chahiye\b.*|kis liye\b.*"
+    r")\s*[?؟!.]*\s*$", re.IGNORECASE)
+
+
+def didnt_help(text: str) -> bool:
+    """The answer just given did not help ("still doesn't work", "that's not what I asked")."""
+    return bool(_UNHELPED.search(text)) and len(text.split()) <= 14
+
+
+def asks_why(text: str) -> bool:
+    """The fan asks why the question is asked ("why do you need that?", "wozu?"), and nothing else."""
+    return bool(_WHY.match(text)) and len(text.split()) <= 10
 
 
 def is_skip(text: str) -> bool:

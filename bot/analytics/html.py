@@ -142,8 +142,8 @@ def render_html(r: dict[str, Any]) -> str:
         _table(["times", "question", "also asked as"],
                [[g["count"], g["text"][:200], "; ".join(x[:80] for x in g["variants"])] for g in r["unanswered"]]),
         "<h3>Knowledge-base articles used</h3>",
-        _table(["article", "answers", "handed to a human within 30 min", "helpful share"],
-               [[a["article"], a["answers"], a["escalated_after"], _pct(a["helpful_share"])]
+        _table(["article", "answers", "handed to a human within 30 min", "fan said it did not help", "helpful share"],
+               [[a["article"], a["answers"], a["escalated_after"], a["said_unhelpful"], _pct(a["helpful_share"])]
                 for a in r["faq_articles"]]),
         "</section><section><h2>Moderation</h2>",
         _table(["action", "count"], [[k, n] for k, n in sorted(mod["by_action"].items())]),

@@ -12,8 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, distinct, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.analytics.sqlfuncs import Dialect
 from bot.store.engagement_models import Giveaway, GiveawayEntry, Poll, PollVote
@@ -175,18 +175,27 @@ def escalations(s: Session, w: Window, d: Dialect, conversations: int) -> dict[s
 
 
 def faq_articles(s: Session, w: Window, d: Dialect) -> list[dict[str, Any]]:
-    """Answers per article, and how many were followed by a hand-off to a human within 30 minutes
-    in the same conversation (the answer did not settle it): helpful share = the rest."""
+    """Answers per article, and how many did not settle it within 30 minutes in the same conversation:
+    handed to a human, or the fan said the answer did not help ("still doesn't work": `faq.unhelpful`,
+    dialogs/policy.py). Helpful share = the rest."""
     a = AuditEvent
+    told = aliased(AuditEvent)
     article = a.data["article"].as_string().label("article")
+    soon = d.plus_minutes(a.at, HELPFUL_WINDOW_MIN)
     followed = exists().where(Escalation.conversation_id == a.conversation_id, Escalation.created_at >= a.at,
-                              Escalation.created_at < d.plus_minutes(a.at, HELPFUL_WINDOW_MIN))
+                              Escalation.created_at < soon)
+    unhelpful = exists().where(told.kind == "faq.unhelpful", told.conversation_id == a.conversation_id,
+                               told.at >= a.at, told.at < soon,
+                               told.data["article"].as_string() == a.data["article"].as_string())
     rows = s.execute(select(article, func.count().label("n"),
-                            func.sum(case((followed, 1), else_=0)).label("esc"))
+                            func.sum(case((followed, 1), else_=0)).label("esc"),
+                            func.sum(case((unhelpful, 1), else_=0)).label("unhelpful"),
+                            func.sum(case((or_(followed, unhelpful), 1), else_=0)).label("unsettled"))
                      .where(a.kind == "faq.answered", w.on(a.at)).group_by(article)
                      .order_by(func.count().desc(), article))
     return [{"article": r.article, "answers": int(r.n), "escalated_after": int(r.esc or 0),
-             "helpful_share": round(1 - int(r.esc or 0) / int(r.n), 4) if r.n else None} for r in rows]
+             "said_unhelpful": int(r.unhelpful or 0),
+             "helpful_share": round(1 - int(r.unsettled or 0) / int(r.n), 4) if r.n else None} for r in rows]
 
 
 def unanswered(s: Session, w: Window, embed: Embed | None, top: int = 15, distinct_limit: int = 400

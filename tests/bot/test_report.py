@@ -142,3 +142,17 @@ async def test_fan_text_is_escaped_in_the_html(app, tmp_path):
     if report["unanswered"]:
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html
+
+
+async def test_an_article_the_fan_said_did_not_help_is_not_counted_helpful(app):
+    """"still doesn't work" right after an article (dialogs/policy.py `faq.unhelpful`): sorry and a
+    person for the fan; the article's row in the report says so and its helpful share drops."""
+    app.pipeline.add_channel(RecordingChannel())
+    first = await app.pipeline.handle(fan_message("how long does shipping to Germany take?", user="w1"))
+    second = await app.pipeline.handle(fan_message("that didn't help", user="w1"))
+    other = await app.pipeline.handle(fan_message("how long does shipping to Germany take?", user="w2"))
+    article = first.debug["article"]
+    assert article and other.debug["article"] == article and second.debug["action"] == "faq_unhelpful"
+    report = build_report(app.store, default_window(datetime(2026, 11, 1), None), embed=default_embedder())
+    row = next(a for a in report["faq_articles"] if a["article"] == article)
+    assert row == {"article": article, "answers": 2, "escalated_after": 0, "said_unhelpful": 1, "helpful_share": 0.5}

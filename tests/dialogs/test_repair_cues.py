@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dialogs.repair import (
+    asks_why,
+    didnt_help,
     extra_words,
     is_cancel,
     is_correction,
@@ -229,3 +231,44 @@ def test_no_split_of_a_very_long_message() -> None:
 ])
 def test_extra_words(text: str, value: str | None, extra: int) -> None:
     assert extra_words(text, value) == extra
+
+
+@pytest.mark.parametrize("text", [
+    "still doesn't work", "that didn't help", "it still won't connect", "that's not what I asked", "not helpful",
+    "no me sirve", "sigue sin funcionar", "das hilft mir nicht", "funktioniert immer noch nicht",
+    "ça ne m'a pas aidé", "ne marche toujours pas", "non mi ha aiutato", "ainda não funciona", "helpt niet",
+    "nie pomogło", "nadal nie działa", "işe yaramadı", "не помогло", "لم يساعدني", "अभी भी काम नहीं कर रहा",
+])
+def test_an_answer_that_did_not_help(text: str) -> None:
+    assert didnt_help(text)
+
+
+@pytest.mark.parametrize("text", [
+    "thanks, that helped", "it works now", "where is my order?", "ça marche très bien", "does it help with sleep?",
+    "my order still hasn't arrived and nobody answers my emails, this is the third time I write to you about it",
+])
+def test_no_complaint_about_the_answer(text: str) -> None:
+    assert not didnt_help(text)
+
+
+@pytest.mark.parametrize("text", [
+    "why?", "why do you need that?", "Why do you need my email", "what for?", "what do you need that for?",
+    "is that really necessary?", "¿para qué?", "¿por qué lo necesitas?", "wozu?", "warum brauchst du das?",
+    "pourquoi ?", "pourquoi vous en avez besoin ?", "perché?", "a cosa ti serve?", "por que você precisa disso?",
+    "waarom?", "po co?", "neden?", "зачем?", "لماذا؟", "क्यों?", "but why?",
+])
+def test_asking_why_the_question_is_asked(text: str) -> None:
+    assert asks_why(text)
+
+
+@pytest.mark.parametrize("text", [
+    "why hasn't my order arrived?", "why is my order late", "what is it for the buds pro charging",
+    "my email is ana@example.com", "warum ist meine Bestellung noch nicht da?", "1012 AB",
+])
+def test_a_question_about_something_else_is_no_why(text: str) -> None:
+    assert not asks_why(text)
+
+
+@pytest.mark.parametrize("text", ["I don't have my order number", "i can't find it", "I do not have the order number"])
+def test_no_order_number_at_hand_is_a_skip(text: str) -> None:
+    assert is_skip(text)

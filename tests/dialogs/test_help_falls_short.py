@@ -1,0 +1,31 @@
+"""When a question of a task is not simply answered (dialogs/policy.py): "why do you need that?" gets
+`utter_explain_<slot>` and the question again; "I don't have my order number" gets `utter_lost_<slot>`.
+The why spends no attempt; having no number does, like a wrong answer (said twice, the task gives up).
+(An article that did not help: tests/conversations/en_when_help_falls_short.yml, with the real knowledge base.)"""
+
+from __future__ import annotations
+
+from tests.dialogs.test_engine import Chat, demo_policy, events, names
+
+
+async def test_why_the_order_number_is_asked_then_the_question_again() -> None:
+    """(The email-or-postcode question, asked when orders.verify is on: the conversation tests.)"""
+    chat = Chat(demo_policy())
+    await chat.say("where is my order", "order_status")
+    d = await chat.say("why do you need that?", "faq", confidence=0.6)
+    assert names(d) == ["utter_ask_order_number"] and ("flow.explained", {"flow": "order_status",
+                                                                          "slot": "order_number"}) in d.events
+    assert d.replies[0].text.startswith("With the order number I can find the right order. Sure! What's your")
+    assert chat.stack[-1].get("attempts", 0) == 0
+    d = await chat.say("VT-482913", "inform", {"order_number": "VT-482913"})
+    assert names(d) == ["utter_order_status"]
+
+
+async def test_no_order_number_at_hand_gets_where_to_find_it_then_gives_up_when_said_again() -> None:
+    chat = Chat(demo_policy())
+    await chat.say("where is my order", "order_status")
+    d = await chat.say("I don't have my order number", "order_status")
+    assert names(d) == ["utter_lost_order_number"] and [b.payload for b in d.replies[0].buttons] == ["/human_handoff"]
+    assert "flow.restated" not in events(d) and chat.stack[-1]["attempts"] == 1
+    d = await chat.say("i can't find it", "inform")
+    assert "flow.gave_up" in events(d) and chat.stack == []

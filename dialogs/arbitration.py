@@ -326,6 +326,28 @@ _LATE = _rx(
     r"не (?:пришел|пришёл|пришла|пришло)", r"لم (?:يصل|يصلني|تصل)", r"ما وصل\w*", r"لسه ما",
     r"(?:अभी तक|अब तक) नहीं", r"नहीं (?:आया|पहुँचा|पहुंचा|मिला)",
 )
+# The fan reports a problem with an order that came: the wrong item, something missing or broken. A
+# ticket for a person (the complaint), never an article that merely shares words ("I received the wrong
+# item" lands nearest the cancellation article, 0.82) nor the order's status (it has arrived).
+_PROBLEM = _rx(
+    r"(?:received|got|sent(?: me)?|delivered|shipped(?: me)?) (?:\w+ ){0,2}?(?:wrong|incorrect)(?: \w+)?",
+    r"(?:wrong|incorrect) (?:item|product|colou?r|size|model|order|one|parcel|package|thing)s?",
+    r"(?:item|part|piece|cable|charger|case)s? (?:is |are |was |were )?missing", r"missing (?:from|in) (?:my|the)",
+    r"arrived (?:\w+ )?(?:broken|damaged|cracked|scratched|dead|crushed|opened|used)",
+    r"(?:came|arrived|was delivered) (?:\w+ )?(?:wrong|incomplete)",
+    r"(?:producto|art[íi]culo|color|talla|pedido|modelo) (?:equivocad[oa]|incorrect[oa])",
+    r"(?:me )?(?:lleg[óo]|enviaron|mandaron) (?:\w+ ){0,2}?(?:equivocad[oa]|rot[oa]|da[ñn]ad[oa])", r"falta(?:n)? (?:un|una|el|la|los|las)",
+    r"falsche[nrs]? (?:artikel|produkt|farbe|gr[öo][ßs]e|ware|modell|paket)", r"(?:es )?fehl(?:t|en) (?:ein|eine|der|die|das|etwas)",
+    r"(?:mauvais|mauvaise) (?:article|produit|couleur|taille|mod[èe]le|commande)", r"il manque",
+    r"(?:articolo|prodotto|colore|taglia|modello) sbagliat[oa]", r"manca(?:no)? (?:il|la|un|una|i|le)",
+    r"(?:produto|item|cor|tamanho|modelo) errad[oa]", r"(?:veio|chegou|vieram) (?:\w+ )?(?:errad[oa]|quebrad[oa]|faltando)",
+    r"verkeerde (?:artikel|product|kleur|maat|model|bestelling)", r"ontbreekt",
+    r"(?:zł[yaąe]|niewłaściw\w*) (?:produkt|kolor|rozmiar|model|towar)\w*", r"brakuje",
+    r"yanlış (?:ürün|renk|beden|model|sipariş)\w*", r"eksik (?:geldi|gönderil\w*|parça)",
+    r"не (?:тот|та|то|те) (?:товар|цвет|размер|модель|заказ)\w*", r"прислали не (?:то|тот|ту)", r"не хватает",
+    r"(?:منتج|لون|مقاس) (?:خاطئ|غلط)", r"(?:وصل|وصلني) (?:\w+ )?(?:غلط|خطأ|ناقص)", r"ناقص",
+    r"(?:गलत|ग़लत) (?:सामान|प्रोडक्ट|प्रॉडक्ट|रंग|साइज़|आइटम)", r"galat (?:saman|product|item|colou?r|size)",
+)
 _WORDS = re.compile(r"\w+")
 
 
@@ -351,6 +373,7 @@ class _Cues:
     wants: bool  # a wish or a request to do it, not overridden by an information question
     own: bool  # a question about the fan's own order on its way ("when will my order arrive?")
     late: bool  # the fan's own order is overdue or asked after ("still hasn't arrived", "where's my halo?")
+    problem: bool  # a problem with an order that came ("I received the wrong item", "il manque le câble")
     bare: bool  # two words or fewer
 
 
@@ -364,7 +387,13 @@ def _cues(text: str) -> _Cues:
     own = bool(_OWN.search(text)) and bool(_MOVES.search(text)) \
         or bool(_OWN_PRODUCT.search(text)) and bool(_SHIPPED.search(text))
     return _Cues(upset=upset(text), question=question, info=info, wants=wants, own=own,
-                 late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2)
+                 late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2,
+                 problem=bool(_PROBLEM.search(text)))
+
+
+def reports_problem(text: str) -> bool:
+    """A problem with an order that came: the wrong item, something missing, broken on arrival."""
+    return _cues(text).problem
 
 
 def asks_where_own(text: str) -> bool:
@@ -389,6 +418,8 @@ def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, ha
     c = _cues(text)
     if c.upset:
         return Arbitration("task", "the fan is upset or complains")
+    if c.problem and not c.info:
+        return Arbitration("task", "the fan reports a problem with an order")
     if c.wants:
         return Arbitration("task", "the fan asks for it to be done")
     score = kb_score + (TAG_BONUS if kb_tags_match else 0.0)

@@ -28,7 +28,7 @@ from typing import Any
 
 from dialogs.acknowledgements import affirms, is_acknowledgement
 from dialogs.actions import ActionCall, ActionRegistry, ActionResult
-from dialogs.arbitration import Arbitration, arbitrate, asks_where_own, upset, wants_done
+from dialogs.arbitration import Arbitration, arbitrate, asks_where_own, reports_problem, upset, wants_done
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
 from dialogs.repair import asks_why, didnt_help, extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
@@ -958,7 +958,7 @@ class DialogPolicy:
 
     async def _new_message(self, ctx: _Ctx) -> None:
         second = self._two_requests(ctx)
-        if self._correct_last(ctx):
+        if self._correct_last(ctx) or self._follow_up_last(ctx):
             await self._run(ctx)
             return
         ctx.second = second  # if the first request goes to a person, the second is noted for them
@@ -1034,6 +1034,34 @@ class DialogPolicy:
                     ctx.d.events.append(("flow.corrected", {"flow": flow.id, "slot": s.slot}))
                     return True
         return False
+
+    def _follow_up_last(self, ctx: _Ctx) -> bool:
+        """'when will it arrive?' right after the order's status: the same order, asked after again, not
+        the shipping-times article. A task that only looks something up (no hand-over) is run again with
+        what it was given, when the message reads as that task, is short, and brings no value of its own
+        nor names another one ("and my other order?")."""
+        last = ctx.st.get("last")
+        p = ctx.parse
+        if not last or p.fallback or p.encoder is None or len(p.text.split()) > 8 or _OTHER_ONE.search(p.text):
+            return False
+        flow = self.flows.flows.get(str(last.get("flow")))
+        if (flow is None or self.flows.for_intent(p.intent, p.confidence) is not flow or p.confidence < self.confident
+                or any(s.kind == "escalate" for s in flow.steps)):
+            return False
+        slots = {s.slot for s in flow.collects()}
+        if not slots & set(last.get("filled") or {}) or any(self._extract(s, ctx, answering=True, strict=True)
+                                                              is not None for s in flow.collects()):
+            return False
+        frame = self._frame(flow.id, "root")
+        frame["filled"] = {k: v for k, v in last["filled"].items() if k in slots}
+        frame["asked"] = True
+        ctx.slots.update(frame["filled"])
+        ctx.st.pop("last", None)
+        ctx.stack.append(frame)
+        ctx.message_free = False
+        ctx.d.events.append(("flow.followed_up", {"flow": flow.id}))
+        ctx.d.action = f"flow:{flow.id}"
+        return True
 
     def _age_last(self, ctx: _Ctx) -> None:
         last = ctx.st.get("last")
@@ -1115,6 +1143,13 @@ class DialogPolicy:
             ctx.stack.append(self._new_task(ctx, order.id))
             await self._run(ctx)
             return
+        complaint = self._problem_not_status(ctx)
+        if complaint is not None:
+            ctx.d.events.append(("nlu.problem_not_status", {"was": intent, "confidence": round(parse.confidence, 3)}))
+            ctx.parse = dataclasses.replace(parse, intent="complaint")
+            ctx.stack.append(self._new_task(ctx, complaint.id))
+            await self._run(ctx)
+            return
         if intent in SIMPLE:
             self._say(ctx, SIMPLE[intent])
             return
@@ -1159,6 +1194,20 @@ class DialogPolicy:
         if flow is None or not _collects_order(flow) or not asks_where_own(ctx.turn.text):
             return None
         return flow
+
+    def _problem_not_status(self, ctx: _Ctx) -> Flow | None:
+        """'my order arrived damaged' read as the order task (0.69, complaint 0.30): the order has come and
+        something is wrong with it; its status helps nobody. The complaint (a ticket for a person), for a
+        task that only looks the order up (no hand-over of its own, unlike the refund), unless the fan also
+        asks where it is ("the wrong item came, where is the rest of my order?")."""
+        p = ctx.parse
+        complaint = self.flows.for_intent("complaint")
+        flow = self.flows.for_intent(p.intent)
+        if (complaint is None or flow is None or flow is complaint or p.fallback or not _collects_order(flow)
+                or any(s.kind == "escalate" for s in flow.steps)):
+            return None
+        text = ctx.turn.text
+        return complaint if reports_problem(text) and not asks_where_own(text) and not is_question(text) else None
 
     def _arbitrate(self, ctx: _Ctx, flow: Flow) -> bool:
         """FAQ or task (dialogs/arbitration.py): True when the knowledge base answered or we asked."""
@@ -1377,6 +1426,11 @@ def _choice_by_word(text: str, choices: tuple[tuple[str, Any], ...]) -> Any:
 def _confirm_floor(intent: str) -> float:
     """How sure a reading under its flow's own bar must be to be asked about (`_confirm_task`)."""
     return URGENT_ASK if intent == URGENT_INTENT else CONFIRM_FROM
+
+
+#: "my other order", "otro pedido", "meine andere Bestellung": not the one just looked up
+_OTHER_ONE = re.compile(r"(?<!\w)(?:other|another|second|different|otr[oa]s?|andere\w*|autres?|altr[oa]|outr[oa]|"
+                        r"ander\w*|inn\w*|diğer|başka|друг\w*|آخر|أخرى|दूसर\S*)(?!\w)", re.IGNORECASE)
 
 
 def _one_word(text: str) -> bool:

@@ -29,3 +29,29 @@ async def test_no_order_number_at_hand_gets_where_to_find_it_then_gives_up_when_
     assert "flow.restated" not in events(d) and chat.stack[-1]["attempts"] == 1
     d = await chat.say("i can't find it", "inform")
     assert "flow.gave_up" in events(d) and chat.stack == []
+
+
+async def test_a_follow_up_about_the_order_just_looked_up_gets_its_status_again() -> None:
+    """'when will it arrive?' right after the status: that order again, not the shipping-times article."""
+    chat = Chat(demo_policy())
+    d = await chat.say("where is my order VT-482913", "order_status", {"order_number": "VT-482913"})
+    assert names(d) == ["utter_order_status"]
+    d = await chat.say("when will it arrive?", "order_status", confidence=0.95)
+    assert names(d) == ["utter_order_status"] and "flow.followed_up" in events(d) and "VT-482913" in d.replies[0].text
+    # another order is not this one; nor is a message that brings its own number
+    d = await chat.say("and my other order?", "order_status", confidence=0.95)
+    assert names(d) == ["utter_ask_order_number"] and "flow.followed_up" not in events(d)
+
+
+async def test_no_follow_up_after_a_hand_over_or_a_different_request() -> None:
+    chat = Chat(demo_policy())
+    await chat.say("where is my order VT-482913", "order_status", {"order_number": "VT-482913"})
+    d = await chat.say("how do returns work?", "faq", confidence=0.95)
+    assert "flow.followed_up" not in events(d)
+    d = await chat.say("where is VT-100200?", "order_status", {"order_number": "VT-100200"})
+    assert "flow.followed_up" not in events(d) and "VT-100200" in d.replies[0].text
+    chat = Chat(demo_policy())
+    d = await chat.say("I want a refund for VT-482913", "refund_request", {"order_number": "VT-482913"})
+    assert d.escalate is not None
+    d = await chat.say("when will I get it?", "refund_request", confidence=0.95)
+    assert "flow.followed_up" not in events(d)

@@ -545,6 +545,13 @@ class Pipeline:
         if abusive:
             front.append(self.domain.render("utter_calm_boundary", values, language=turn.language, seed=seed))
             decision.events.append(("moderation.boundary", {"rule": verdict.rule, "intent": parse.intent}))
+            if (decision.action in ("fallback", "offer_human", "out_of_scope") and decision.escalate is None
+                    and "utter_ask_what_happened" in self.domain.responses):
+                # "you guys suck" and nothing else: not "Sorry, I didn't get that" after the boundary, but
+                # what happened (and a button for a person)
+                decision.replies = [self.domain.render("utter_ask_what_happened", values, language=turn.language,
+                                                       seed=seed)]
+                decision.action = "ask_what_happened"
         flood_at = next((r.min_score for r in self.moderation.rules if r.signal == "flood"), 8.0)
         if signals is not None and signals.flood >= flood_at:
             if arrived - float((decision.state or {}).get("flood_ack_at") or 0) > self.moderator.flood_window_s:

@@ -347,6 +347,12 @@ _PROBLEM = _rx(
     r"не (?:тот|та|то|те) (?:товар|цвет|размер|модель|заказ)\w*", r"прислали не (?:то|тот|ту)", r"не хватает",
     r"(?:منتج|لون|مقاس) (?:خاطئ|غلط)", r"(?:وصل|وصلني) (?:\w+ )?(?:غلط|خطأ|ناقص)", r"ناقص",
     r"(?:गलत|ग़लत) (?:सामान|प्रोडक्ट|प्रॉडक्ट|रंग|साइज़|आइटम)", r"galat (?:saman|product|item|colou?r|size)",
+    # arrived broken, as in _UPSET: "paczka przyszła uszkodzona" reads as the order task (0.72)
+    r"(?:kaputt|besch[äa]digt|defekt|zerkratzt) angekommen", r"arriv[ée]e?s? (?:cass[ée]e?|ab[îi]m[ée]e?|endommag[ée]e?)",
+    r"arrivat[oa] (?:rott[oa]|danneggiat[oa])", r"chegou (?:quebrad[oa]|danificad[oa])", r"(?:kwam|kwamen) (?:\w+ )?kapot",
+    r"kapot aangekomen", r"(?:przyszł|doszł|dotarł)\w* (?:\w+ )?(?:uszkodzon|zepsut|rozbit|połaman)\w*",
+    r"(?:kırık|bozuk|hasarlı) (?:geldi|çıktı)", r"пришл\w* (?:\w+ )?(?:сломанн|повреждённ|поврежденн|разбит)\w*",
+    r"وصل\w* (?:\w+ )?مكسور\w*", r"टूट(?:ा|े|ी) (?:हुआ|हुए|हुई) (?:आया|आए|आई|आये)",
 )
 _WORDS = re.compile(r"\w+")
 

@@ -561,9 +561,23 @@ class DialogPolicy:
         """The frame of a task the fan asks for, with what a task they just switched away from had
         collected (`carried`: its collects take it instead of asking again, see `_reuse`)."""
         frame = self._frame(flow_id, "root")
+        if not ctx.carried:
+            ctx.carried = self._from_last(ctx)
         if ctx.carried:
             frame["carried"], ctx.carried = ctx.carried, {}
         return frame
+
+    def _from_last(self, ctx: _Ctx) -> dict[str, Any]:
+        """'ok, I want to return it' right after the order's status: the new task takes the order just
+        looked up (told so: `utter_reuse_<slot>`, and correctable), as after a switch. Only from a task
+        that looked something up (no hand-over) a few messages ago, never for "my other order"."""
+        last = ctx.st.get("last")
+        flow = self.flows.flows.get(str(last.get("flow"))) if last else None
+        if (not last or flow is None or any(s.kind == "escalate" for s in flow.steps)
+                or _OTHER_ONE.search(ctx.turn.text) or _carries_data(ctx.turn.text)):
+            return {}  # "I want a refund and where is VT-555123": a number of its own, for one request or both
+        asked = {s.slot for s in flow.collects() if not s.ask_before_filling}
+        return {k: v for k, v in (last.get("filled") or {}).items() if k in asked and v is not None}
 
     def _collected(self, ctx: _Ctx) -> dict[str, Any]:
         """The values the top task (its frame and the frames that called it) collected from the fan.

@@ -1,7 +1,7 @@
 """When a question of a task is not simply answered (dialogs/policy.py): "why do you need that?" gets
 `utter_explain_<slot>` and the question again; "I don't have my order number" gets `utter_lost_<slot>`.
 The why spends no attempt; having no number does, like a wrong answer (said twice, the task gives up).
-(An article that did not help: tests/conversations/en_when_help_falls_short.yml, with the real knowledge base.)"""
+(An article that did not help: tests/conversations/ml_when_help_falls_short.yml, with the real knowledge base.)"""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ async def test_no_follow_up_after_a_hand_over_or_a_different_request() -> None:
     assert d.escalate is not None
     d = await chat.say("when will I get it?", "refund_request", confidence=0.95)
     assert "flow.followed_up" not in events(d)
+
+
+async def test_a_new_task_right_after_a_look_up_takes_its_order_and_says_so() -> None:
+    """'ok, I want to return it' after the order's status: the refund for that order (`utter_reuse_order_number`,
+    so a fan who meant another can correct it); "a refund for my other order" asks for the number."""
+    chat = Chat(demo_policy())
+    await chat.say("where is my order VT-482913", "order_status", {"order_number": "VT-482913"})
+    d = await chat.say("ok I want to return it and get a refund", "refund_request")
+    assert names(d)[:2] == ["utter_reuse_order_number", "utter_refund_escalated"] and "VT-482913" in d.replies[0].text
+    chat = Chat(demo_policy())
+    await chat.say("where is my order VT-482913", "order_status", {"order_number": "VT-482913"})
+    d = await chat.say("I want a refund for my other order", "refund_request")
+    assert names(d) == ["utter_ask_refund_order_number"]

@@ -269,6 +269,19 @@ def test_a_question_about_something_else_is_no_why(text: str) -> None:
     assert not asks_why(text)
 
 
-@pytest.mark.parametrize("text", ["I don't have my order number", "i can't find it", "I do not have the order number"])
+@pytest.mark.parametrize("text", [
+    "I don't have my order number", "i can't find it", "I do not have the order number", "no tengo el número de pedido",
+    "no lo encuentro", "ich habe die Bestellnummer nicht", "je n'ai pas le numéro de commande", "non lo trovo",
+    "não tenho o número do pedido", "ik heb het nummer niet", "nie mam numeru zamówienia", "sipariş numaram yok",
+    "у меня нет номера заказа", "ما عندي رقم الطلب", "मेरे पास ऑर्डर नंबर नहीं है",
+])
 def test_no_order_number_at_hand_is_a_skip(text: str) -> None:
     assert is_skip(text)
+
+
+@pytest.mark.parametrize("text", [
+    "no tengo tiempo para esto", "non trovo il modo di farlo", "не могу найти наушники", "je ne trouve pas le bouton",
+    "tengo el número VT-482913",
+])
+def test_not_having_something_else_is_no_skip(text: str) -> None:
+    assert not is_skip(text)

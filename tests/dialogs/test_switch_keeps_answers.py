@@ -125,7 +125,8 @@ async def test_an_order_proven_in_this_conversation_is_not_asked_for_again() -> 
     await fan.say("where is my order VT-100200?", "order_status", 0.99, order_number="VT-100200")
     d = await fan.say("alex.kim@example.com", "inform", 0.6)
     assert names(d) == ["utter_order_status"]
-    await fan.say("I want a refund", "refund_request", 0.99)
+    d = await fan.say("I want a refund for another order", "refund_request", 0.99)  # not the one just looked up
+    assert names(d) == ["utter_ask_refund_order_number"]
     await fan.say("VT-999999", "order_status", 0.9, order_number="VT-999999")  # an order that is not theirs
     d = await fan.say("never mind, where is my order VT-555123 instead?", "order_status", 0.97,
                       order_number="VT-555123")

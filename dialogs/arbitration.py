@@ -354,6 +354,16 @@ _PROBLEM = _rx(
     r"(?:kırık|bozuk|hasarlı) (?:geldi|çıktı)", r"пришл\w* (?:\w+ )?(?:сломанн|повреждённ|поврежденн|разбит)\w*",
     r"وصل\w* (?:\w+ )?مكسور\w*", r"टूट(?:ा|े|ी) (?:हुआ|हुए|हुई) (?:आया|आए|आई|आये)",
 )
+# The fan's own refund or money, asked after ("my refund hasn't arrived", "wo bleibt meine Erstattung?"):
+# the refund task (a person checks it), not the order's status. Possessive only: "मुझे refund नहीं
+# चाहिए, बस बता दीजिए मेरा पार्सल कहाँ है" (no refund wanted, where is the parcel) is no such question.
+_MY_REFUND = _rx(
+    r"my (?:\w+ )?(?:refund|money)", r"(?:mi|el) (?:reembolso|dinero)", r"meine?n? (?:r[üu]ck)?(?:erstattung|geld)",
+    r"(?:mon|le) (?:remboursement|argent)", r"(?:il mio|il) rimborso|i miei soldi", r"(?:o )?meu (?:reembolso|dinheiro)",
+    r"mijn (?:terugbetaling|geld)", r"(?:mój|moj) zwrot|moje pieniądze|zwrot (?:pieniędzy|kasy)", r"iadem\w*|param(?:ı|ın|ım)?",
+    r"(?:мой|моего|мне) возврат\w*|мои деньги|возврат денег", r"استرداد|أموالي|فلوسي|استرجاع المبلغ",
+    r"(?:मेरा|मेरे) (?:रिफंड|पैसे)", r"mera refund|mere paise",
+)
 _WORDS = re.compile(r"\w+")
 
 
@@ -395,6 +405,12 @@ def _cues(text: str) -> _Cues:
     return _Cues(upset=upset(text), question=question, info=info, wants=wants, own=own,
                  late=bool(_LATE.search(text) or _WHERE.search(text)), bare=len(_WORDS.findall(text)) <= 2,
                  problem=bool(_PROBLEM.search(text)))
+
+
+def asks_after_refund(text: str) -> bool:
+    """The fan asks after their own refund ("my refund hasn't arrived yet", "¿dónde está mi reembolso?")."""
+    c = _cues(text)
+    return bool(_MY_REFUND.search(text)) and (c.late or c.question)
 
 
 def reports_problem(text: str) -> bool:

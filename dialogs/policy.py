@@ -28,7 +28,15 @@ from typing import Any
 
 from dialogs.acknowledgements import affirms, is_acknowledgement
 from dialogs.actions import ActionCall, ActionRegistry, ActionResult
-from dialogs.arbitration import Arbitration, arbitrate, asks_where_own, reports_problem, upset, wants_done
+from dialogs.arbitration import (
+    Arbitration,
+    arbitrate,
+    asks_after_refund,
+    asks_where_own,
+    reports_problem,
+    upset,
+    wants_done,
+)
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
 from dialogs.repair import asks_why, didnt_help, extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
@@ -1157,6 +1165,13 @@ class DialogPolicy:
             ctx.stack.append(self._new_task(ctx, order.id))
             await self._run(ctx)
             return
+        refund = self._refund_not_status(ctx)
+        if refund is not None:
+            ctx.d.events.append(("nlu.refund_not_status", {"was": intent, "confidence": round(parse.confidence, 3)}))
+            ctx.parse = dataclasses.replace(parse, intent="refund_request")
+            ctx.stack.append(self._new_task(ctx, refund.id))
+            await self._run(ctx)
+            return
         complaint = self._problem_not_status(ctx)
         if complaint is not None:
             ctx.d.events.append(("nlu.problem_not_status", {"was": intent, "confidence": round(parse.confidence, 3)}))
@@ -1208,6 +1223,17 @@ class DialogPolicy:
         if flow is None or not _collects_order(flow) or not asks_where_own(ctx.turn.text):
             return None
         return flow
+
+    def _refund_not_status(self, ctx: _Ctx) -> Flow | None:
+        """'wo bleibt meine Erstattung?' read as the order task (0.998): the order's status says nothing
+        about the money. The refund task (a person checks it), for a task that only looks the order up."""
+        p = ctx.parse
+        refund = self.flows.for_intent("refund_request")
+        flow = self.flows.for_intent(p.intent)
+        if (refund is None or flow is None or flow is refund or p.fallback or not _collects_order(flow)
+                or any(s.kind == "escalate" for s in flow.steps)):
+            return None
+        return refund if asks_after_refund(ctx.turn.text) else None
 
     def _problem_not_status(self, ctx: _Ctx) -> Flow | None:
         """'my order arrived damaged' read as the order task (0.69, complaint 0.30): the order has come and

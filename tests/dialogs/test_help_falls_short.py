@@ -68,3 +68,15 @@ async def test_a_new_task_right_after_a_look_up_takes_its_order_and_says_so() ->
     await chat.say("where is my order VT-482913", "order_status", {"order_number": "VT-482913"})
     d = await chat.say("I want a refund for my other order", "refund_request")
     assert names(d) == ["utter_ask_refund_order_number"]
+
+
+async def test_asking_after_the_refund_is_the_refund_task_and_a_problem_with_the_order_a_complaint() -> None:
+    """Read as the order task, but the order's status would help nobody: 'where is my refund?' goes to
+    the refund (a person checks it), 'my order arrived damaged' to the complaint; "no refund, just
+    where is my parcel" stays the order."""
+    d = await Chat(demo_policy()).say("¿dónde está mi reembolso?", "order_status", confidence=0.95)
+    assert names(d) == ["utter_ask_refund_order_number"] and "nlu.refund_not_status" in events(d)
+    d = await Chat(demo_policy()).say("my order arrived damaged", "order_status", confidence=0.7)
+    assert names(d) == ["utter_ask_complaint_details"] and "nlu.problem_not_status" in events(d)
+    d = await Chat(demo_policy()).say("मुझे refund नहीं चाहिए, बस बता दीजिए मेरा पार्सल कहाँ है", "order_status")
+    assert names(d) == ["utter_ask_order_number"]

@@ -364,6 +364,16 @@ _MY_REFUND = _rx(
     r"(?:мой|моего|мне) возврат\w*|мои деньги|возврат денег", r"استرداد|أموالي|فلوسي|استرجاع المبلغ",
     r"(?:मेरा|मेरे) (?:रिफंड|पैसे)", r"mera refund|mere paise",
 )
+# "I have a problem", "tengo un problema", "something is wrong": a problem not told yet. The complaint asks
+# what happened; an article would only share the words "a problem" ("I have a problem" scored the
+# change-of-address article 0.54 and was asked "do you want to read about it?").
+_UNTOLD = re.compile(r"^\s*(?:(?:hi|hello|hey|hola|hallo|salut|ciao|oi|hoi|cześć|merhaba|привет|مرحبا|नमस्ते)[\s,!.]+)?(?:"
+    r"i (?:have|'ve got|got|'m having) (?:a |an |some )?(?:problem|issue|complaint)|there(?:'s| is) (?:a |an )?(?:problem|issue)|"
+    r"something(?:'s| is) wrong|i need to (?:complain|report (?:a |an )?(?:problem|issue))|"
+    r"tengo un problema|hay un problema|ich habe ein problem|es gibt ein problem|j'ai un probl[èe]me|il y a un probl[èe]me|"
+    r"ho un problema|c'[èe] un problema|tenho um problema|ik heb een probleem|mam problem|bir sorunum var|sorun var|"
+    r"у меня (?:есть )?проблема|عندي مشكلة|لدي مشكلة|मुझे (?:एक )?(?:समस्या|दिक्कत) है|mujhe (?:ek )?problem hai"
+    r")\s*[?!.]*\s*$", re.IGNORECASE)
 _WORDS = re.compile(r"\w+")
 
 
@@ -442,6 +452,8 @@ def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, ha
         return Arbitration("task", "the fan is upset or complains")
     if c.problem and not c.info:
         return Arbitration("task", "the fan reports a problem with an order")
+    if _UNTOLD.match(text):
+        return Arbitration("task", "the fan has a problem to tell")
     if c.wants:
         return Arbitration("task", "the fan asks for it to be done")
     score = kb_score + (TAG_BONUS if kb_tags_match else 0.0)

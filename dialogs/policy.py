@@ -39,7 +39,17 @@ from dialogs.arbitration import (
 )
 from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
-from dialogs.repair import asks_why, didnt_help, extra_words, is_cancel, is_correction, is_question, is_skip, is_switch
+from dialogs.repair import (
+    asks_for_help,
+    asks_why,
+    didnt_help,
+    extra_words,
+    is_cancel,
+    is_correction,
+    is_question,
+    is_skip,
+    is_switch,
+)
 from knowledge_base import KnowledgeBase
 from nlu.language import is_greeting
 from nlu.model import ParseResult
@@ -1111,6 +1121,14 @@ class DialogPolicy:
             ctx.st["fallbacks"] = 0
             ctx.d.action = "acknowledgement"
             self._say(ctx, "utter_anything_else")
+            return
+        if asks_for_help(ctx.turn.text) and "utter_help" in self.domain.responses:
+            # "help", Telegram's /help, "can you help me?": what the assistant does, with buttons for the
+            # common tasks, not "Sorry, I didn't get that" (read as a fallback) or "You're welcome" (thanks)
+            ctx.d.events.append(("nlu.help", {"was": ctx.parse.intent}))
+            ctx.st["fallbacks"] = 0
+            ctx.d.action = "help"
+            self._say(ctx, "utter_help")
             return
         torn = self._torn_between_tasks(ctx.parse)
         if torn is not None:

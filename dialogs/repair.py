@@ -223,6 +223,23 @@ _WHY = re.compile(r"^\s*(?:(?:but|and|ok|okay|hm+|pero|y|aber|und|mais|et|ma|e|m
     r")\s*[?؟!.]*\s*$", re.IGNORECASE)
 
 
+# "help", "/help", "can you help me?", "ayuda", "Hilfe!": the whole message asks what the assistant can do
+_HELP = re.compile(r"^\s*(?:(?:hi|hello|hey|hola|hallo|salut|ciao|oi|hoi|cześć|merhaba|привет|مرحبا|नमस्ते)[\s,!.]+)?(?:"
+    r"/?help|help(?: me)?(?: please| pls)?|(?:can|could) (?:you|u) help(?: me)?(?: please)?|i need (?:some )?help|"
+    r"what can (?:you|u) do|how does this work|"
+    r"ayuda|ay[úu]dame|necesito ayuda|¿?me puedes ayudar|hilfe|kannst du mir helfen|ich brauche hilfe|"
+    r"aide|aidez-moi|aide-moi|j'ai besoin d'aide|pouvez-vous m'aider|aiuto|aiutami|mi puoi aiutare|ho bisogno di aiuto|"
+    r"ajuda|me ajuda|preciso de ajuda|pode me ajudar|help mij|kun je me helpen|ik heb hulp nodig|pomocy|pomoc|"
+    r"potrzebuję pomocy|możesz mi pomóc|yardım|yardım edin|yardıma ihtiyacım var|помогите|помощь|нужна помощь|"
+    r"مساعدة|ساعدني|أحتاج مساعدة|मदद|मदद चाहिए|मेरी मदद करो|madad|help chahiye"
+    r")\s*[?!.¿¡؟]*\s*$", re.IGNORECASE)
+
+
+def asks_for_help(text: str) -> bool:
+    """The whole message asks for help and nothing else ("help", "can you help me?", "Hilfe!")."""
+    return bool(_HELP.match(text))
+
+
 def didnt_help(text: str) -> bool:
     """The answer just given did not help ("still doesn't work", "that's not what I asked")."""
     return bool(_UNHELPED.search(text)) and len(text.split()) <= 14

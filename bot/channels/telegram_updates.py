@@ -127,8 +127,11 @@ def _chat_active(chat_type: str, chat_id: int, cfg: TelegramConfig) -> bool:
 
 
 def _start_text(text: str) -> str:
-    """`/start` (possibly with a deep-link payload) opens a private chat: greet the fan."""
+    """`/start` (possibly with a deep-link payload) opens a private chat: greet the fan. `/help` (which
+    Telegram offers in every bot's menu) asks what the assistant can do (dialogs/policy.py `utter_help`)."""
     head = text.split(maxsplit=1)[0].lower() if text.strip() else ""
+    if head == "/help" or head.startswith("/help@"):
+        return "help"
     return "/greet" if head == "/start" or head.startswith("/start@") else text
 
 

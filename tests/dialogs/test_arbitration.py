@@ -184,3 +184,28 @@ async def test_sample_of_the_benchmark_set_through_the_real_policy(app: Any) -> 
         if not is_right(expected[text], got, known):
             wrong.append((text, expected[text], got, d.events))
     assert not wrong
+
+
+@pytest.mark.parametrize("text", ["I received the wrong item", "you sent me the wrong color", "the charger is missing",
+                                  "me llegó el producto equivocado", "il manque le câble", "paczka przyszła uszkodzona",
+                                  "прислали не тот товар", "I have a problem", "tengo un problema", "ich habe ein Problem"])
+def test_a_problem_with_an_order_or_one_not_told_yet_gets_the_task_not_an_article(text: str) -> None:
+    """"I received the wrong item" matched the cancellation article at 0.82; "I have a problem" was asked
+    whether they wanted the change-of-address article (0.54)."""
+    assert arbitrate(text=text, intent_confidence=0.9, kb_score=0.82, has_task_entity=False).choice == "task"
+
+
+@pytest.mark.parametrize("text", ["can I return the wrong size?", "what if an item is missing from my order?"])
+def test_a_question_about_such_a_problem_is_still_answered_by_the_article(text: str) -> None:
+    assert arbitrate(text=text, intent_confidence=0.9, kb_score=0.82, has_task_entity=False).choice == "faq"
+
+
+@pytest.mark.parametrize("text", ["my refund hasn't arrived yet", "¿dónde está mi reembolso?", "wo bleibt meine Erstattung?"])
+def test_asking_after_ones_own_refund(text: str) -> None:
+    assert arb.asks_after_refund(text)
+
+
+@pytest.mark.parametrize("text", ["मुझे refund नहीं चाहिए, बस बता दीजिए मेरा पार्सल कहाँ है", "how long does a refund take?",
+                                  "where is my order"])
+def test_no_refund_of_ones_own_asked_after(text: str) -> None:
+    assert not arb.asks_after_refund(text)

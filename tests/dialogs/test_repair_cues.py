@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialogs.repair import (
+    asks_for_help,
     asks_why,
     didnt_help,
     extra_words,
@@ -285,3 +286,16 @@ def test_no_order_number_at_hand_is_a_skip(text: str) -> None:
 ])
 def test_not_having_something_else_is_no_skip(text: str) -> None:
     assert not is_skip(text)
+
+
+@pytest.mark.parametrize("text", ["help", "/help", "Help!", "can you help me?", "hi, I need help", "what can you do?",
+                                  "ayuda", "¿me puedes ayudar?", "Hilfe!", "aidez-moi", "aiuto", "preciso de ajuda",
+                                  "help mij", "pomocy", "yardım", "помогите", "ساعدني", "मदद चाहिए"])
+def test_help_alone(text: str) -> None:
+    assert asks_for_help(text)
+
+
+@pytest.mark.parametrize("text", ["I need help with my order", "help me find my order VT-482913", "helpful, thanks",
+                                  "can you help me with a refund?", "I want to talk to a human, help"])
+def test_help_with_something_is_that_something(text: str) -> None:
+    assert not asks_for_help(text)

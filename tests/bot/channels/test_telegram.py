@@ -80,6 +80,26 @@ async def test_order_form_buttons_and_handoff_by_button(tg):
         assert esc.state == "open"
 
 
+async def test_help_command_says_what_the_assistant_does_with_buttons(tg):
+    """Telegram offers /help in every bot's menu: the fan gets what the assistant does, with a button
+    per common task (read as words, /help once got "You're welcome!"), and a press starts that task."""
+    h = await tg()
+    fake = h.fake
+    fake.push({"message": message(fake, FAN, "/help", from_user=user(FAN),
+                                  entities=[{"type": "bot_command", "offset": 0, "length": 5}])})
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 1)
+    reply = fake.sent(FAN)[0]
+    assert "where your order is" in reply["text"] and "welcome" not in reply["text"]
+    keyboard = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["callback_data"] for b in keyboard] == ["/order_status", "/refund_request", "/human_handoff"]
+    bot_msg = {"message_id": 2, "date": 0, "chat": {"id": FAN, "type": "private"}, "text": reply["text"],
+               "from": fake.me}
+    fake.push({"callback_query": {"id": "cq-h", "from": user(FAN), "chat_instance": "x", "data": "/order_status",
+                                  "message": bot_msg}})
+    await fake.wait_for(lambda: len(fake.sent(FAN)) == 2)
+    assert "order number" in fake.texts(FAN)[1]
+
+
 async def test_group_answers_only_when_addressed_one_conversation_per_fan(tg):
     h = await tg()
     fake = h.fake

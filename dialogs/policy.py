@@ -318,9 +318,9 @@ class DialogPolicy:
         if is_cancel(text):
             self._cancel(ctx, say=True)
             return True
-        if asks_why(text) and f"utter_explain_{step.slot}" in self.domain.responses:
-            # "why do you need that?" at the email-or-postcode question: why it is asked, then the question
-            # again (no attempt spent); without `utter_explain_<slot>` it goes on as a question
+        if (asks_why(text) or asks_for_help(text)) and f"utter_explain_{step.slot}" in self.domain.responses:
+            # "why do you need that?" (or "help") at the email-or-postcode question: why it is asked, then the
+            # question again (no attempt spent); without `utter_explain_<slot>` it goes on as a question
             ctx.d.events.append(("flow.explained", {"flow": flow.id, "slot": step.slot}))
             why = self.domain.render(f"utter_explain_{step.slot}", ctx.slots, language=ctx.turn.language)
             self._ask(ctx, step, flow, intro=why.text)

@@ -241,8 +241,13 @@ def asks_for_help(text: str) -> bool:
 
 
 def didnt_help(text: str) -> bool:
-    """The answer just given did not help ("still doesn't work", "that's not what I asked")."""
-    return bool(_UNHELPED.search(text)) and len(text.split()) <= 14
+    """The answer just given did not help ("still doesn't work", "that's not what I asked"), and the
+    message asks nothing new: "that's not what I asked, how much is shipping to Spain?" is a new question."""
+    m = _UNHELPED.search(text)
+    if not m or len(text.split()) > 14:
+        return False
+    rest = (text[:m.start()] + " " + text[m.end():]).strip(" ,.;:!-—")
+    return len(rest.split()) < 3 or not (is_question(text) or wants_task(rest))
 
 
 def asks_why(text: str) -> bool:

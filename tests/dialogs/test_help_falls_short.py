@@ -80,3 +80,11 @@ async def test_asking_after_the_refund_is_the_refund_task_and_a_problem_with_the
     assert names(d) == ["utter_ask_complaint_details"] and "nlu.problem_not_status" in events(d)
     d = await Chat(demo_policy()).say("मुझे refund नहीं चाहिए, बस बता दीजिए मेरा पार्सल कहाँ है", "order_status")
     assert names(d) == ["utter_ask_order_number"]
+
+
+async def test_help_at_a_question_explains_it_and_asks_again() -> None:
+    chat = Chat(demo_policy())
+    await chat.say("where is my order", "order_status")
+    d = await chat.say("help", "greet", confidence=0.5)
+    assert names(d) == ["utter_ask_order_number"] and "flow.explained" in events(d)
+    assert chat.stack[-1].get("attempts", 0) == 0

@@ -239,6 +239,7 @@ def test_extra_words(text: str, value: str | None, extra: int) -> None:
     "no me sirve", "sigue sin funcionar", "das hilft mir nicht", "funktioniert immer noch nicht",
     "ça ne m'a pas aidé", "ne marche toujours pas", "non mi ha aiutato", "ainda não funciona", "helpt niet",
     "nie pomogło", "nadal nie działa", "işe yaramadı", "не помогло", "لم يساعدني", "अभी भी काम नहीं कर रहा",
+    "still doesn't work, I tried resetting it twice", "that's not what I asked?",
 ])
 def test_an_answer_that_did_not_help(text: str) -> None:
     assert didnt_help(text)
@@ -247,6 +248,7 @@ def test_an_answer_that_did_not_help(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "thanks, that helped", "it works now", "where is my order?", "ça marche très bien", "does it help with sleep?",
     "my order still hasn't arrived and nobody answers my emails, this is the third time I write to you about it",
+    "that's not what I asked, how much is shipping to Spain?", "that didn't help, I want a refund",
 ])
 def test_no_complaint_about_the_answer(text: str) -> None:
     assert not didnt_help(text)

@@ -353,6 +353,13 @@ _PROBLEM = _rx(
     r"kapot aangekomen", r"(?:przyszł|doszł|dotarł)\w* (?:\w+ )?(?:uszkodzon|zepsut|rozbit|połaman)\w*",
     r"(?:kırık|bozuk|hasarlı) (?:geldi|çıktı)", r"пришл\w* (?:\w+ )?(?:сломанн|повреждённ|поврежденн|разбит)\w*",
     r"وصل\w* (?:\w+ )?مكسور\w*", r"टूट(?:ा|े|ी) (?:हुआ|हुए|हुई) (?:आया|आए|आई|आये)",
+    # broke in use: "my buds pro broke" matched the pairing article (0.77); a defect is for a person
+    r"(?:just |suddenly )?(?:broke|has broken|is broken|are broken|cracked|stopped working|died on me)",
+    r"se (?:rompi[óo]|ha roto|han roto)|dej[óo] de funcionar", r"(?:ist|sind) kaputt(?: gegangen)?|kaputt gegangen",
+    r"funktionier\w* nicht mehr", r"(?:est|sont) cass[ée]e?s?|ne (?:marche|fonctionne)(?:nt)? plus",
+    r"si [èe] rott[oa]|non funziona(?:no)? più", r"quebrou|parou de funcionar", r"(?:is|zijn) kapot(?: gegaan)?|werkt niet meer",
+    r"zepsuł\w*|przestał\w* działać", r"bozuldu|kırıldı", r"слома\w*|перестал\w* работать",
+    r"انكسر\w*|تعطل\w*|توقف\w* عن العمل", r"टूट गया|टूट गई|खराब हो गया|खराब हो गई|kharab ho gaya|toot gaya",
 )
 # The fan's own refund or money, asked after ("my refund hasn't arrived", "wo bleibt meine Erstattung?"):
 # the refund task (a person checks it), not the order's status. Possessive only: "मुझे refund नहीं
@@ -451,7 +458,7 @@ def arbitrate(*, text: str, intent_confidence: float, kb_score: float | None, ha
     if c.upset:
         return Arbitration("task", "the fan is upset or complains")
     if c.problem and not c.info:
-        return Arbitration("task", "the fan reports a problem with an order")
+        return Arbitration("task", "the fan reports a problem with an order or a product")
     if _UNTOLD.match(text):
         return Arbitration("task", "the fan has a problem to tell")
     if c.wants:

@@ -1183,6 +1183,13 @@ class DialogPolicy:
             ctx.stack.append(self._new_task(ctx, order.id))
             await self._run(ctx)
             return
+        product = self._product_only(ctx)
+        if product is not None:
+            # "the buds pro", "nova x": a product named and nothing else (read as praise 0.97): what about it?
+            ctx.d.events.append(("nlu.product_only", {"was": intent}))
+            ctx.d.action = "ask_product"
+            self._say(ctx, "utter_ask_product", product=product)
+            return
         refund = self._refund_not_status(ctx)
         if refund is not None:
             ctx.d.events.append(("nlu.refund_not_status", {"was": intent, "confidence": round(parse.confidence, 3)}))
@@ -1241,6 +1248,18 @@ class DialogPolicy:
         if flow is None or not _collects_order(flow) or not asks_where_own(ctx.turn.text):
             return None
         return flow
+
+    def _product_only(self, ctx: _Ctx) -> str | None:
+        """The product's name when the message names one and says nothing else ("the buds pro", "Nova X?")."""
+        p = ctx.parse
+        if "utter_ask_product" not in self.domain.responses or p.encoder is None:
+            return None
+        spans = [e for e in p.entities if e.get("entity") == "product" and isinstance(e.get("start"), int)]
+        if len(spans) != 1 or p.text != ctx.turn.text:
+            return None
+        e = spans[0]
+        rest = ctx.turn.text[:e["start"]] + " " + ctx.turn.text[e["end"]:]
+        return str(e["value"]) if all(w.lower() in _PRODUCT_FILLER for w in _WORD.findall(rest)) else None
 
     def _refund_not_status(self, ctx: _Ctx) -> Flow | None:
         """'wo bleibt meine Erstattung?' read as the order task (0.998): the order's status says nothing
@@ -1330,6 +1349,8 @@ class DialogPolicy:
         flow = self.flows.for_intent(intent)
         if p.fallback or p.encoder is None or flow is None or p.confidence < _confirm_floor(intent):
             return False
+        if intent == URGENT_INTENT and len(_WORD.findall(ctx.turn.text)) < 3:
+            return False  # "battery", "charger" alone (crisis 0.66 / 0.90) are topics, not an urgent report
         label = self._flow_name(ctx, flow, "utter_confirm_task")
         out = self.domain.render("utter_confirm_task", {"flow": label}, language=ctx.turn.language)
         ents = {e["entity"]: e["value"] for e in p.entities if e.get("entity")}
@@ -1380,7 +1401,9 @@ class DialogPolicy:
             ctx.d.action = "offer_human"
         elif not ctx.turn.text.strip():
             self._say(ctx, "utter_empty_message")
-        elif parse.fallback:
+        elif parse.fallback or parse.intent != "out_of_scope":
+            # "battery" alone, read as a crisis too unsure to confirm: not understood, never "I can only
+            # help with Voltora products" (that is for messages read as out of scope)
             self._say(ctx, "utter_default")
             ctx.d.action = "fallback"
         else:
@@ -1486,6 +1509,10 @@ def _confirm_floor(intent: str) -> float:
     return URGENT_ASK if intent == URGENT_INTENT else CONFIRM_FROM
 
 
+_WORD = re.compile(r"\w+")
+#: words around a product's name that add nothing ("the buds pro", "my Nova X", "la pulse 3")
+_PRODUCT_FILLER = frozenset("the my your a an voltora el la los las mi mis der die das mein meine le les mon ma "
+                            "il lo i o os as meu minha de het mijn moje mój".split())
 #: "my other order", "otro pedido", "meine andere Bestellung": not the one just looked up
 _OTHER_ONE = re.compile(r"(?<!\w)(?:other|another|second|different|otr[oa]s?|andere\w*|autres?|altr[oa]|outr[oa]|"
                         r"ander\w*|inn\w*|diğer|başka|друг\w*|آخر|أخرى|दूसर\S*)(?!\w)", re.IGNORECASE)

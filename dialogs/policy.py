@@ -41,6 +41,7 @@ from dialogs.domain import Button, Domain, Outgoing
 from dialogs.flows import END, NORMALISERS, Flow, FlowSet, Step
 from dialogs.repair import (
     asks_for_help,
+    asks_for_person,
     asks_why,
     didnt_help,
     extra_words,
@@ -350,7 +351,7 @@ class DialogPolicy:
         if asks_instead:
             value = None
         if (other is not None and not taking_back and not lost and parse.intent in flow.notes
-                and not is_question(text)):
+                and not is_question(text) and not asks_for_person(text)):
             # "because it arrived broken" (a complaint) at the refund's proof question: what the fan says
             # about this task, for the person it goes to, not a new task that would drop it
             said = self._note(ctx, flow, step, frame, text)
@@ -466,8 +467,12 @@ class DialogPolicy:
         return True
 
     def _other_flow(self, ctx: _Ctx, current: Flow, bar: float | None = None) -> Flow | None:
-        """A different task the message confidently asks for (payloads count: a button was pressed)."""
+        """A different task the message confidently asks for (payloads count: a button was pressed), or
+        a person asked for in so many words."""
         p = ctx.parse
+        person = self._person_asked(ctx)
+        if person is not None and person.id != current.id and not any(f["flow"] == person.id for f in ctx.stack):
+            return person
         if p.fallback or p.confidence < (self.confident if bar is None else bar):
             return None
         other = self.flows.for_intent(p.intent, p.confidence)
@@ -1183,6 +1188,13 @@ class DialogPolicy:
             ctx.stack.append(self._new_task(ctx, order.id))
             await self._run(ctx)
             return
+        person = self._person_asked(ctx)
+        if person is not None:
+            ctx.d.events.append(("nlu.asks_for_person", {"was": intent}))
+            ctx.parse = dataclasses.replace(parse, intent="human_handoff", fallback=False)
+            ctx.stack.append(self._new_task(ctx, person.id))
+            await self._run(ctx)
+            return
         product = self._product_only(ctx)
         if product is not None:
             # "the buds pro", "nova x": a product named and nothing else (read as praise 0.97): what about it?
@@ -1246,6 +1258,16 @@ class DialogPolicy:
             return None
         flow = self.flows.for_intent(p.ranking[1][0])
         if flow is None or not _collects_order(flow) or not asks_where_own(ctx.turn.text):
+            return None
+        return flow
+
+    def _person_asked(self, ctx: _Ctx) -> Flow | None:
+        """The hand-over to a person when the fan asks for one in so many words, whatever the NLU read
+        ("I want to speak to someone about my order VT-482913": the order task 0.97); a sure urgent
+        report keeps its own, more urgent, hand-over."""
+        flow = self.flows.for_intent("human_handoff")
+        # this request's own words: "where is my order and can I talk to a person" is two requests
+        if flow is None or not asks_for_person(ctx.parse.text or ctx.turn.text) or ctx.parse.intent == URGENT_INTENT:
             return None
         return flow
 

@@ -6,6 +6,7 @@ import pytest
 
 from dialogs.repair import (
     asks_for_help,
+    asks_for_person,
     asks_why,
     didnt_help,
     extra_words,
@@ -301,3 +302,17 @@ def test_help_alone(text: str) -> None:
                                   "can you help me with a refund?", "I want to talk to a human, help"])
 def test_help_with_something_is_that_something(text: str) -> None:
     assert not asks_for_help(text)
+
+
+@pytest.mark.parametrize("text", ["I want to speak to someone about my order VT-482913", "can I talk to a human?",
+                                  "let me chat with a real person", "hablar con una persona", "je veux parler à quelqu'un",
+                                  "ich möchte mit einem Menschen sprechen", "posso parlare con un operatore?",
+                                  "quero falar com um atendente", "поговорить с человеком", "kisi insaan se baat karni hai"])
+def test_a_person_asked_for(text: str) -> None:
+    assert asks_for_person(text)
+
+
+@pytest.mark.parametrize("text", ["I spoke to someone yesterday", "talk to you later", "someone stole my parcel",
+                                  "my son wants to talk to the buds pro"])
+def test_no_person_asked_for(text: str) -> None:
+    assert not asks_for_person(text)

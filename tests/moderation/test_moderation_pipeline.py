@@ -97,7 +97,9 @@ async def test_repeated_text_and_zalgo_are_hidden(mod_app):
     wire(mod_app)
     results = [(await mod_app.pipeline.handle(msg("JOIN MY CHANNEL", user="fan-4"))).debug["moderation"]
                for _ in range(3)]
-    assert results[-1] == "hide"
+    # hidden by the third time at the latest (the repeat rule); a model that reads the text as spam at
+    # once hides it from the first, and the third hide is then a strike that mutes
+    assert results[-1] in ("hide", "mute") and results.count("allow") <= 2
     z = await mod_app.pipeline.handle(msg("h̷̢̛̖̗̘e̶̡̛̖̗̘l̸̨̛̖̗̘l̴̢̛̖̗̘o̵̢̧̖̗̘", user="fan-5"))
     assert z.debug["moderation"] == "hide" and z.debug["moderation_rule"] == "zalgo"
 
@@ -117,7 +119,8 @@ async def test_two_processes_sharing_the_store_see_one_flood(mod_app, tmp_path, 
         for app in [mod_app, other, mod_app]:
             res = await app.pipeline.handle(msg("JOIN MY CHANNEL", user="fan-spread"))
             results.append((res.debug["signals"]["repeat"], res.debug["moderation"]))
-        assert [r for r, _ in results] == [0, 1, 2] and results[-1][1] == "hide"
+        # the third is moderated (hidden, or muted when the model hid all three as spam: strikes)
+        assert [r for r, _ in results] == [0, 1, 2] and results[-1][1] in ("hide", "mute")
         res = await other.pipeline.handle(msg("ok sorry", user="fan-spread"))
         assert res.debug["signals"]["flood"] == 4 and res.debug["signals"]["repeat"] == 0
     finally:

@@ -596,7 +596,7 @@ class DialogPolicy:
         that looked something up (no hand-over) a few messages ago, never for "my other order"."""
         last = ctx.st.get("last")
         flow = self.flows.flows.get(str(last.get("flow"))) if last else None
-        if (not last or flow is None or any(s.kind == "escalate" for s in flow.steps)
+        if (not last or flow is None or _hands_over(flow)
                 or _OTHER_ONE.search(ctx.turn.text) or _carries_data(ctx.turn.text)):
             return {}  # "I want a refund and where is VT-555123": a number of its own, for one request or both
         asked = {s.slot for s in flow.collects() if not s.ask_before_filling}
@@ -1083,7 +1083,7 @@ class DialogPolicy:
             return False
         flow = self.flows.flows.get(str(last.get("flow")))
         if (flow is None or self.flows.for_intent(p.intent, p.confidence) is not flow or p.confidence < self.confident
-                or any(s.kind == "escalate" for s in flow.steps)):
+                or _hands_over(flow)):
             return False
         slots = {s.slot for s in flow.collects()}
         if not slots & set(last.get("filled") or {}) or any(self._extract(s, ctx, answering=True, strict=True)
@@ -1149,10 +1149,8 @@ class DialogPolicy:
                 and upset(ctx.turn.text)):
             # "أنا مستاء جداً من خدمتكم" (complaint 0.51, under the cross-validated bar): a fan who says they are
             # upset gets the complaint's "tell me more", never "Sorry, I didn't get that"
-            ctx.d.events.append(("nlu.upset_fallback", {"confidence": round(ctx.parse.confidence, 3)}))
-            ctx.parse = dataclasses.replace(ctx.parse, intent="complaint", fallback=False)
-            ctx.stack.append(self._new_task(ctx, complaint.id))
-            await self._run(ctx)
+            await self._start_instead(ctx, complaint, "nlu.upset_fallback",
+                                      {"confidence": round(ctx.parse.confidence, 3)}, intent="complaint", fallback=False)
             return
         st, parse = ctx.st, ctx.parse
         intent = parse.intent
@@ -1176,24 +1174,18 @@ class DialogPolicy:
         if complaint is not None and upset(ctx.turn.text):
             # "thanks for the worst service ever", "jestem bardzo rozczarowany waszą obsługą" read as thanks:
             # a fan who says they are upset is not thanking us, whatever the classifier read
-            ctx.d.events.append(("nlu.upset_not_" + intent, {"confidence": round(parse.confidence, 3)}))
-            ctx.parse = dataclasses.replace(parse, intent="complaint")
-            ctx.stack.append(self._new_task(ctx, complaint.id))
-            await self._run(ctx)
+            await self._start_instead(ctx, complaint, "nlu.upset_not_" + intent,
+                                      {"confidence": round(parse.confidence, 3)}, intent="complaint")
             return
         order = self._where_not_complaint(ctx)
         if order is not None:
-            ctx.d.events.append(("nlu.where_not_complaint", {"confidence": round(parse.confidence, 3)}))
-            ctx.parse = dataclasses.replace(parse, intent=parse.ranking[1][0], confidence=parse.ranking[1][1])
-            ctx.stack.append(self._new_task(ctx, order.id))
-            await self._run(ctx)
+            await self._start_instead(ctx, order, "nlu.where_not_complaint", {"confidence": round(parse.confidence, 3)},
+                                      intent=parse.ranking[1][0], confidence=parse.ranking[1][1])
             return
         person = self._person_asked(ctx)
         if person is not None:
-            ctx.d.events.append(("nlu.asks_for_person", {"was": intent}))
-            ctx.parse = dataclasses.replace(parse, intent="human_handoff", fallback=False)
-            ctx.stack.append(self._new_task(ctx, person.id))
-            await self._run(ctx)
+            await self._start_instead(ctx, person, "nlu.asks_for_person", {"was": intent},
+                                      intent="human_handoff", fallback=False)
             return
         product = self._product_only(ctx)
         if product is not None:
@@ -1204,17 +1196,13 @@ class DialogPolicy:
             return
         refund = self._refund_not_status(ctx)
         if refund is not None:
-            ctx.d.events.append(("nlu.refund_not_status", {"was": intent, "confidence": round(parse.confidence, 3)}))
-            ctx.parse = dataclasses.replace(parse, intent="refund_request")
-            ctx.stack.append(self._new_task(ctx, refund.id))
-            await self._run(ctx)
+            await self._start_instead(ctx, refund, "nlu.refund_not_status",
+                                      {"was": intent, "confidence": round(parse.confidence, 3)}, intent="refund_request")
             return
         complaint = self._problem_not_status(ctx)
         if complaint is not None:
-            ctx.d.events.append(("nlu.problem_not_status", {"was": intent, "confidence": round(parse.confidence, 3)}))
-            ctx.parse = dataclasses.replace(parse, intent="complaint")
-            ctx.stack.append(self._new_task(ctx, complaint.id))
-            await self._run(ctx)
+            await self._start_instead(ctx, complaint, "nlu.problem_not_status",
+                                      {"was": intent, "confidence": round(parse.confidence, 3)}, intent="complaint")
             return
         if intent in SIMPLE:
             self._say(ctx, SIMPLE[intent])
@@ -1247,6 +1235,21 @@ class DialogPolicy:
             self._say(ctx, f"utter_{intent}")
         else:
             self._say(ctx, "utter_default")
+
+    async def _start_instead(self, ctx: _Ctx, flow: Flow, event: str, data: dict[str, Any], **reading: Any) -> None:
+        """Start `flow` for a message the NLU read otherwise, noting why (`event`) and the reading it gets."""
+        ctx.d.events.append((event, data))
+        ctx.parse = dataclasses.replace(ctx.parse, **reading)
+        ctx.stack.append(self._new_task(ctx, flow.id))
+        await self._run(ctx)
+
+    def _read_as_lookup(self, ctx: _Ctx, instead: Flow | None) -> bool:
+        """The message reads as a task that only looks the order up (it collects the order number and hands
+        nothing over, unlike the refund), and `instead` is another task to start in its place."""
+        p = ctx.parse
+        flow = self.flows.for_intent(p.intent)
+        return (instead is not None and flow is not None and flow is not instead and not p.fallback
+                and _collects_order(flow) and not _hands_over(flow))
 
     def _where_not_complaint(self, ctx: _Ctx) -> Flow | None:
         """'waar blijft verdomme mijn bestelling, ik wacht al twee weken, dit is belachelijk' read as a
@@ -1286,26 +1289,18 @@ class DialogPolicy:
     def _refund_not_status(self, ctx: _Ctx) -> Flow | None:
         """'wo bleibt meine Erstattung?' read as the order task (0.998): the order's status says nothing
         about the money. The refund task (a person checks it), for a task that only looks the order up."""
-        p = ctx.parse
         refund = self.flows.for_intent("refund_request")
-        flow = self.flows.for_intent(p.intent)
-        if (refund is None or flow is None or flow is refund or p.fallback or not _collects_order(flow)
-                or any(s.kind == "escalate" for s in flow.steps)):
-            return None
-        return refund if asks_after_refund(ctx.turn.text) else None
+        return refund if self._read_as_lookup(ctx, refund) and asks_after_refund(ctx.turn.text) else None
 
     def _problem_not_status(self, ctx: _Ctx) -> Flow | None:
         """'my order arrived damaged' read as the order task (0.69, complaint 0.30): the order has come and
         something is wrong with it; its status helps nobody. The complaint (a ticket for a person), for a
         task that only looks the order up (no hand-over of its own, unlike the refund), unless the fan also
         asks where it is ("the wrong item came, where is the rest of my order?")."""
-        p = ctx.parse
         complaint = self.flows.for_intent("complaint")
-        flow = self.flows.for_intent(p.intent)
-        if (complaint is None or flow is None or flow is complaint or p.fallback or not _collects_order(flow)
-                or any(s.kind == "escalate" for s in flow.steps)):
-            return None
         text = ctx.turn.text
+        if not self._read_as_lookup(ctx, complaint):
+            return None
         return complaint if reports_problem(text) and not asks_where_own(text) and not is_question(text) else None
 
     def _arbitrate(self, ctx: _Ctx, flow: Flow) -> bool:
@@ -1538,6 +1533,11 @@ _PRODUCT_FILLER = frozenset("the my your a an voltora el la los las mi mis der d
 #: "my other order", "otro pedido", "meine andere Bestellung": not the one just looked up
 _OTHER_ONE = re.compile(r"(?<!\w)(?:other|another|second|different|otr[oa]s?|andere\w*|autres?|altr[oa]|outr[oa]|"
                         r"ander\w*|inn\w*|diğer|başka|друг\w*|آخر|أخرى|दूसर\S*)(?!\w)", re.IGNORECASE)
+
+
+def _hands_over(flow: Flow) -> bool:
+    """The flow ends with a person (an `escalate` step): nothing to look up again or carry from it."""
+    return any(s.kind == "escalate" for s in flow.steps)
 
 
 def _one_word(text: str) -> bool:
